@@ -1,0 +1,127 @@
+import CNghttp2
+import CausewayBytes
+
+/// nghttp2's C callbacks: the one bridging file where `Unmanaged` turns `user_data` back
+/// into the `H2Session` (and a data source into its `H2OutboundBody`).
+///
+/// Callbacks only record events and move bytes; they never call back into the proxy, so
+/// nothing re-enters nghttp2 while it is running.
+enum H2Callbacks {
+    static func install(on callbacks: OpaquePointer) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_send_data_callback(callbacks, sendData)
+    }
+
+    @inline(__always)
+    static func session(_ userData: UnsafeMutableRawPointer?) -> H2Session {
+        Unmanaged<H2Session>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    static let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
+        let s = session(userData)
+        s.pendingBlock = HeaderBlock()
+        s.pendingBlockStream = frame!.pointee.hd.stream_id
+        return 0
+    }
+
+    static let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
+        let s = session(userData)
+        s.pendingBlock.append(
+            name: UnsafeRawBufferPointer(start: name, count: nameLength),
+            value: UnsafeRawBufferPointer(start: value, count: valueLength)
+        )
+        return 0
+    }
+
+    static let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData in
+        let s = session(userData)
+        let hd = frame!.pointee.hd
+        let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch UInt32(hd.type) {
+        case NGHTTP2_HEADERS.rawValue:
+            guard hd.stream_id == s.pendingBlockStream else { return 0 }
+            let block = s.pendingBlock
+            s.pendingBlock = HeaderBlock()
+            s.events.append(.headers(streamID: hd.stream_id, block: block, endStream: endStream))
+        case NGHTTP2_DATA.rawValue:
+            if endStream { s.events.append(.endStream(streamID: hd.stream_id)) }
+        case NGHTTP2_GOAWAY.rawValue:
+            let g = frame!.pointee.goaway
+            s.events.append(.goaway(lastStreamID: g.last_stream_id, errorCode: g.error_code))
+        case NGHTTP2_SETTINGS.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { s.events.append(.settings) }
+        default:
+            break
+        }
+        return 0
+    }
+
+    static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
+        session(userData).events.append(.data(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length)))
+        return 0
+    }
+
+    static let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
+        let s = session(userData)
+        s.bodies[streamID] = nil
+        s.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
+        return 0
+    }
+
+    /// Data provider: offers the head run of the body's queue, to be sent by reference.
+    static let readBody: nghttp2_data_source_read_callback = { raw, streamID, _, length, flags, source, userData in
+        let body = Unmanaged<H2OutboundBody>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
+        if let run = body.queue.peek(limit: length) {
+            flags!.pointee |= NGHTTP2_DATA_FLAG_NO_COPY.rawValue
+            if body.ended && run.count == body.queue.readableBytes {
+                markEnd(body, session: raw, owner: session(userData), streamID: streamID, flags: flags!)
+            }
+            return run.count
+        }
+        if body.ended {
+            markEnd(body, session: raw, owner: session(userData), streamID: streamID, flags: flags!)
+            return 0
+        }
+        body.deferred = true
+        return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+    }
+
+    private static func markEnd(_ body: H2OutboundBody, session raw: OpaquePointer?, owner: H2Session, streamID: Int32, flags: UnsafeMutablePointer<UInt32>) {
+        flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+        guard let trailers = body.trailers, trailers.count > 0 else { return }
+        flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+        body.trailers = nil
+        owner.withNameValues(trailers) { nva, count in
+            _ = nghttp2_submit_trailer(raw, streamID, nva, count)
+        }
+    }
+
+    /// Writes a DATA frame whose payload stays in the body's chunk: the 9-byte header is
+    /// copied, the payload is queued by reference.
+    static let sendData: nghttp2_send_data_callback = { _, frame, frameHeader, length, source, userData in
+        let s = session(userData)
+        let body = Unmanaged<H2OutboundBody>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
+        let padding = Int(frame!.pointee.data.padlen)
+        s.output.append(UnsafeRawBufferPointer(start: frameHeader, count: 9))
+        if padding > 0 {
+            var padLength = UInt8(padding - 1)
+            withUnsafeBytes(of: &padLength) { s.output.append($0) }
+        }
+        var left = length
+        while left > 0, let run = body.queue.peek(limit: left) {
+            s.output.appendReference(run.chunk, offset: run.offset, count: run.count)
+            body.queue.consume(run.count)
+            left -= run.count
+        }
+        if padding > 1 {
+            let zeros = [UInt8](repeating: 0, count: padding - 1)
+            zeros.withUnsafeBytes { s.output.append($0) }
+        }
+        s.events.append(.bodySent(streamID: frame!.pointee.hd.stream_id, count: length))
+        return 0
+    }
+}

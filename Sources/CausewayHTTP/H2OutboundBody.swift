@@ -1,0 +1,24 @@
+import CausewayBytes
+
+/// The body (and optional trailers) one side of a stream sends, buffered until nghttp2's
+/// data provider pulls it out in DATA frames.
+///
+/// The provider hands out the queued chunks by reference (`NGHTTP2_DATA_FLAG_NO_COPY`),
+/// so bytes are copied once on their way through the proxy: into this queue.
+public final class H2OutboundBody {
+    /// Bytes waiting to be framed.
+    public internal(set) var queue = ChunkQueue()
+    /// True once the producer has no more bytes (END_STREAM follows the last one).
+    public internal(set) var ended = false
+    /// Trailers to send after the last DATA frame.
+    public internal(set) var trailers: HeaderBlock?
+    /// True while nghttp2 has deferred the provider for lack of data.
+    var deferred = false
+    /// The stream this body is attached to (0 before submission).
+    public internal(set) var streamID: Int32 = 0
+
+    public init() {}
+
+    /// Bytes queued and not yet framed.
+    public var bufferedBytes: Int { queue.readableBytes }
+}

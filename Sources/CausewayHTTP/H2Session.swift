@@ -1,0 +1,230 @@
+import CNghttp2
+import CausewayBytes
+
+/// One HTTP/2 connection's protocol state, driven sans-I/O over nghttp2.
+///
+/// Feed received bytes to `receive(_:)`, then handle `events` (and clear them); call the
+/// submit methods to act; call `produceOutput(limit:)` and write `output` to the socket.
+/// nghttp2's callbacks only record events and move bytes; all decisions happen in the
+/// caller after nghttp2 returns. Window updates are manual: call `consume(streamID:count:)`
+/// once received bytes have left on the other side. Owned by one loop; not thread-safe.
+public final class H2Session {
+    /// Server or client.
+    public let role: H2Role
+    let session: OpaquePointer
+    /// Events recorded since the caller last cleared them.
+    public var events: [H2Event] = []
+    /// Serialized frames waiting to be written to the socket.
+    public var output = OutputQueue()
+    /// Bodies being sent, by stream; the data provider refers to them unretained.
+    var bodies: [Int32: H2OutboundBody] = [:]
+    /// The header block being assembled (HEADERS + CONTINUATION arrive as one unit).
+    var pendingBlock = HeaderBlock()
+    /// The stream `pendingBlock` belongs to.
+    var pendingBlockStream: Int32 = 0
+
+    /// Creates a session and queues its SETTINGS (and, for a server, nothing else until the
+    /// client preface arrives).
+    public init(role: H2Role, settings: H2Settings) {
+        self.role = role
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        H2Callbacks.install(on: callbacks!)
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        // Bounded queues of control frames we owe the peer (PING/SETTINGS floods).
+        nghttp2_option_set_max_outbound_ack(option, 1000)
+        var raw: OpaquePointer?
+        // `self` is passed unretained: the session is deleted in deinit, before self is gone.
+        let rc: Int32
+        switch role {
+        case .server: rc = nghttp2_session_server_new2(&raw, callbacks, nil, option)
+        case .client: rc = nghttp2_session_client_new2(&raw, callbacks, nil, option)
+        }
+        nghttp2_option_del(option)
+        nghttp2_session_callbacks_del(callbacks)
+        precondition(rc == 0 && raw != nil, "nghttp2 session allocation failed")
+        session = raw!
+        nghttp2_session_set_user_data(session, Unmanaged.passUnretained(self).toOpaque())
+
+        var iv: [nghttp2_settings_entry] = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialStreamWindow),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+        ]
+        if role == .client {
+            iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
+        }
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), iv, iv.count)
+        if settings.connectionWindow > 65535 {
+            nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: settings.connectionWindow))
+        }
+    }
+
+    deinit {
+        nghttp2_session_del(session)
+    }
+
+    // MARK: Input
+
+    /// Processes received bytes, appending to `events`.
+    ///
+    /// - Throws: `H2SessionError` on a connection error; nghttp2 has then usually queued a
+    ///   GOAWAY, so flush `output` before closing.
+    public func receive(_ bytes: UnsafeRawBufferPointer) throws(H2SessionError) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let n = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        if n < 0 { throw Self.error(Int32(n)) }
+    }
+
+    // MARK: Output
+
+    /// Serializes pending frames into `output` until nothing is left or `output` holds at
+    /// least `limit` bytes (so a slow socket bounds memory).
+    public func produceOutput(limit: Int) throws(H2SessionError) {
+        while output.pendingBytes < limit {
+            var data: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &data)
+            if n < 0 { throw Self.error(Int32(n)) }
+            if n == 0 { break }
+            output.append(UnsafeRawBufferPointer(start: data, count: n))
+        }
+    }
+
+    /// True while the session expects to read or write more (false after GOAWAY exchange
+    /// completes or a fatal error): then the connection can be closed.
+    public var isAlive: Bool {
+        nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
+    }
+
+    /// True when nghttp2 has frames to send.
+    public var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
+
+    // MARK: Requests and responses
+
+    /// Sends a request (client role) and returns its stream id, or a negative nghttp2 error.
+    ///
+    /// - Parameter body: the request body, or nil to end the stream with the headers.
+    public func submitRequest(_ headers: HeaderBlock, body: H2OutboundBody?) -> Int32 {
+        withNameValues(headers) { nva, count in
+            if let body {
+                var provider = Self.provider(for: body)
+                let id = nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+                if id > 0 { attach(body, to: id) }
+                return id
+            }
+            return nghttp2_submit_request(session, nil, nva, count, nil, nil)
+        }
+    }
+
+    /// Sends a response (server role). Returns 0 or a negative nghttp2 error.
+    ///
+    /// - Parameter body: the response body, or nil to end the stream with the headers.
+    @discardableResult
+    public func submitResponse(streamID: Int32, _ headers: HeaderBlock, body: H2OutboundBody?) -> Int32 {
+        withNameValues(headers) { nva, count in
+            if let body {
+                var provider = Self.provider(for: body)
+                let rc = nghttp2_submit_response(session, streamID, nva, count, &provider)
+                if rc == 0 { attach(body, to: streamID) }
+                return rc
+            }
+            return nghttp2_submit_response(session, streamID, nva, count, nil)
+        }
+    }
+
+    /// Queues body bytes for `body`'s stream and wakes its provider.
+    public func send(_ bytes: UnsafeRawBufferPointer, on body: H2OutboundBody) {
+        body.queue.append(bytes)
+        resume(body)
+    }
+
+    /// Marks `body` complete; `trailers`, if any, follow the last DATA frame.
+    public func finish(_ body: H2OutboundBody, trailers: HeaderBlock? = nil) {
+        body.ended = true
+        body.trailers = trailers
+        resume(body)
+    }
+
+    private func resume(_ body: H2OutboundBody) {
+        if body.deferred && body.streamID > 0 {
+            body.deferred = false
+            nghttp2_session_resume_data(session, body.streamID)
+        }
+    }
+
+    /// Resets a stream with `errorCode`.
+    public func reset(streamID: Int32, errorCode: UInt32) {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
+    }
+
+    /// Returns `count` bytes of receive window on `streamID` (and the connection) to the
+    /// peer. For a stream that is already closed, only the connection window is returned.
+    public func consume(streamID: Int32, count: Int) {
+        guard count > 0 else { return }
+        if nghttp2_session_consume(session, streamID, count) != 0 {
+            nghttp2_session_consume_connection(session, count)
+        }
+    }
+
+    /// Returns `count` bytes of connection-level receive window only.
+    public func consumeConnection(count: Int) {
+        guard count > 0 else { return }
+        nghttp2_session_consume_connection(session, count)
+    }
+
+    /// Sends GOAWAY with the last stream id nghttp2 processed.
+    public func goaway(errorCode: UInt32) {
+        nghttp2_session_terminate_session(session, errorCode)
+    }
+
+    /// Starts a graceful shutdown (server): a GOAWAY that lets in-flight streams finish.
+    public func shutdownGracefully() {
+        nghttp2_submit_shutdown_notice(session)
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (client role: how many requests fit).
+    public var remoteMaxConcurrentStreams: UInt32 {
+        nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+    }
+
+    /// Whether the peer may still accept new streams on this session.
+    public var canOpenStream: Bool { nghttp2_session_check_request_allowed(session) != 0 }
+
+    // MARK: Helpers
+
+    private func attach(_ body: H2OutboundBody, to streamID: Int32) {
+        body.streamID = streamID
+        bodies[streamID] = body
+    }
+
+    private static func provider(for body: H2OutboundBody) -> nghttp2_data_provider {
+        nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: Unmanaged.passUnretained(body).toOpaque()),
+            read_callback: H2Callbacks.readBody
+        )
+    }
+
+    /// Builds nghttp2's name/value array over `headers`' bytes without copying them
+    /// (nghttp2 copies during submission).
+    func withNameValues<R>(_ headers: HeaderBlock, _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        headers.bytes.withUnsafeBufferPointer { raw in
+            let base = UnsafeMutablePointer(mutating: raw.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(headers.fields.count, 1)) { nva in
+                for (i, f) in headers.fields.enumerated() {
+                    nva[i] = nghttp2_nv(
+                        name: base + Int(f.nameStart), value: base + Int(f.valueStart),
+                        namelen: Int(f.nameCount), valuelen: Int(f.valueCount),
+                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+                    )
+                }
+                return body(UnsafePointer(nva.baseAddress!), headers.fields.count)
+            }
+        }
+    }
+
+    static func error(_ code: Int32) -> H2SessionError {
+        H2SessionError(code: code, reason: String(cString: nghttp2_strerror(code)))
+    }
+}

@@ -1,0 +1,129 @@
+/// The fields of one HEADERS block (request, response or trailers), kept as bytes.
+///
+/// Names and values are stored back to back in one buffer so that a block costs two
+/// allocations however many fields it has, and nothing is converted to `String` on the hot
+/// path (see PERFORMANCE.md: header strings were the main cost of early HTTP/2 proxies).
+public struct HeaderBlock: Sendable {
+    /// One field: ranges into `bytes`.
+    public struct Field: Sendable {
+        public var nameStart: Int32
+        public var nameCount: Int32
+        public var valueStart: Int32
+        public var valueCount: Int32
+    }
+
+    /// Names and values, back to back.
+    public private(set) var bytes: [UInt8] = []
+    /// Fields in the order they were received or added.
+    public private(set) var fields: [Field] = []
+
+    public init() {}
+
+    /// Creates a block from name/value string pairs (tests, proxy-generated responses).
+    public init(_ pairs: [(String, String)]) {
+        for (n, v) in pairs { append(name: n, value: v) }
+    }
+
+    /// Number of fields.
+    public var count: Int { fields.count }
+
+    /// Appends a field from raw bytes.
+    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if bytes.capacity == 0 { bytes.reserveCapacity(512) }
+        let ns = Int32(bytes.count)
+        bytes.append(contentsOf: name)
+        let vs = Int32(bytes.count)
+        bytes.append(contentsOf: value)
+        fields.append(Field(nameStart: ns, nameCount: Int32(name.count), valueStart: vs, valueCount: Int32(value.count)))
+    }
+
+    /// Appends a field from strings.
+    public mutating func append(name: String, value: String) {
+        var n = name, v = value
+        n.withUTF8 { nb in v.withUTF8 { vb in append(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
+    }
+
+    /// Appends field `index` of `other`.
+    public mutating func append(fieldAt index: Int, of other: HeaderBlock) {
+        let f = other.fields[index]
+        other.bytes.withUnsafeBytes { raw in
+            append(
+                name: UnsafeRawBufferPointer(rebasing: raw[Int(f.nameStart)..<Int(f.nameStart + f.nameCount)]),
+                value: UnsafeRawBufferPointer(rebasing: raw[Int(f.valueStart)..<Int(f.valueStart + f.valueCount)])
+            )
+        }
+    }
+
+    /// True when field `index`'s name equals `name` (names are lowercase in HTTP/2).
+    public func name(at index: Int, equals name: StaticString) -> Bool {
+        let f = fields[index]
+        guard Int(f.nameCount) == name.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeBytes { raw in
+            memEqual(raw.baseAddress! + Int(f.nameStart), UnsafeRawPointer(name.utf8Start), Int(f.nameCount))
+        }
+    }
+
+    /// Index of the first field named `name`.
+    public func firstIndex(of name: StaticString) -> Int? {
+        for i in fields.indices where self.name(at: i, equals: name) { return i }
+        return nil
+    }
+
+    /// Calls `body` with the value bytes of the first field named `name`; nil if absent.
+    public func withValue<R>(of name: StaticString, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        guard let i = firstIndex(of: name) else { return nil }
+        return try withValue(at: i, body)
+    }
+
+    /// Calls `body` with the value bytes of field `index`.
+    public func withValue<R>(at index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let f = fields[index]
+        return try bytes.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[Int(f.valueStart)..<Int(f.valueStart + f.valueCount)]))
+        }
+    }
+
+    /// The value of the first field named `name` as a string (diagnostics and tests, not the hot path).
+    public func value(of name: StaticString) -> String? {
+        withValue(of: name) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The name of field `index` as a string (diagnostics and tests).
+    public func name(at index: Int) -> String {
+        let f = fields[index]
+        return String(decoding: bytes[Int(f.nameStart)..<Int(f.nameStart + f.nameCount)], as: UTF8.self)
+    }
+
+    /// The value of field `index` as a string (diagnostics and tests).
+    public func value(at index: Int) -> String {
+        let f = fields[index]
+        return String(decoding: bytes[Int(f.valueStart)..<Int(f.valueStart + f.valueCount)], as: UTF8.self)
+    }
+
+    /// The `:status` pseudo-header as a number; nil when absent or malformed.
+    public var status: Int? {
+        withValue(of: ":status") { v -> Int? in
+            guard v.count == 3 else { return nil }
+            var n = 0
+            for b in v {
+                guard b >= 0x30 && b <= 0x39 else { return nil }
+                n = n * 10 + Int(b - 0x30)
+            }
+            return n
+        } ?? nil
+    }
+
+    /// Removes every field.
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+    }
+}
+
+@inline(__always)
+func memEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    for i in 0..<count where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) {
+        return false
+    }
+    return true
+}
