@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "CausewayHTTPTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
         .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh"]),
-        .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
     ]
 )

@@ -22,9 +22,12 @@ STREAMS=${STREAMS:-}
 RPS=${RPS:-}                         # total target req/s (rate regime)
 WARMUP=${WARMUP:-}                   # warm-up requests per system (default depends on the regime)
 BODY_SIZE=${BODY_SIZE:-100}          # response body bytes
-# HTTP/2 flow-control windows given to nghttpx, on both sides. Keep equal to Causeway's.
+# HTTP/2 settings given to nghttpx, on both sides: Causeway's defaults (HTTP2Settings in
+# Sources/CausewayApp/Config/ProxyConfig.swift: 1 MiB per stream, 16 MiB per connection,
+# 256 concurrent streams). Keep them equal to Causeway's.
 STREAM_WINDOW=${STREAM_WINDOW:-1048576}
-CONN_WINDOW=${CONN_WINDOW:-1048576}
+CONN_WINDOW=${CONN_WINDOW:-16777216}
+MAX_STREAMS=${MAX_STREAMS:-256}
 SYSTEMS=${SYSTEMS:-causeway,nghttpx} # any of causeway, nghttpx, direct (h2load → nghttpd, no proxy)
 PIN=${PIN:-0}                        # 1: proxy on CPU 1, h2load and nghttpd on CPU 0
 MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it
@@ -52,7 +55,9 @@ Topology: h2load -> proxy (one worker) -> nghttpd, all h2c on 127.0.0.1.
   --warmup N            warm-up requests per system before the rounds (0 = none)
   --body-size BYTES     response body size (default 100; 100 -> /hello, else /body-BYTES)
   --stream-window SIZE  nghttpx per-stream windows, frontend and backend (default 1048576)
-  --conn-window SIZE    nghttpx per-connection windows, frontend and backend (default 1048576)
+  --conn-window SIZE    nghttpx per-connection windows, frontend and backend (default 16777216)
+  --max-streams N       nghttpx frontend SETTINGS_MAX_CONCURRENT_STREAMS (default 256)
+                        (defaults = Causeway's HTTP2Settings; keep them equal)
   --systems LIST        comma list of causeway,nghttpx,direct (default causeway,nghttpx)
   --no-causeway         same as --systems nghttpx (harness check without Causeway)
   --with-direct         add the 'direct' system (h2load -> nghttpd, no proxy) for reference
@@ -85,6 +90,7 @@ while [[ $# -gt 0 ]]; do
     --body-size) BODY_SIZE=$2; shift 2 ;;
     --stream-window) STREAM_WINDOW=$2; shift 2 ;;
     --conn-window) CONN_WINDOW=$2; shift 2 ;;
+    --max-streams) MAX_STREAMS=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
     --no-causeway) SYSTEMS=nghttpx; shift ;;
     --with-direct) SYSTEMS="$SYSTEMS,direct"; shift ;;
@@ -106,7 +112,7 @@ case "$REGIME" in
 esac
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
-for v in ROUNDS REQUESTS CLIENTS STREAMS WARMUP BODY_SIZE STREAM_WINDOW CONN_WINDOW RUN_TIMEOUT; do
+for v in ROUNDS REQUESTS CLIENTS STREAMS WARMUP BODY_SIZE STREAM_WINDOW CONN_WINDOW MAX_STREAMS RUN_TIMEOUT; do
   is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((ROUNDS >= 1 && REQUESTS >= 1 && CLIENTS >= 1 && STREAMS >= 1)) || die "rounds, requests, clients, streams must be >= 1"
@@ -157,7 +163,7 @@ busy_processes() {                  # CPU-hungry processes other than ours
   for f in /proc/[0-9]*/comm; do
     p=${f#/proc/}; p=${p%/comm}
     [[ -n "${OWN[$p]:-}" ]] && continue
-    { c=$(<"$f"); } 2>/dev/null || continue
+    { read -r c <"$f"; } 2>/dev/null || continue
     case "$c" in swift-frontend|swift-build|swiftc|swift-driver|clang*|cc1*|ld|ld.gold|ld.lld|h2load|nghttpx|nghttpd|causeway) out+=("$c") ;; esac
   done
   ((${#out[@]})) && printf '%s\n' "${out[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}'
@@ -185,30 +191,40 @@ mkdir -p "$RAW"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/causeway-bench.XXXXXX")
 
 STARTED=()                          # pids this script started (process-tree roots)
+declare -A STOP_SIGNAL=()           # pid -> signal that stops it cleanly (default TERM)
 
 descendants() {                     # pid and all its descendants, parents first
-  local p=$1 c f
+  # (Never `$(<file)` on /proc here: under `set -e` bash exits when the file has vanished.)
+  local p=$1 c f kids
   [[ -d /proc/$p ]] || return 0
   echo "$p"
   for f in /proc/"$p"/task/*/children; do
-    for c in $(<"$f") ; do descendants "$c"; done 2>/dev/null
-  done 2>/dev/null
+    kids=()
+    { read -r -a kids <"$f"; } 2>/dev/null || true
+    for c in "${kids[@]}"; do descendants "$c"; done
+  done
 }
 
-stop_tree() {                       # TERM a tree, wait up to 5 s, then KILL what is left
-  local root=$1 pids p i
+alive() {                           # a process that exists and is not a zombie
+  local st
+  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  [[ "${st:0:1}" != Z ]]
+}
+
+stop_tree() {                       # stop_tree PID [SIGNAL]: signal the root, wait 5 s, KILL leftovers
+  local root=$1 sig=${2:-TERM} pids p i left
   pids=$(descendants "$root" | tr '\n' ' ')
   [[ -n "$pids" ]] || return 0
-  kill -TERM $pids 2>/dev/null || true
+  kill -"$sig" "$root" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    local alive=0
-    for p in $pids; do
-      [[ -d /proc/$p ]] && [[ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ]] && alive=1
-    done
-    ((alive)) || break
+    left=""
+    for p in $pids; do alive "$p" && left+=" $p"; done
+    [[ -z "$left" ]] && break
     sleep 0.1
   done
-  kill -KILL $pids 2>/dev/null || true
+  # shellcheck disable=SC2086
+  [[ -n "$left" ]] && kill -KILL $left 2>/dev/null
   wait "$root" 2>/dev/null || true
 }
 
@@ -217,7 +233,8 @@ cleanup() {
   trap - EXIT INT TERM
   local p
   [[ -n "${LOAD_PID:-}" ]] && stop_tree "$LOAD_PID"
-  for p in "${STARTED[@]}"; do stop_tree "$p"; done
+  # nghttpx's master stops and reaps its worker on QUIT (on TERM it leaves it to init).
+  for p in "${STARTED[@]}"; do stop_tree "$p" "${STOP_SIGNAL[$p]:-TERM}"; done
   if ((KEEP_TMP)); then say "temporary files kept in $TMP"; else rm -rf "$TMP"; fi
   exit "$rc"
 }
@@ -261,10 +278,23 @@ cpu_ticks() {                       # utime+stime (clock ticks) of a process tre
   # have exited (the sum over /proc/PID/task/*/stat misses those).
   local total=0 p s f
   for p in $(descendants "$1"); do
-    { s=$(<"/proc/$p/stat"); } 2>/dev/null || continue
+    { read -r s <"/proc/$p/stat"; } 2>/dev/null || continue
     s=${s##*) }                     # drop "pid (comm) ": comm may hold spaces
     read -r -a f <<<"$s"            # f[0] = field 3 (state); utime = field 14, stime = 15
     total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+sched_ns() {                        # CPU time (ns) the scheduler ran a process tree's live threads
+  # sum_exec_runtime, field 1 of /proc/PID/task/TID/schedstat: exact, where utime/stime are
+  # sampled at each timer tick (CONFIG_TICK_CPU_ACCOUNTING) and have a statistical error.
+  local total=0 p f v
+  for p in $(descendants "$1"); do
+    for f in /proc/"$p"/task/*/schedstat; do
+      { read -r v _ <"$f"; } 2>/dev/null || continue
+      total=$((total + v))
+    done
   done
   echo "$total"
 }
@@ -308,7 +338,8 @@ if has_sys nghttpx; then
     "--frontend-http2-window-size=$STREAM_WINDOW"
     "--frontend-http2-connection-window-size=$CONN_WINDOW"
     "--backend-http2-window-size=$STREAM_WINDOW"
-    "--backend-http2-connection-window-size=$CONN_WINDOW")
+    "--backend-http2-connection-window-size=$CONN_WINDOW"
+    "--frontend-http2-max-concurrent-streams=$MAX_STREAMS")
   # No --accesslog-file: nghttpx writes no access log unless one is configured
   # (--accesslog-file=/dev/null would turn logging on and format every line).
   # shellcheck disable=SC2206
@@ -316,6 +347,7 @@ if has_sys nghttpx; then
   "${PIN_PROXY[@]}" "${NGHTTPX_CMD[@]}" >"$TMP/nghttpx.log" 2>&1 &
   PID[nghttpx]=$!
   STARTED+=("${PID[nghttpx]}")
+  STOP_SIGNAL[${PID[nghttpx]}]=QUIT
   PORT[nghttpx]=$NGHTTPX_PORT; LOG[nghttpx]=$TMP/nghttpx.log; CMD[nghttpx]="${NGHTTPX_CMD[*]}"
   wait_listen nghttpx "${PID[nghttpx]}" "$NGHTTPX_PORT" "$TMP/nghttpx.log" 10
 fi
@@ -354,6 +386,8 @@ URL_FOR() { echo "http://127.0.0.1:${PORT[$1]}$URL_PATH"; }
 H2LOAD_ARGS=(-n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1)
 [[ "$REGIME" == rate ]] && H2LOAD_ARGS+=(--rps "$RPS_PER_CLIENT")
 H2LOAD_ARGS+=("--header=:authority: $AUTHORITY")
+H2LOAD_SHOWN=$(for a in "${H2LOAD_ARGS[@]}"; do [[ "$a" == *" "* ]] && printf "'%s' " "$a" || printf '%s ' "$a"; done)
+H2LOAD_SHOWN="h2load ${H2LOAD_SHOWN% }"
 
 H2LOAD_RC=0
 LOAD_PID=""
@@ -385,6 +419,7 @@ done
 
 BUSY_BEFORE=$(busy_processes)
 [[ -n "$BUSY_BEFORE" ]] && say "warning: other processes that load the CPU are running: $BUSY_BEFORE"
+BUSY_RUNS=""                        # what busy_processes saw just before each measured run
 
 # Warm-up (not measured; same clients and streams, no rate limit).
 WARMUP_RESULTS="$TMP/warmup.tsv"; : >"$WARMUP_RESULTS"
@@ -400,23 +435,28 @@ fi
 
 # Measured rounds: A B A B ...
 RUNS="$TMP/runs.tsv"
-printf 'system\tround\trc\toutput\tlatency_log\tcpu0\tcpu1\tbcpu0\tbcpu1\tlog0\tlog1\twall_ns\n' >"$RUNS"
+printf 'system\tround\trc\toutput\tlatency_log\tcpu0\tcpu1\tbcpu0\tbcpu1\tlog0\tlog1\twall_ns\tsched0\tsched1\n' >"$RUNS"
 for ((r = 1; r <= ROUNDS; r++)); do
   for s in "${SYS[@]}"; do
     out="$RAW/run-$r-$s.txt"
     lat="$TMP/latency-$r-$s.tsv"
-    say "round $r/$ROUNDS $s: h2load ${H2LOAD_ARGS[*]} $(URL_FOR "$s")"
+    say "round $r/$ROUNDS $s: $H2LOAD_SHOWN $(URL_FOR "$s")"
     sleep 1
-    c0=0; c1=0; l0=0; l1=0
-    [[ -n "${PID[$s]}" ]] && c0=$(cpu_ticks "${PID[$s]}") && l0=$(file_size "${LOG[$s]}")
+    busy=$(busy_processes)
+    if [[ -n "$busy" ]]; then
+      say "  warning: other CPU-hungry processes: $busy"
+      BUSY_RUNS+="${BUSY_RUNS:+; }round $r $s: $busy"
+    fi
+    c0=0; c1=0; l0=0; l1=0; n0=0; n1=0
+    [[ -n "${PID[$s]}" ]] && c0=$(cpu_ticks "${PID[$s]}") && n0=$(sched_ns "${PID[$s]}") && l0=$(file_size "${LOG[$s]}")
     b0=$(cpu_ticks "$NGHTTPD_PID")
     t0=$(date +%s%N)
     run_h2load "$out" "${H2LOAD_ARGS[@]}" --log-file="$lat" "$(URL_FOR "$s")"
     t1=$(date +%s%N)
-    [[ -n "${PID[$s]}" ]] && c1=$(cpu_ticks "${PID[$s]}") && l1=$(file_size "${LOG[$s]}")
+    [[ -n "${PID[$s]}" ]] && c1=$(cpu_ticks "${PID[$s]}") && n1=$(sched_ns "${PID[$s]}") && l1=$(file_size "${LOG[$s]}")
     b1=$(cpu_ticks "$NGHTTPD_PID")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-      "$s" "$r" "$H2LOAD_RC" "$out" "$lat" "$c0" "$c1" "$b0" "$b1" "$l0" "$l1" "$((t1 - t0))" >>"$RUNS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+      "$s" "$r" "$H2LOAD_RC" "$out" "$lat" "$c0" "$c1" "$b0" "$b1" "$l0" "$l1" "$((t1 - t0))" "$n0" "$n1" >>"$RUNS"
     say "  $(summary_line "$out")"
     for p in "${STARTED[@]}"; do
       kill -0 "$p" 2>/dev/null || die "process $p exited during the benchmark (see $RAW)"
@@ -448,6 +488,7 @@ META="$TMP/meta.tsv"
     printf 'causeway\t%s (%s%s)\n' "$CAUSEWAY_BIN" "$rev" "$dirty"
   fi
   printf 'busy_before\t%s\n' "${BUSY_BEFORE:-none}"
+  printf 'busy_runs\t%s\n' "${BUSY_RUNS:-none}"
   printf 'busy_after\t%s\n' "${BUSY_AFTER:-none}"
   printf 'regime\t%s\n' "$REGIME"
   printf 'rounds\t%s\n' "$ROUNDS"
@@ -456,10 +497,10 @@ META="$TMP/meta.tsv"
   printf 'body_size\t%s\n' "$BODY_SIZE"
   printf 'rps\t%s\n' "${RPS:-}"
   printf 'rps_per_client\t%s\n' "${RPS_PER_CLIENT:-}"
-  printf 'h2load\th2load %s http://127.0.0.1:PORT%s\n' "$(for a in "${H2LOAD_ARGS[@]}"; do [[ "$a" == *" "* ]] && printf "'%s' " "$a" || printf '%s ' "$a"; done | sed 's/ $//')" "$URL_PATH"
+  printf 'h2load\t%s http://127.0.0.1:PORT%s\n' "$H2LOAD_SHOWN" "$URL_PATH"
   printf 'backend\t%s\n' "${NGHTTPD_CMD[*]}"
   printf 'pin\t%s\n' "$( ((PIN)) && echo "proxy on CPU 1; h2load and nghttpd on CPU 0" || echo "no (scheduler places everything)")"
-  printf 'windows\tstream %s, connection %s (nghttpx frontend and backend)\n' "$STREAM_WINDOW" "$CONN_WINDOW"
+  printf 'windows\tstream %s, connection %s, max concurrent streams %s (nghttpx: set to these; Causeway: its defaults)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
   printf 'systems\t%s\n' "${SYS[*]}"
   for s in "${SYS[@]}"; do printf 'cmd_%s\t%s\n' "$s" "${CMD[$s]}"; done
   printf 'max_cpu_ratio\t%s\n' "$MAX_CPU_RATIO"

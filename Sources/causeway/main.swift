@@ -1,1 +1,88 @@
-print("causeway")
+import ArgumentParser
+import CausewayApp
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit code for bad usage or configuration (sysexits.h EX_USAGE), as DESIGN.md §6 says.
+let exitUsage: Int32 = 64
+
+@main
+struct Causeway: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "causeway",
+        abstract: "A cross-cluster service-mesh proxy: sidecar and east-west gateway.",
+        subcommands: [Run.self, Validate.self]
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "A YAML file holding the Proxy resource (and optionally others).")
+    var config: String
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a configuration and report every problem.")
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        do {
+            let loaded = try ConfigLoader.load(path: options.config)
+            print("\(options.config): ok (\(loaded.files.count) file(s), \(loaded.services.services.count) service(s), \(loaded.proxy.listeners.count) listener(s))")
+        } catch {
+            printErr(error.description)
+            throw ExitCode(exitUsage)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the proxy until SIGTERM or SIGINT; SIGHUP reloads the configuration.")
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: options.config)
+        } catch {
+            printErr(error.description)
+            throw ExitCode(exitUsage)
+        }
+        ProcessSignals.prepare()
+        let server: ProxyServer
+        do {
+            server = try ProxyServer.start(loaded)
+        } catch {
+            printErr("causeway: \(error)")
+            throw ExitCode(1)
+        }
+        for l in server.boundListeners { print("causeway: listener \(l.name) on \(l.address)") }
+        print("causeway: admin on \(server.adminAddress)")
+        print("causeway: \(loaded.proxy.workers) worker(s), \(loaded.services.services.count) service(s), cluster \(loaded.proxy.cluster)")
+        fflush(nil)
+        while true {
+            switch ProcessSignals.next() {
+            case .stop:
+                print("causeway: stopping")
+                server.stop()
+                return
+            case .reload:
+                do {
+                    let next = try ConfigLoader.load(path: options.config)
+                    let notes = server.reload(next)
+                    print("causeway: reloaded \(options.config) (\(next.services.services.count) service(s))")
+                    for n in notes { print("causeway: note: \(n)") }
+                } catch {
+                    printErr("causeway: reload rejected, keeping the running configuration:\n\(error.description)")
+                }
+                fflush(nil)
+            }
+        }
+    }
+}
+
+func printErr(_ s: String) {
+    var text = s.hasSuffix("\n") ? s : s + "\n"
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}

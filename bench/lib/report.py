@@ -101,6 +101,8 @@ def main():
         cpu_ticks = int(row["cpu1"]) - int(row["cpu0"])
         r["cpu_us"] = cpu_ticks * 1e6 / clk_tck / done if (proxied and done) else None
         r["cpu_ticks"] = cpu_ticks if proxied else None
+        sched_ns = int(row["sched1"]) - int(row["sched0"])
+        r["sched_us"] = sched_ns / 1e3 / done if (proxied and done) else None
         r["backend_us"] = ((int(row["bcpu1"]) - int(row["bcpu0"])) * 1e6 / clk_tck / done
                            if done else None)
         r["log_bytes"] = ((int(row["log1"]) - int(row["log0"])) / done
@@ -124,9 +126,12 @@ def main():
     w(f"  swift       {meta['swift']}")
     if "causeway" in meta:
         w(f"  causeway    {meta['causeway']}")
-    busy = meta["busy_before"] if meta["busy_before"] == meta["busy_after"] else \
-        f"before: {meta['busy_before']}; after: {meta['busy_after']}"
-    w(f"  other load  {busy}")
+    if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none":
+        w("  other load  none seen (compilers, linkers, other h2load/nghttp*/causeway; "
+          "checked before the warm-up, before each run and at the end)")
+    else:
+        w(f"  other load  FIGURES SUSPECT: before warm-up: {meta['busy_before']}; "
+          f"before runs: {meta['busy_runs']}; at the end: {meta['busy_after']}")
     w("")
     w("Parameters")
     w(f"  regime      {meta['regime']}" + (f" ({meta['rps']} req/s total = {meta['rps_per_client']} per client)"
@@ -145,13 +150,14 @@ def main():
     w("")
 
     cols = ["system", "round", "req/s", "failed", "errored", "timeout", "non-2xx",
-            "CPU µs/req", "backend µs/req", "p50 µs", "p99 µs", "p99.9 µs", "log B/req"]
+            "CPU µs/req", "sched µs/req", "backend µs/req", "p50 µs", "p99 µs", "p99.9 µs", "log B/req"]
     table = []
     for r in runs:
         non2xx = None if r["succeeded"] is None else (r["done"] or 0) - (r["s2xx"] or 0)
         table.append([r["system"], str(r["round"]), fmt(r["rps"], ".0f"),
                       fmt(r["failed"], "d"), fmt(r["errored"], "d"), fmt(r["timeout"], "d"),
-                      fmt(non2xx, "d"), fmt(r["cpu_us"], ".2f"), fmt(r["backend_us"], ".2f"),
+                      fmt(non2xx, "d"), fmt(r["cpu_us"], ".2f"), fmt(r["sched_us"], ".2f"),
+                      fmt(r["backend_us"], ".2f"),
                       fmt(r["p50"], "d"), fmt(r["p99"], "d"), fmt(r["p999"], "d"),
                       fmt(r["log_bytes"], ".1f")])
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
@@ -216,6 +222,14 @@ def main():
                      if med["nghttpx"]["rps"] and med["causeway"]["rps"] else None)
         w(f"  Causeway/nghttpx  CPU µs/req {cpu_ratio:.2f}x   req/s {fmt(rps_ratio, '.2f')}x   "
           f"(ratios of medians)")
+        by_round = {}
+        for r in runs:
+            by_round.setdefault(r["round"], {})[r["system"]] = r
+        paired = [f"{rr['causeway']['cpu_us'] / rr['nghttpx']['cpu_us']:.2f}"
+                  for _, rr in sorted(by_round.items())
+                  if "causeway" in rr and "nghttpx" in rr
+                  and rr["causeway"]["cpu_us"] and rr["nghttpx"]["cpu_us"]]
+        w(f"  per round         CPU µs/req ratio {' '.join(paired)}")
         target = 1.5
         w(f"  issue 2 target    CPU/req <= {target}x nghttpx: "
           + ("met" if cpu_ratio <= target else "NOT met"))

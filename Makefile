@@ -1,0 +1,29 @@
+# One entry point per task (STYLE.md §14). CI runs `make test` through .ci/run.
+SHELL := /bin/bash
+APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-server nghttp2-proxy curl iproute2
+
+.PHONY: deps build release test run bench lint
+
+## deps: install the system packages builds, tests and bench need (Debian; run as root).
+deps:
+	@missing=0; for t in h2load nghttp nghttpd nghttpx curl pkg-config; do command -v $$t >/dev/null || missing=1; done; \
+	  pkg-config --exists libnghttp2 openssl 2>/dev/null || missing=1; \
+	  if [ $$missing = 1 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); fi
+
+build: deps
+	swift build --explicit-target-dependency-import-check error
+
+release: deps
+	swift build -c release --product causeway
+
+## test: unit tests and integration tests against real nghttpd, nghttp, curl and h2load.
+test: build
+	swift test --explicit-target-dependency-import-check error
+
+## run: a local sidecar in front of an nghttpd backend (examples/local).
+run: release
+	examples/local/run.sh
+
+## bench: single-hop h2c comparison against nghttpx (bench/README.md).
+bench: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/h2c-single-hop.sh

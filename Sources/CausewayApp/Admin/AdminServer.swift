@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CausewayLoop
+import CausewayProxy
+
+/// The admin listener (DESIGN.md §6): `/ready`, `/live`, `/metrics`, `/config`,
+/// `/endpoints`, served over HTTP/1.1 on a loop thread of its own so that a scrape never
+/// runs on a worker. Metrics are gathered by messaging each worker.
+final class AdminServer: Sendable {
+    private let mailbox: Mailbox
+    private let join: @Sendable () -> Void
+    /// The bound admin address (resolves port 0).
+    let boundAddress: String
+
+    static func start(address: SocketAddressSpec, cluster: String, workers: [WorkerHandle], config: LoadedConfig) throws(StartupError) -> AdminServer {
+        guard var socketAddress = SocketAddress(ip: address.host, port: address.port) else {
+            throw StartupError("admin address \(address) is not an IP address")
+        }
+        let fd: Int32
+        do {
+            fd = try Sockets.listen(on: socketAddress, reusePort: false, backlog: 64)
+        } catch {
+            throw StartupError("admin listener on \(address): \(error)")
+        }
+        if let actual = SocketAddress.local(of: fd) { socketAddress = actual }
+        do {
+            let (mailbox, join) = try LoopThread.start(name: "causeway-admin") { loop in
+                let state = AdminState(loop: loop, cluster: cluster, workers: workers, config: config)
+                loop.context = state
+                do {
+                    try state.listen(fd: fd)
+                } catch {
+                    Syscall.close(fd)
+                }
+            }
+            return AdminServer(mailbox: mailbox, join: join, boundAddress: socketAddress.description)
+        } catch {
+            Syscall.close(fd)
+            throw StartupError("cannot start admin thread: \(error)")
+        }
+    }
+
+    private init(mailbox: Mailbox, join: @escaping @Sendable () -> Void, boundAddress: String) {
+        self.mailbox = mailbox
+        self.join = join
+        self.boundAddress = boundAddress
+    }
+
+    /// Serves `config` from now on (`/config`, `/endpoints`).
+    func update(config: LoadedConfig) {
+        mailbox.post { loop in (loop.context as? AdminState)?.config = config }
+    }
+
+    func stop() {
+        mailbox.post { loop in
+            (loop.context as? AdminState)?.close()
+            loop.stop()
+        }
+        join()
+    }
+}
+
+/// The admin loop's state: the listener, the configuration shown, and metric gathering.
+final class AdminState: LoopHandler {
+    let loop: EventLoop
+    let cluster: String
+    let workers: [WorkerHandle]
+    var config: LoadedConfig
+    private var listenFD: Int32 = -1
+
+    init(loop: EventLoop, cluster: String, workers: [WorkerHandle], config: LoadedConfig) {
+        self.loop = loop
+        self.cluster = cluster
+        self.workers = workers
+        self.config = config
+    }
+
+    func listen(fd: Int32) throws(SystemError) {
+        listenFD = fd
+        try loop.register(fd, handler: self, interest: .read)
+    }
+
+    func close() {
+        if listenFD >= 0 {
+            loop.deregister(listenFD)
+            Syscall.close(listenFD)
+            listenFD = -1
+        }
+    }
+
+    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        while case .success(let fd)? = Sockets.accept(listenFD) {
+            let connection = AdminConnection(state: self, fd: fd)
+            do {
+                try loop.register(fd, handler: connection, interest: .read)
+            } catch {
+                Syscall.close(fd)
+            }
+        }
+    }
+
+    func loopFlush() {}
+
+    /// Answers `path`, calling `respond` (possibly later, after workers reply).
+    func handle(path: String, respond: @escaping (AdminResponse) -> Void) {
+        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        switch route {
+        case "/live":
+            respond(AdminResponse(status: 200, contentType: "text/plain", body: "live\n"))
+        case "/ready":
+            respond(AdminResponse(status: 200, contentType: "text/plain", body: "ready\n"))
+        case "/config":
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config) + "\n"))
+        case "/endpoints":
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(config.services) + "\n"))
+        case "/metrics":
+            gatherMetrics { snapshot in
+                respond(AdminResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4",
+                    body: PrometheusText.render(snapshot, cluster: self.cluster)
+                ))
+            }
+        default:
+            respond(AdminResponse(status: 404, contentType: "text/plain", body: "unknown admin path \(route); try /ready /live /metrics /config /endpoints\n"))
+        }
+    }
+
+    /// Asks every worker for its counters and calls `done` on this loop with their sum.
+    private func gatherMetrics(_ done: @escaping (MetricsSnapshot) -> Void) {
+        let gather = MetricsGather(expected: workers.count, done: done)
+        let id = ObjectIdentifier(gather)
+        pendingGathers[id] = gather
+        let mailbox = loop.mailbox
+        for w in workers {
+            w.collectMetrics { snapshot in
+                mailbox.post { loop in
+                    guard let state = loop.context as? AdminState, let g = state.pendingGathers[id] else { return }
+                    if g.add(snapshot) { state.pendingGathers[id] = nil }
+                }
+            }
+        }
+        if workers.isEmpty { _ = gather.add(nil); pendingGathers[id] = nil }
+    }
+
+    private var pendingGathers: [ObjectIdentifier: MetricsGather] = [:]
+}
+
+/// Sums worker replies; calls `done` when the last one arrives.
+private final class MetricsGather {
+    var remaining: Int
+    var total = MetricsSnapshot()
+    let done: (MetricsSnapshot) -> Void
+    init(expected: Int, done: @escaping (MetricsSnapshot) -> Void) {
+        remaining = expected
+        self.done = done
+    }
+
+    /// Returns true when complete.
+    func add(_ snapshot: MetricsSnapshot?) -> Bool {
+        if let snapshot { total.merge(snapshot) }
+        remaining -= 1
+        if remaining <= 0 { done(total); return true }
+        return false
+    }
+}
+
+/// A response from the admin listener.
+struct AdminResponse {
+    var status: Int
+    var contentType: String
+    var body: String
+}

@@ -1,0 +1,61 @@
+import CausewayMesh
+
+/// The configuration as the proxy understood it, defaults filled in: what `/config` on the
+/// admin port and `causeway validate` print.
+public enum EffectiveConfig {
+    /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, services (with
+    /// their endpoints), then the files read. Durations are in milliseconds (`...Millis`).
+    public static func json(_ config: LoadedConfig) -> String {
+        let proxy = config.proxy
+        let tls: JSONValue = proxy.tls.map { tls in
+            .object([
+                ("trustBundle", .string(tls.trustBundle)),
+                ("certificateChain", .string(tls.certificateChain)),
+                ("privateKey", .string(tls.privateKey)),
+            ])
+        } ?? .null
+        let settings: JSONValue = .object([
+            ("name", .string(proxy.name)),
+            ("cluster", .string(proxy.cluster)),
+            ("trustDomain", .string(proxy.trustDomain)),
+            ("namespace", .string(proxy.namespace)),
+            ("workers", .int(proxy.workers)),
+            ("tls", tls),
+            ("http2", .object([
+                ("maxConcurrentStreams", .int(Int(proxy.http2.maxConcurrentStreams))),
+                ("initialStreamWindow", .int(Int(proxy.http2.initialStreamWindow))),
+                ("connectionWindow", .int(Int(proxy.http2.connectionWindow))),
+                ("maxHeaderListSize", .int(Int(proxy.http2.maxHeaderListSize))),
+            ])),
+            ("upstream", .object([
+                ("connectTimeoutMillis", .int(proxy.upstream.connectTimeoutMillis)),
+                ("idleTimeoutMillis", .int(proxy.upstream.idleTimeoutMillis)),
+                ("maxConnectionsPerEndpoint", .int(proxy.upstream.maxConnectionsPerEndpoint)),
+            ])),
+        ])
+        let listeners: JSONValue = .array(proxy.listeners.map { listener in
+            .object([
+                ("name", .string(listener.name)),
+                ("role", .string(listener.role.rawValue)),
+                ("address", .string(listener.address.description)),
+            ])
+        })
+        let services: JSONValue = .array(config.services.services.map { service in
+            .object([
+                ("index", .int(service.index)),
+                ("name", .string(service.key.name)),
+                ("namespace", .string(service.key.namespace)),
+                ("sourceCluster", service.sourceCluster.map(JSONValue.string) ?? .null),
+                ("totalEndpoints", .int(service.totalEndpoints)),
+                ("readyEndpoints", .array(service.readyEndpoints.map { .string($0.description) })),
+            ])
+        })
+        return JSONValue.object([
+            ("proxy", settings),
+            ("listeners", listeners),
+            ("admin", .object([("address", .string(proxy.admin.description))])),
+            ("services", services),
+            ("files", .array(config.files.map(JSONValue.string))),
+        ]).pretty()
+    }
+}

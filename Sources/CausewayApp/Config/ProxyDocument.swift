@@ -1,0 +1,288 @@
+import Yams
+
+/// Validates a `Proxy` document (`causeway.dev/v1alpha1`) into a `ProxyConfig`.
+///
+/// The `resources` list is returned even when other fields have problems, so the loader can
+/// still read those files and report their problems in the same run.
+enum ProxyDocument {
+    /// An entry of `spec.resources`, with where it was written.
+    struct ResourceReference {
+        let path: String
+        let mark: Mark?
+        let field: FieldPath
+    }
+
+    struct Result {
+        /// Nil when the document had problems.
+        let config: ProxyConfig?
+        let resources: [ResourceReference]
+    }
+
+    static let defaultAdmin = SocketAddressSpec("127.0.0.1:15000")!
+
+    /// - Parameters:
+    ///   - file: the file holding the document; TLS paths resolve against its directory.
+    ///   - defaultWorkers: used when `spec.workers` is absent (the number of online CPUs).
+    static func read(_ root: Node, file: ConfigFile, reader: NodeReader, defaultWorkers: Int) -> Result {
+        let problemsBefore = reader.log.count
+        var resources: [ResourceReference] = []
+        guard let top = reader.fields(root, .root, allowed: ["apiVersion", "kind", "metadata", "spec"], required: ["metadata", "spec"]) else {
+            return Result(config: nil, resources: [])
+        }
+        let proxyName = top["metadata"].flatMap { metadataName($0, top.field("metadata"), reader: reader) }
+        guard let specNode = top["spec"],
+              let spec = reader.fields(specNode, top.field("spec"), allowed: [
+                  "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "resources",
+              ], required: ["cluster", "listeners"])
+        else {
+            return Result(config: nil, resources: [])
+        }
+
+        let cluster = spec["cluster"].flatMap { node in
+            validatedName(node, spec.field("cluster"), reader: reader, valid: NameRules.isDNSLabel, rule: NameRules.dnsLabelRule)
+        }
+        // For optional fields, `.map { ... } ?? default` yields the default when the field is
+        // absent and nil (reported) when it is present but invalid.
+        let trustDomain = spec["trustDomain"].map { node in
+            validatedName(node, spec.field("trustDomain"), reader: reader, valid: NameRules.isTrustDomain, rule: NameRules.trustDomainRule)
+        } ?? "cluster.local"
+        let namespace = spec["namespace"].map { node in
+            validatedName(node, spec.field("namespace"), reader: reader, valid: NameRules.isDNSLabel, rule: NameRules.dnsLabelRule)
+        } ?? "default"
+        let workers = spec["workers"].map { reader.integer($0, spec.field("workers"), in: 1...256) } ?? defaultWorkers
+        let tls = spec["tls"].flatMap { readTLS($0, spec.field("tls"), file: file, reader: reader) }
+        let listenerResult = spec["listeners"].map { readListeners($0, spec.field("listeners"), reader: reader) }
+        var admin: SocketAddressSpec? = defaultAdmin
+        var adminMark: Mark? = spec.keyMark("admin")
+        if let node = spec["admin"] {
+            (admin, adminMark) = readAdmin(node, spec.field("admin"), reader: reader)
+        }
+        let http2 = spec["http2"].flatMap { readHTTP2($0, spec.field("http2"), reader: reader) } ?? HTTP2Settings()
+        let upstream = spec["upstream"].flatMap { readUpstream($0, spec.field("upstream"), reader: reader) } ?? UpstreamSettings()
+        if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
+            for (i, entry) in entries.enumerated() {
+                let path = spec.field("resources").index(i)
+                if let text = reader.string(entry, path) {
+                    resources.append(ResourceReference(path: text, mark: entry.mark, field: path))
+                }
+            }
+        }
+
+        if let admin {
+            checkAddressConflicts(
+                listeners: listenerResult?.drafts ?? [], admin: (admin, adminMark, spec.field("admin").key("address")), reader: reader)
+        }
+        let listeners = listenerResult?.complete == true ? listenerResult?.drafts : nil
+
+        guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
+              let listeners, let admin
+        else {
+            return Result(config: nil, resources: resources)
+        }
+        let config = ProxyConfig(
+            name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
+            listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream)
+        return Result(config: config, resources: resources)
+    }
+
+    /// `metadata` of a Proxy: a required DNS-subdomain `name`, optional labels and annotations.
+    private static func metadataName(_ node: Node, _ path: FieldPath, reader: NodeReader) -> String? {
+        guard let metadata = reader.fields(node, path, allowed: ["name", "labels", "annotations"], required: ["name"]) else {
+            return nil
+        }
+        if let labels = metadata["labels"] { _ = reader.stringMap(labels, metadata.field("labels")) }
+        if let annotations = metadata["annotations"] { _ = reader.stringMap(annotations, metadata.field("annotations")) }
+        return metadata["name"].flatMap {
+            validatedName($0, metadata.field("name"), reader: reader, valid: NameRules.isDNSSubdomain, rule: NameRules.subdomainRule)
+        }
+    }
+
+    private static func validatedName(
+        _ node: Node, _ path: FieldPath, reader: NodeReader, valid: (String) -> Bool, rule: String
+    ) -> String? {
+        guard let text = reader.string(node, path) else { return nil }
+        guard valid(text) else {
+            reader.report(node, path, "\"\(text)\" \(rule)")
+            return nil
+        }
+        return text
+    }
+
+    // MARK: Listeners
+
+    fileprivate struct ListenerDraft {
+        let config: ListenerConfig
+        let path: FieldPath
+        let addressMark: Mark?
+    }
+
+    /// The listeners that are valid, and whether all of them were.
+    private static func readListeners(_ node: Node, _ path: FieldPath, reader: NodeReader) -> (drafts: [ListenerDraft], complete: Bool) {
+        guard let items = reader.list(node, path) else { return ([], false) }
+        if items.isEmpty {
+            reader.report(node, path, "at least one listener is required")
+            return ([], false)
+        }
+        var drafts: [ListenerDraft] = []
+        var firstByName: [String: FieldPath] = [:]
+        var complete = true
+        for (i, item) in items.enumerated() {
+            let itemPath = path.index(i)
+            guard let fields = reader.fields(item, itemPath, allowed: ["name", "role", "address"], required: ["name", "role", "address"]) else {
+                complete = false
+                continue
+            }
+            var listenerName: String?
+            if let node = fields["name"] {
+                listenerName = validatedName(node, fields.field("name"), reader: reader, valid: NameRules.isDNSLabel, rule: NameRules.dnsLabelRule)
+                if let n = listenerName {
+                    if let first = firstByName[n] {
+                        // Still kept as a draft, so its address is checked for conflicts too.
+                        reader.report(node, fields.field("name"), "listener name \"\(n)\" is already used by \(first)")
+                        complete = false
+                    } else {
+                        firstByName[n] = itemPath
+                    }
+                }
+            }
+            let role = fields["role"].flatMap { readRole($0, fields.field("role"), reader: reader) }
+            let address = fields["address"].flatMap { socketAddress($0, fields.field("address"), reader: reader) }
+            guard let listenerName, let role, let address else {
+                complete = false
+                continue
+            }
+            drafts.append(ListenerDraft(
+                config: ListenerConfig(name: listenerName, role: role, address: address), path: itemPath, addressMark: fields["address"]?.mark))
+        }
+        return (drafts, complete)
+    }
+
+    private static func readRole(_ node: Node, _ path: FieldPath, reader: NodeReader) -> ListenerRole? {
+        guard let text = reader.string(node, path) else { return nil }
+        switch ListenerRole(rawValue: text) {
+        case .sidecar:
+            return .sidecar
+        case .gateway:
+            // Gateways terminate mTLS from other clusters; CausewayTLS lands in a later change.
+            reader.report(node, path, "role gateway requires mTLS support, which this version does not have yet")
+            return nil
+        case nil:
+            reader.report(node, path, "unknown role \"\(text)\"; expected sidecar or gateway")
+            return nil
+        }
+    }
+
+    static func socketAddress(_ node: Node, _ path: FieldPath, reader: NodeReader) -> SocketAddressSpec? {
+        guard let text = reader.string(node, path) else { return nil }
+        do {
+            return try SocketAddressSpec(parsing: text)
+        } catch {
+            reader.report(node, path, error.message)
+            return nil
+        }
+    }
+
+    private static func readAdmin(_ node: Node, _ path: FieldPath, reader: NodeReader) -> (SocketAddressSpec?, Mark?) {
+        guard let fields = reader.fields(node, path, allowed: ["address"]) else { return (nil, nil) }
+        guard let address = fields["address"] else { return (defaultAdmin, node.mark) }
+        return (socketAddress(address, fields.field("address"), reader: reader), address.mark)
+    }
+
+    /// Two sockets conflict on the same port when their hosts are equal or either is the
+    /// wildcard (`0.0.0.0`, `::`): with SO_REUSEPORT both binds could even succeed and split
+    /// traffic silently. Port 0 never conflicts: the kernel picks a distinct port for each.
+    private static func checkAddressConflicts(
+        listeners: [ListenerDraft], admin: (SocketAddressSpec, Mark?, FieldPath), reader: NodeReader
+    ) {
+        var taken: [(address: SocketAddressSpec, owner: FieldPath)] = []
+        let all = listeners.map { ($0.config.address, $0.addressMark, $0.path.key("address"), $0.path) }
+            + [(admin.0, admin.1, admin.2, admin.2)]
+        for (address, mark, field, owner) in all where address.port != 0 {
+            if let clash = taken.first(where: { overlaps($0.address, address) }) {
+                let relation = clash.address == address ? "is already used by" : "overlaps \(clash.address) of"
+                reader.report(at: mark, field, "address \(address) \(relation) \(clash.owner)")
+            } else {
+                taken.append((address, owner))
+            }
+        }
+    }
+
+    private static func overlaps(_ a: SocketAddressSpec, _ b: SocketAddressSpec) -> Bool {
+        let wildcards: Set<String> = ["0.0.0.0", "::"]
+        return a.port == b.port && (a.host == b.host || wildcards.contains(a.host) || wildcards.contains(b.host))
+    }
+
+    // MARK: TLS, HTTP/2, upstream
+
+    private static func readTLS(_ node: Node, _ path: FieldPath, file: ConfigFile, reader: NodeReader) -> TLSFiles? {
+        let names = ["trustBundle", "certificateChain", "privateKey"]
+        guard let fields = reader.fields(node, path, allowed: names, required: names) else { return nil }
+        var resolved: [String: String] = [:]
+        for fieldName in names {
+            guard let value = fields[fieldName], let text = reader.string(value, fields.field(fieldName)) else { continue }
+            let target = file.resolve(text)
+            switch FileKind.of(target.absolute) {
+            case .file: resolved[fieldName] = target.absolute
+            case .missing: reader.report(value, fields.field(fieldName), "file \(target.display) does not exist")
+            case .directory: reader.report(value, fields.field(fieldName), "\(target.display) is a directory, not a PEM file")
+            case .unreadable: reader.report(value, fields.field(fieldName), "file \(target.display) is not readable")
+            }
+        }
+        guard let trust = resolved["trustBundle"], let chain = resolved["certificateChain"], let key = resolved["privateKey"] else {
+            return nil
+        }
+        return TLSFiles(trustBundle: trust, certificateChain: chain, privateKey: key)
+    }
+
+    /// RFC 9113 §6.5.2 / §6.9.1: windows may not exceed 2^31-1; a stream window below the
+    /// 65,535 default would only slow every stream down.
+    static let windowRange = 65_535...Int(Int32.max)
+    static let maxConcurrentStreamsRange = 1...Int(UInt32.max)
+    /// Headers are held in memory per stream until forwarded, so their size is bounded.
+    static let maxHeaderListSizeRange = 1_024...(16 << 20)
+
+    private static func readHTTP2(_ node: Node, _ path: FieldPath, reader: NodeReader) -> HTTP2Settings? {
+        guard let fields = reader.fields(node, path, allowed: [
+            "maxConcurrentStreams", "initialStreamWindow", "connectionWindow", "maxHeaderListSize",
+        ]) else { return nil }
+        var settings = HTTP2Settings()
+        var ok = true
+        func read(_ name: String, _ range: ClosedRange<Int>, _ assign: (UInt32) -> Void) {
+            guard let node = fields[name] else { return }
+            if let value = reader.integer(node, fields.field(name), in: range) { assign(UInt32(value)) } else { ok = false }
+        }
+        read("maxConcurrentStreams", maxConcurrentStreamsRange) { settings.maxConcurrentStreams = $0 }
+        read("initialStreamWindow", windowRange) { settings.initialStreamWindow = $0 }
+        read("connectionWindow", windowRange) { settings.connectionWindow = $0 }
+        read("maxHeaderListSize", maxHeaderListSizeRange) { settings.maxHeaderListSize = $0 }
+        return ok ? settings : nil
+    }
+
+    static let connectTimeoutRange = 1...60_000
+    static let idleTimeoutRange = 1_000...86_400_000
+    static let maxConnectionsRange = 1...10_000
+
+    private static func readUpstream(_ node: Node, _ path: FieldPath, reader: NodeReader) -> UpstreamSettings? {
+        guard let fields = reader.fields(node, path, allowed: ["connectTimeout", "idleTimeout", "maxConnectionsPerEndpoint"]) else {
+            return nil
+        }
+        var settings = UpstreamSettings()
+        var ok = true
+        if let node = fields["connectTimeout"] {
+            if let v = reader.durationMillis(node, fields.field("connectTimeout"), in: connectTimeoutRange) {
+                settings.connectTimeoutMillis = v
+            } else { ok = false }
+        }
+        if let node = fields["idleTimeout"] {
+            if let v = reader.durationMillis(node, fields.field("idleTimeout"), in: idleTimeoutRange) {
+                settings.idleTimeoutMillis = v
+            } else { ok = false }
+        }
+        if let node = fields["maxConnectionsPerEndpoint"] {
+            if let v = reader.integer(node, fields.field("maxConnectionsPerEndpoint"), in: maxConnectionsRange) {
+                settings.maxConnectionsPerEndpoint = v
+            } else { ok = false }
+        }
+        return ok ? settings : nil
+    }
+}

@@ -1,0 +1,73 @@
+import Yams
+
+/// The `apiVersion` and `kind` of a document, and what this version does with that kind.
+struct ResourceHeader {
+    enum Kind {
+        case proxy
+        case endpointSlice
+    }
+
+    static let proxyAPIVersion = "causeway.dev/v1alpha1"
+    static let endpointSliceAPIVersion = "discovery.k8s.io/v1"
+
+    /// Kinds from the design (DESIGN.md §4) that later changes implement. Named here so a
+    /// user gets "not yet" rather than "unknown".
+    static let plannedKinds: Set<String> = ["Link", "ServiceExport", "HTTPRoute", "DestinationRule", "AuthorizationPolicy"]
+
+    let kind: Kind
+    /// Position of the `kind` value, where document-level problems (a second Proxy) point.
+    let kindMark: Mark?
+    /// False when `apiVersion` is not the one this version serves for `kind` (reported). The
+    /// body is then not read, since its shape may differ, but a Proxy still counts as the
+    /// config's Proxy so no "missing Proxy" problem follows.
+    let served: Bool
+
+    /// Reads the header of a document root; nil (with problems reported) when the document is
+    /// not of a kind this version loads.
+    static func read(_ root: Node, reader: NodeReader) -> ResourceHeader? {
+        guard case .mapping(let mapping) = root else {
+            reader.report(root, .root, "a resource must be a mapping with apiVersion and kind, got \(NodeReader.describe(root))")
+            return nil
+        }
+        let kindNode = mapping["kind"].flatMap { isNull($0) ? nil : $0 }
+        let versionNode = mapping["apiVersion"].flatMap { isNull($0) ? nil : $0 }
+        guard let kindNode else {
+            reader.report(at: root.mark, FieldPath.root.key("kind"), "required field is missing")
+            return nil
+        }
+        guard let kind = reader.string(kindNode, FieldPath.root.key("kind")) else { return nil }
+        let version: String?
+        if let versionNode {
+            version = reader.string(versionNode, FieldPath.root.key("apiVersion"))
+            if version == nil { return nil }
+        } else {
+            version = nil
+        }
+
+        let expected: (Kind, String)
+        switch kind {
+        case "Proxy": expected = (.proxy, proxyAPIVersion)
+        case "EndpointSlice": expected = (.endpointSlice, endpointSliceAPIVersion)
+        case _ where plannedKinds.contains(kind):
+            reader.report(kindNode, FieldPath.root.key("kind"), "kind \(kind) is not supported by this version yet")
+            return nil
+        default:
+            reader.report(kindNode, FieldPath.root.key("kind"), "unknown kind \(kind) (apiVersion \(version ?? "missing"))")
+            return nil
+        }
+        guard let version else {
+            reader.report(at: root.mark, FieldPath.root.key("apiVersion"), "required field is missing (expected \(expected.1))")
+            return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: false)
+        }
+        guard version == expected.1 else {
+            reader.report(versionNode, FieldPath.root.key("apiVersion"),
+                          "apiVersion \(version) is not served for kind \(kind); expected \(expected.1)")
+            return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: false)
+        }
+        return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: true)
+    }
+
+    private static func isNull(_ node: Node) -> Bool {
+        node.typeName == .null
+    }
+}

@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CausewayLoop
+import CausewayProxy
+import Synchronization
+
+/// A running proxy: worker threads with their listeners, and the admin listener.
+///
+/// Created and driven by the control (main) thread. Listeners are opened here, before any
+/// worker starts, so that a port already in use is reported as a startup error.
+public final class ProxyServer: Sendable {
+    private let workers: [WorkerHandle]
+    private let admin: AdminServer
+    private let state: Mutex<(config: LoadedConfig, version: Int)>
+    /// Where each listener is bound (resolves port 0), by listener name.
+    public let boundListeners: [(name: String, address: String)]
+    /// Where the admin listener is bound.
+    public let adminAddress: String
+
+    /// Opens every listener and starts the workers and the admin server.
+    public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
+        let proxy = config.proxy
+        var fdsByWorker = Array(repeating: [Int32](), count: proxy.workers)
+        var bound: [(String, String)] = []
+        var opened: [Int32] = []
+        func cleanup() { for fd in opened { Syscall.close(fd) } }
+        for listener in proxy.listeners {
+            guard listener.role == .sidecar else {
+                cleanup()
+                throw StartupError("listener \(listener.name): role \(listener.role.rawValue) is not supported by this version")
+            }
+            guard var address = SocketAddress(ip: listener.address.host, port: listener.address.port) else {
+                cleanup()
+                throw StartupError("listener \(listener.name): \(listener.address) is not an IP address")
+            }
+            for w in 0..<proxy.workers {
+                do {
+                    let fd = try Sockets.listen(on: address, reusePort: true)
+                    opened.append(fd)
+                    fdsByWorker[w].append(fd)
+                    // Port 0: the first socket picks a port; the other workers share it.
+                    if w == 0, address.port == 0, let actual = SocketAddress.local(of: fd) { address = actual }
+                } catch {
+                    cleanup()
+                    throw StartupError("listener \(listener.name) on \(listener.address): \(error)")
+                }
+            }
+            bound.append((listener.name, address.description))
+        }
+        let snapshot = SnapshotBuilder.snapshot(from: config, version: 1)
+        var handles: [WorkerHandle] = []
+        for w in 0..<proxy.workers {
+            do {
+                handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listenerFDs: fdsByWorker[w]))
+            } catch {
+                for h in handles { h.stop(); h.join() }
+                cleanup()
+                throw StartupError("cannot start worker \(w): \(error)")
+            }
+        }
+        let admin: AdminServer
+        do {
+            admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config)
+        } catch {
+            for h in handles { h.stop(); h.join() }
+            throw error
+        }
+        return ProxyServer(workers: handles, admin: admin, config: config, bound: bound)
+    }
+
+    private init(workers: [WorkerHandle], admin: AdminServer, config: LoadedConfig, bound: [(String, String)]) {
+        self.workers = workers
+        self.admin = admin
+        self.state = Mutex((config, 1))
+        self.boundListeners = bound.map { (name: $0.0, address: $0.1) }
+        self.adminAddress = admin.boundAddress
+    }
+
+    /// Installs a newly loaded configuration's services and settings on every worker.
+    /// Listener, admin and worker-count changes need a restart; they are reported in the
+    /// returned notes and otherwise ignored.
+    public func reload(_ config: LoadedConfig) -> [String] {
+        let (old, version) = state.withLock { s -> (LoadedConfig, Int) in
+            let previous = s
+            s = (config, s.version + 1)
+            return (previous.config, s.version)
+        }
+        var notes: [String] = []
+        let a = old.proxy, b = config.proxy
+        if a.listeners.map({ "\($0.name) \($0.role) \($0.address)" }) != b.listeners.map({ "\($0.name) \($0.role) \($0.address)" }) {
+            notes.append("listener changes take effect after a restart")
+        }
+        if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
+        if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
+        let snapshot = SnapshotBuilder.snapshot(from: config, version: version)
+        for w in workers { w.install(snapshot) }
+        admin.update(config: config)
+        return notes
+    }
+
+    /// Stops accepting, closes connections and joins every thread.
+    public func stop() {
+        admin.stop()
+        for w in workers { w.stop() }
+        for w in workers { w.join() }
+    }
+}
+
+/// The proxy could not start (bind failure, unsupported listener).
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,182 @@
+import CausewayBytes
+import CausewayHTTP
+import CausewayLoop
+
+/// A client connection (h2c with prior knowledge) accepted by a sidecar listener.
+///
+/// Each new request goes through the pipeline `Router` → `Balancer` → `UpstreamPool`;
+/// body, trailers and resets are then relayed between the two streams of its `ProxyStream`.
+final class DownstreamConnection: H2Connection {
+    private var streams: [Int32: ProxyStream] = [:]
+    /// Until the client preface is seen, bytes are checked for HTTP/1.1 so such a client
+    /// gets a readable error instead of a dropped connection.
+    private var prefaceChecked = false
+
+    init(worker: Worker, fd: Int32) {
+        super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2))
+        worker.metrics.downstreamConnectionsActive += 1
+        worker.metrics.downstreamConnectionsTotal += 1
+    }
+
+    override func countReceived(_ n: Int) { worker.metrics.downstreamBytesReceived &+= UInt64(n) }
+    override func countSent(_ n: Int) { worker.metrics.downstreamBytesSent &+= UInt64(n) }
+
+    override func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if !prefaceChecked {
+            switch HTTP2Preface.classify(bytes) {
+            case .http2: prefaceChecked = true
+            case .undecided: break
+            case .http1:
+                rejectHTTP1()
+                return false
+            }
+        }
+        return super.received(bytes)
+    }
+
+    private func rejectHTTP1() {
+        let message = "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: text/plain\r\nx-causeway-reason: http1-not-supported\r\nconnection: close\r\ncontent-length: 62\r\n\r\nthis listener speaks HTTP/2 only (h2c with prior knowledge)\r\n\r\n"
+        var text = message
+        text.withUTF8 { _ = Syscall.write(fd, UnsafeRawBufferPointer($0)) }
+        close(reason: "HTTP/1.1 client on an HTTP/2 listener")
+    }
+
+    // MARK: Events from the client
+
+    override func handle(_ events: [H2Event]) {
+        for event in events {
+            switch event {
+            case .headers(let id, let block, let endStream):
+                if let stream = streams[id] {
+                    requestTrailers(stream, block)
+                } else {
+                    let stream = ProxyStream(downstream: self, downstreamID: id, requestEnded: endStream)
+                    streams[id] = stream
+                    worker.dispatch(stream, headers: block)
+                }
+            case .data(let id, let bytes):
+                if let stream = streams[id], let body = stream.requestBody, let up = stream.upstream, stream.state != .done, !up.isClosed {
+                    stream.requestBytesForwarded += bytes.count
+                    up.session.send(bytes, on: body)
+                    up.scheduleFlush()
+                } else {
+                    // Nobody will forward these bytes: give the credit back now.
+                    session.consume(streamID: id, count: bytes.count)
+                }
+            case .endStream(let id):
+                if let stream = streams[id] {
+                    stream.requestEnded = true
+                    if let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
+                        up.session.finish(body)
+                        up.scheduleFlush()
+                    }
+                }
+            case .streamClosed(let id, let code):
+                if let stream = streams.removeValue(forKey: id) { downstreamClosed(stream, errorCode: code) }
+            case .bodySent(let id, let count):
+                // Response bytes left towards the client: return that credit upstream.
+                if let stream = streams[id], let up = stream.upstream, !up.isClosed {
+                    up.session.consume(streamID: stream.upstreamID, count: count)
+                    up.scheduleFlush()
+                }
+            case .goaway, .settings:
+                break
+            }
+        }
+    }
+
+    private func requestTrailers(_ stream: ProxyStream, _ block: HeaderBlock) {
+        stream.requestEnded = true
+        if let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
+            up.session.finish(body, trailers: block)
+            up.scheduleFlush()
+        }
+    }
+
+    /// The client's stream closed: normally after the response, or early (cancel, error).
+    private func downstreamClosed(_ stream: ProxyStream, errorCode: UInt32) {
+        let unfinished = stream.state != .done
+        stream.state = .done
+        if let up = stream.upstream, !up.isClosed {
+            // Response bytes we buffered for the client will never be framed: return them.
+            if let body = stream.responseBody, body.bufferedBytes > 0 {
+                up.session.consume(streamID: stream.upstreamID, count: body.bufferedBytes)
+            }
+            if unfinished || !stream.responseEnded {
+                up.session.reset(streamID: stream.upstreamID, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
+                worker.metrics.streamsReset &+= 1
+            }
+            up.scheduleFlush()
+            up.detach(stream)
+        }
+    }
+
+    // MARK: Responses
+
+    /// Sends upstream response headers to the client.
+    func respond(_ stream: ProxyStream, headers: HeaderBlock, endStream: Bool, status: Int) {
+        guard stream.state != .done else { return }
+        stream.state = endStream ? .done : .responding
+        stream.counters?.count(status: status)
+        if endStream {
+            session.submitResponse(streamID: stream.downstreamID, headers, body: nil)
+        } else {
+            let body = H2OutboundBody()
+            stream.responseBody = body
+            session.submitResponse(streamID: stream.downstreamID, headers, body: body)
+        }
+        scheduleFlush()
+    }
+
+    /// Answers a request with a proxy-made error response.
+    func fail(_ stream: ProxyStream, _ failure: ProxyFailure) {
+        guard stream.state != .done, stream.state != .responding else {
+            reset(stream, errorCode: H2ErrorCode.internalError)
+            return
+        }
+        stream.state = .done
+        (stream.counters ?? worker.metrics.unrouted).count(status: failure.status)
+        var text = failure.message + "\n"
+        let body = H2OutboundBody()
+        text.withUTF8 { session.send(UnsafeRawBufferPointer($0), on: body) }
+        session.finish(body)
+        session.submitResponse(streamID: stream.downstreamID, failure.headers(bodyLength: body.bufferedBytes), body: body)
+        // The request body, if still arriving, is dropped and its credit returned as it comes.
+        scheduleFlush()
+    }
+
+    /// Resets the client's stream (the upstream failed after the response started).
+    func reset(_ stream: ProxyStream, errorCode: UInt32) {
+        stream.state = .done
+        session.reset(streamID: stream.downstreamID, errorCode: errorCode)
+        worker.metrics.streamsReset &+= 1
+        scheduleFlush()
+    }
+
+    override func didClose(reason: String) {
+        worker.metrics.downstreamConnectionsActive -= 1
+        let open = streams
+        streams.removeAll()
+        for (_, stream) in open { downstreamClosed(stream, errorCode: H2ErrorCode.cancel) }
+        worker.downstreamClosed(self)
+    }
+}
+
+/// Recognises the HTTP/2 connection preface at the start of a connection.
+enum HTTP2Preface {
+    static let bytes: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    enum Kind { case http2, http1, undecided }
+
+    /// Classifies the first bytes a client sent: HTTP/2 if they start the preface, HTTP/1
+    /// if they start like a request line that is not the preface.
+    static func classify(_ first: UnsafeRawBufferPointer) -> Kind {
+        let n = min(first.count, bytes.count)
+        for i in 0..<n where first[i] != bytes[i] {
+            // Anything else that starts with an upper-case method is an HTTP/1.x request;
+            // other garbage goes to nghttp2, which rejects it with a GOAWAY.
+            return first[0] >= 0x41 && first[0] <= 0x5A ? .http1 : .http2
+        }
+        return n == bytes.count ? .http2 : .undecided
+    }
+}

@@ -1,0 +1,45 @@
+import CausewayHTTP
+import CausewayMesh
+
+/// Everything a worker needs to know about how to proxy, fixed for one snapshot.
+public struct ProxySettings: Sendable {
+    /// The `cluster` label on every metric.
+    public var cluster: String
+    /// SETTINGS advertised to downstream clients.
+    public var downstreamHTTP2: H2Settings
+    /// SETTINGS advertised to upstream servers.
+    public var upstreamHTTP2: H2Settings
+    /// Give up on a connect after this long, nanoseconds.
+    public var connectTimeoutNanos: UInt64
+    /// Close an upstream connection with no stream after this long, nanoseconds.
+    public var idleTimeoutNanos: UInt64
+    /// Upstream connections one worker may open to one endpoint.
+    public var maxConnectionsPerEndpoint: Int
+
+    public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
+                connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int) {
+        self.cluster = cluster
+        self.downstreamHTTP2 = downstreamHTTP2
+        self.upstreamHTTP2 = upstreamHTTP2
+        self.connectTimeoutNanos = connectTimeoutNanos
+        self.idleTimeoutNanos = idleTimeoutNanos
+        self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
+    }
+}
+
+/// An immutable routing snapshot handed to every worker; a request keeps the one it
+/// started with.
+public final class RoutingSnapshot: Sendable {
+    /// Services and their endpoints.
+    public let services: ServiceTable
+    /// How to proxy.
+    public let settings: ProxySettings
+    /// Increases with every installed snapshot.
+    public let version: Int
+
+    public init(services: ServiceTable, settings: ProxySettings, version: Int) {
+        self.services = services
+        self.settings = settings
+        self.version = version
+    }
+}

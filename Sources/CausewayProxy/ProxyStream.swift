@@ -1,0 +1,53 @@
+import CausewayHTTP
+
+/// One request on its way through the proxy: a downstream stream paired with at most one
+/// upstream stream, and the two bodies moving between them.
+///
+/// Window credit follows the bytes: what the downstream sent us is returned to it only when
+/// the upstream session has framed it (`bodySent`), and vice versa, so a slow reader on
+/// either side slows the writer on the other and memory stays bounded.
+final class ProxyStream {
+    /// Where the request is in its life.
+    enum State {
+        /// Headers received; waiting for an upstream stream (or a proxy-made response).
+        case routing
+        /// Submitted upstream; no response headers yet.
+        case awaitingResponse
+        /// Response headers sent downstream; body and trailers may follow.
+        case responding
+        /// Nothing more will be forwarded; waiting for both streams to close.
+        case done
+    }
+
+    unowned let downstream: DownstreamConnection
+    let downstreamID: Int32
+    var state: State = .routing
+    /// The upstream connection and stream, once submitted.
+    var upstream: UpstreamConnection?
+    var upstreamID: Int32 = 0
+    /// The request headers, kept until the request is submitted (and for a retry after
+    /// GOAWAY when no body byte was sent).
+    var requestHeaders: HeaderBlock?
+    /// Request body towards the upstream; nil when the request ended with its headers.
+    var requestBody: H2OutboundBody?
+    /// True once the downstream ended its half of the stream.
+    var requestEnded: Bool
+    /// Response body towards the downstream.
+    var responseBody: H2OutboundBody?
+    /// True once the upstream ended its half.
+    var responseEnded = false
+    /// The service's metrics, nil for requests that matched no service.
+    var counters: ServiceCounters?
+    /// The endpoint chosen by the balancer.
+    var endpointIndex = 0
+    /// Request body bytes handed to the upstream session so far.
+    var requestBytesForwarded = 0
+    /// True after one replay on another connection (at most one per request).
+    var retried = false
+
+    init(downstream: DownstreamConnection, downstreamID: Int32, requestEnded: Bool) {
+        self.downstream = downstream
+        self.downstreamID = downstreamID
+        self.requestEnded = requestEnded
+    }
+}

@@ -1,0 +1,54 @@
+import CausewayLoop
+
+/// The control thread's view of a worker: everything goes through the worker's mailbox.
+public final class WorkerHandle: Sendable {
+    /// 0-based worker number.
+    public let index: Int
+    private let mailbox: Mailbox
+    private let joinThread: @Sendable () -> Void
+
+    private init(index: Int, mailbox: Mailbox, join: @escaping @Sendable () -> Void) {
+        self.index = index
+        self.mailbox = mailbox
+        self.joinThread = join
+    }
+
+    /// Starts a worker thread serving `listenerFDs` (listening sockets it takes over).
+    public static func start(index: Int, snapshot: RoutingSnapshot, listenerFDs: [Int32]) throws(SystemError) -> WorkerHandle {
+        let (mailbox, join) = try LoopThread.start(name: "causeway-w\(index)") { loop in
+            let worker = Worker(loop: loop, index: index, snapshot: snapshot)
+            loop.context = worker
+            for fd in listenerFDs {
+                do {
+                    try worker.addListener(fd: fd)
+                } catch {
+                    worker.log("cannot watch listener: \(error)")
+                }
+            }
+        }
+        return WorkerHandle(index: index, mailbox: mailbox, join: join)
+    }
+
+    /// Replaces the worker's routing snapshot; requests in flight keep theirs.
+    public func install(_ snapshot: RoutingSnapshot) {
+        mailbox.post { loop in (loop.context as? Worker)?.install(snapshot) }
+    }
+
+    /// Asks for a copy of the worker's counters; `reply` runs on the worker's thread.
+    public func collectMetrics(_ reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
+        mailbox.post { loop in
+            if let worker = loop.context as? Worker { reply(worker.metrics.snapshot()) }
+        }
+    }
+
+    /// Closes the worker's listeners and connections and ends its thread.
+    public func stop() {
+        mailbox.post { loop in
+            (loop.context as? Worker)?.shutdown()
+            loop.stop()
+        }
+    }
+
+    /// Waits for the worker's thread to end (after `stop()`).
+    public func join() { joinThread() }
+}

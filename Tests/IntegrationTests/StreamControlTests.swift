@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+import CausewayHTTP
+
+/// Resets and backpressure across the proxy.
+final class StreamControlTests: XCTestCase {
+    func testClientCancelReachesTheBackendAsRstStream() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        try dir.randomFile("www/big.bin", size: 8 << 20)
+        let backend = try NghttpdBackend(docroot: dir.path("www"), extra: ["-v"])
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1)
+        defer { sidecar.stop() }
+
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        let id = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "backend"), (":path", "/big.bin")]), body: nil)
+        // Read the headers and a little body without returning window, then cancel.
+        XCTAssertTrue(try client.pump(seconds: 10, consume: false) { client.statuses[id] == 200 && (client.receivedBody[id] ?? 0) > 0 })
+        client.session.reset(streamID: id, errorCode: H2ErrorCode.cancel)
+        try client.flush()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !backend.process.log.contains("recv RST_STREAM") { usleep(50_000) }
+        XCTAssertTrue(backend.process.log.contains("recv RST_STREAM"), "backend never saw RST_STREAM:\n\(backend.process.log.suffix(2000))")
+        XCTAssertTrue(backend.process.log.contains("error_code=CANCEL"), backend.process.log.suffix(2000).description)
+    }
+
+    func testUpstreamResetMidResponseResetsTheClientStream() throws {
+        let dir = try TempDir()
+        let upstream = try ResettingUpstream()
+        let sidecar = try CausewaySidecar(dir: dir, services: ["flaky": [TestEndpoint(port: upstream.port)]], workers: 1)
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        let id = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "flaky"), (":path", "/")]), body: nil)
+        XCTAssertTrue(try client.pump(seconds: 10) { client.closed[id] != nil })
+        XCTAssertEqual(client.statuses[id], 200)
+        XCTAssertEqual(client.closed[id], H2ErrorCode.internalError, client.events.joined(separator: ", "))
+    }
+
+    /// A client that reads slowly must not make the proxy buffer the whole response.
+    func testSlowReaderKeepsProxyMemoryBounded() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        // Sparse: costs no disk, still 256 MiB to stream.
+        XCTAssertEqual(truncate(dir.path("www/huge.bin"), 256 << 20), 0)
+        let backend = try NghttpdBackend(docroot: dir.path("www"))
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1)
+        defer { sidecar.stop() }
+        // Warm up so the baseline includes the connection machinery.
+        _ = try runCommand("curl", ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-H", "host: backend", sidecar.url("/huge.bin"), "-r", "0-1000"])
+        let baseline = try XCTUnwrap(sidecar.process.residentBytes())
+
+        final class Peak: @unchecked Sendable { var value = 0; var running = true }
+        let peak = Peak()
+        let pid = sidecar.process.pid
+        let sampler = Thread {
+            while peak.running {
+                if let rss = TestProcess.residentBytes(pid: pid) { peak.value = max(peak.value, rss) }
+                usleep(50_000)
+            }
+        }
+        sampler.start()
+        let r = try runCommand("curl", ["-sS", "--http2-prior-knowledge", "--limit-rate", "48M", "-o", "/dev/null",
+                                        "-w", "%{size_download}", "-H", "host: backend", sidecar.url("/huge.bin")], timeout: 120)
+        peak.running = false
+        usleep(100_000)
+        XCTAssertEqual(r.stdoutText, String(256 << 20), r.stderr)
+        let growth = peak.value - baseline
+        XCTAssertLessThan(growth, 32 << 20, "RSS grew by \(growth >> 20) MiB while streaming 256 MiB to a slow reader")
+    }
+}
