@@ -7,6 +7,7 @@
 # and prints req/s, failures, proxy CPU µs per request, medians and the ratio
 # Causeway/nghttpx, with the machine and parameters beside the figures.
 # See bench/README.md. Run `bash bench/h2c-single-hop.sh --help` for options.
+# shellcheck disable=SC2317  # cleanup() and what it calls run from traps
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,7 +121,7 @@ done
 ((STREAM_WINDOW <= 2147483647 && CONN_WINDOW <= 2147483647)) || die "windows must be <= 2^31-1"
 RPS_PER_CLIENT=""
 if [[ "$REGIME" == rate ]]; then
-  is_uint "$RPS" && ((RPS >= 1)) || die "--rps must be a positive integer (got '$RPS')"
+  if ! is_uint "$RPS" || ((RPS < 1)); then die "--rps must be a positive integer (got '$RPS')"; fi
   RPS_PER_CLIENT=$(python3 -c "print(f'{$RPS/$CLIENTS:g}')")
 fi
 
@@ -157,16 +158,16 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # Other CPU-heavy processes (a Swift build) spoil the figures: say so, and record it.
 busy_processes() {                  # CPU-hungry processes other than ours
-  local f c p out=()
+  local f c p found=()
   declare -A OWN=([$$]=1)
   for p in "${STARTED[@]}"; do for c in $(descendants "$p"); do OWN[$c]=1; done; done
   for f in /proc/[0-9]*/comm; do
     p=${f#/proc/}; p=${p%/comm}
     [[ -n "${OWN[$p]:-}" ]] && continue
     { read -r c <"$f"; } 2>/dev/null || continue
-    case "$c" in swift-frontend|swift-build|swiftc|swift-driver|clang*|cc1*|ld|ld.gold|ld.lld|h2load|nghttpx|nghttpd|causeway) out+=("$c") ;; esac
+    case "$c" in swift-frontend|swift-build|swiftc|swift-driver|clang*|cc1*|ld|ld.gold|ld.lld|h2load|nghttpx|nghttpd|causeway) found+=("$c") ;; esac
   done
-  ((${#out[@]})) && printf '%s\n' "${out[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}'
+  ((${#found[@]})) && printf '%s\n' "${found[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}'
   return 0
 }
 
@@ -407,10 +408,19 @@ summary_line() {                    # one-line summary of an h2load output for t
 }
 
 # Smoke test: one request must come back 2xx with the whole body, through every system.
+# Retried for up to 5 s: a proxy may listen before its routes are loaded.
+smoke_ok() {
+  grep -qE '^requests: 1 total, 1 started, 1 done, 1 succeeded' "$1" \
+    && grep -qE '^status codes: 1 2xx' "$1" \
+    && grep -qE "\\($BODY_SIZE\\) data\$" "$1"
+}
 for s in "${SYS[@]}"; do
-  run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
-  if ! grep -qE '^requests: 1 total, 1 started, 1 done, 1 succeeded' "$RAW/smoke-$s.txt" \
-     || ! grep -qE "\\($BODY_SIZE\\) data\$" "$RAW/smoke-$s.txt"; then
+  for ((i = 0; i < 10; i++)); do
+    run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    smoke_ok "$RAW/smoke-$s.txt" && break
+    sleep 0.5
+  done
+  if ! smoke_ok "$RAW/smoke-$s.txt"; then
     cat "$RAW/smoke-$s.txt" >&2
     if [[ -n "${LOG[$s]}" ]]; then echo "--- last lines of ${LOG[$s]}" >&2; tail -n 30 "${LOG[$s]}" >&2; fi
     die "smoke request through $s failed (h2load rc=$H2LOAD_RC): expected one 2xx response with $BODY_SIZE body bytes"
@@ -484,7 +494,8 @@ META="$TMP/meta.tsv"
   printf 'swift\t%s\n' "$( (swift --version 2>&1 || echo n/a) | grep -m 1 -E 'Swift version|n/a')"
   if has_sys causeway; then
     rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-    dirty=$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | grep -qv '^?? bench/' && echo " + uncommitted changes" || true)
+    dirty=""
+    if git -C "$REPO_DIR" status --porcelain 2>/dev/null | grep -qv '^?? bench/'; then dirty=" + uncommitted changes"; fi
     printf 'causeway\t%s (%s%s)\n' "$CAUSEWAY_BIN" "$rev" "$dirty"
   fi
   printf 'busy_before\t%s\n' "${BUSY_BEFORE:-none}"

@@ -18,9 +18,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// `::ffff:10.0.0.1`. Returns nil for anything else, including IPv4 parts with leading zeros
     /// (`010.0.0.1`, ambiguous between octal and decimal, rejected by `inet_pton` too).
     public init?(_ text: String) {
-        var text = text
-        let parsed = text.withUTF8 { IPAddressParser.parse(UnsafeRawBufferPointer($0)) }
-        guard let parsed else { return nil }
+        guard let parsed = IPAddressParser.parse(Array(text.utf8)) else { return nil }
         self.family = parsed.family
         self.high = parsed.high
         self.low = parsed.low

@@ -9,7 +9,7 @@ enum IPAddressParser {
         var low: UInt64
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> Parsed? {
+    static func parse(_ bytes: [UInt8]) -> Parsed? {
         guard !bytes.isEmpty else { return nil }
         if bytes.contains(UInt8(ascii: ":")) {
             return parseIPv6(bytes)
@@ -19,7 +19,7 @@ enum IPAddressParser {
     }
 
     /// Dotted decimal, exactly four parts of 0...255, no leading zeros.
-    static func parseIPv4(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> UInt32? {
+    static func parseIPv4(_ bytes: [UInt8], from start: Int, to end: Int) -> UInt32? {
         var value: UInt32 = 0
         var parts = 0
         var i = start
@@ -46,7 +46,7 @@ enum IPAddressParser {
 
     /// RFC 4291 §2.2 text forms: eight groups, one `::` for a run of zero groups, and an
     /// optional dotted IPv4 tail standing for the last two groups.
-    static func parseIPv6(_ bytes: UnsafeRawBufferPointer) -> Parsed? {
+    static func parseIPv6(_ bytes: [UInt8]) -> Parsed? {
         var groups = [UInt16](repeating: 0, count: 8)
         var count = 0
         var gap = -1  // index in `groups` where `::` stood

@@ -134,8 +134,8 @@ public final class Worker {
             return
         }
         downstreams[ObjectIdentifier(connection)] = connection
-        // Our SETTINGS go out right away.
-        connection.scheduleFlush()
+        // Our SETTINGS wait for the client's first bytes: an HTTP/1.1 client must see a
+        // readable HTTP/1.1 error, not a binary frame.
     }
 
     func downstreamClosed(_ connection: DownstreamConnection) {

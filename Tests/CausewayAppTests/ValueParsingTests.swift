@@ -138,10 +138,10 @@ struct NameAndPathTests {
 
     @Test("edit distance for suggestions")
     func distance() {
-        #expect(editDistance("address", "adress") == 1)
-        #expect(editDistance("name", "nmae") == 2)
-        #expect(editDistance("", "abc") == 3)
-        #expect(editDistance("same", "same") == 0)
+        #expect(NodeReader.editDistance("address", "adress") == 1)
+        #expect(NodeReader.editDistance("name", "nmae") == 2)
+        #expect(NodeReader.editDistance("", "abc") == 3)
+        #expect(NodeReader.editDistance("same", "same") == 0)
     }
 }
 

@@ -42,6 +42,7 @@ final class StreamControlTests: XCTestCase {
         let dir = try TempDir()
         try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
         // Sparse: costs no disk, still 256 MiB to stream.
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("www/huge.bin"), contents: nil))
         XCTAssertEqual(truncate(dir.path("www/huge.bin"), 256 << 20), 0)
         let backend = try NghttpdBackend(docroot: dir.path("www"))
         defer { backend.stop() }

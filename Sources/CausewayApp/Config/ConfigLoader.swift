@@ -66,7 +66,8 @@ public enum ConfigLoader {
         let namespace = proxies.count == 1 ? proxies[0].result.config?.namespace ?? "default" : "default"
         let services = ServiceTableBuilder.build(slices: session.slices, defaultNamespace: namespace, log: log)
         guard log.isEmpty, proxies.count == 1, let proxy = proxies[0].result.config else {
-            // A Proxy without config has reported why; this guard only restates it.
+            // Every path that rejects a document reports why; this guard only restates it.
+            assert(!log.isEmpty, "a rejected config must have reported a problem")
             throw ConfigErrors(problems: log.sorted())
         }
         return LoadedConfig(proxy: proxy, services: services, files: session.filesRead.map(\.absolute))

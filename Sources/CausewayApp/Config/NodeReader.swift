@@ -27,7 +27,7 @@ struct NodeReader {
     /// `required` is present. Unknown keys are reported at the key's own position.
     func fields(
         _ node: Node, _ path: FieldPath, allowed: [String], required: [String] = [], ignored: Set<String> = []
-    ) -> Fields? {
+    ) -> YAMLFields? {
         guard case .mapping(let mapping) = node else {
             report(node, path, "expected a mapping, got \(Self.describe(node))")
             return nil
@@ -46,7 +46,7 @@ struct NodeReader {
             }
             values[name] = (key, value)
         }
-        let fields = Fields(path: path, mark: node.mark, values: values)
+        let fields = YAMLFields(path: path, mark: node.mark, values: values)
         for name in required where fields[name] == nil {
             if let present = values[name] {
                 report(at: present.value.mark, path.key(name), "required field has no value")
@@ -63,6 +63,23 @@ struct NodeReader {
             return "unknown field \"\(name)\" (did you mean \"\(suggestion)\"?)"
         }
         return "unknown field \"\(name)\"; known fields: \(allowed.joined(separator: ", "))"
+    }
+
+    /// Levenshtein distance, for "did you mean" suggestions on short field names.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
     }
 
     // MARK: Scalars
@@ -196,7 +213,7 @@ struct NodeReader {
 }
 
 /// The checked fields of one mapping. `null` values read as absent.
-struct Fields {
+struct YAMLFields {
     let path: FieldPath
     /// Position of the mapping itself, for problems about a missing field.
     let mark: Mark?
@@ -215,23 +232,6 @@ struct Fields {
 
     /// The path of one of this mapping's fields.
     func field(_ name: String) -> FieldPath { path.key(name) }
-}
-
-/// Levenshtein distance, for "did you mean" suggestions on short field names.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.utf8), b = Array(b.utf8)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }
 
 extension Node {

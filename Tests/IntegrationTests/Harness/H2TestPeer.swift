@@ -94,10 +94,11 @@ final class H2TestPeer {
 final class ResettingUpstream: @unchecked Sendable {
     let port: UInt16
     private let listenFD: Int32
-    private var thread: Thread?
+    private let thread: Thread
 
     init() throws {
-        listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listenFD = listenFD
         var one: Int32 = 1
         setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -107,7 +108,7 @@ final class ResettingUpstream: @unchecked Sendable {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
         port = UInt16(bigEndian: addr.sin_port)
-        Glibc.listen(listenFD, 16)
+        _ = Glibc.listen(listenFD, 16)
         let fd = listenFD
         thread = Thread {
             let client = accept(fd, nil, nil)
@@ -126,7 +127,7 @@ final class ResettingUpstream: @unchecked Sendable {
                 return false
             }
         }
-        thread?.start()
+        thread.start()
     }
 
     deinit { close(listenFD) }

@@ -55,7 +55,10 @@ final class TestProcess {
 
     static func resolve(_ executable: String) throws -> String {
         if executable.hasPrefix("/") { return executable }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        // Debian puts nghttpd in /usr/sbin, which a non-login PATH may lack.
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        for dir in dirs {
             let path = "\(dir)/\(executable)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
