@@ -23,9 +23,9 @@ STREAMS=${STREAMS:-}
 RPS=${RPS:-}                         # total target req/s (rate regime)
 WARMUP=${WARMUP:-}                   # warm-up requests per system (default depends on the regime)
 BODY_SIZE=${BODY_SIZE:-100}          # response body bytes
-# HTTP/2 settings given to nghttpx, on both sides: Causeway's defaults (HTTP2Settings in
-# Sources/CausewayApp/Config/ProxyConfig.swift: 1 MiB per stream, 16 MiB per connection,
-# 256 concurrent streams). Keep them equal to Causeway's.
+# HTTP/2 settings given to both proxies (nghttpx flags on both its sides; Causeway's
+# spec.http2). Defaults are Causeway's own (docs/configuration.md): 1 MiB per stream,
+# 16 MiB per connection, 256 concurrent streams.
 STREAM_WINDOW=${STREAM_WINDOW:-1048576}
 CONN_WINDOW=${CONN_WINDOW:-16777216}
 MAX_STREAMS=${MAX_STREAMS:-256}
@@ -55,10 +55,10 @@ Topology: h2load -> proxy (one worker) -> nghttpd, all h2c on 127.0.0.1.
   --rps N               total target req/s (implies --regime rate); h2load gets N/clients per client
   --warmup N            warm-up requests per system before the rounds (0 = none)
   --body-size BYTES     response body size (default 100; 100 -> /hello, else /body-BYTES)
-  --stream-window SIZE  nghttpx per-stream windows, frontend and backend (default 1048576)
-  --conn-window SIZE    nghttpx per-connection windows, frontend and backend (default 16777216)
-  --max-streams N       nghttpx frontend SETTINGS_MAX_CONCURRENT_STREAMS (default 256)
-                        (defaults = Causeway's HTTP2Settings; keep them equal)
+  --stream-window SIZE  per-stream receive window, bytes, both proxies (default 1048576)
+  --conn-window SIZE    per-connection receive window, bytes, both proxies (default 16777216)
+  --max-streams N       SETTINGS_MAX_CONCURRENT_STREAMS to clients, both proxies (default 256)
+                        (defaults = Causeway's spec.http2 defaults)
   --systems LIST        comma list of causeway,nghttpx,direct (default causeway,nghttpx)
   --no-causeway         same as --systems nghttpx (harness check without Causeway)
   --with-direct         add the 'direct' system (h2load -> nghttpd, no proxy) for reference
@@ -108,6 +108,7 @@ case "$REGIME" in
   saturated) : "${REQUESTS:=200000}" "${CLIENTS:=10}" "${STREAMS:=10}" "${WARMUP:=20000}" ;;
   single)    : "${REQUESTS:=100000}" "${CLIENTS:=1}" "${STREAMS:=1}" "${WARMUP:=5000}" ;;
   rate)      : "${RPS:=1000}" "${CLIENTS:=10}" "${STREAMS:=10}" "${WARMUP:=5000}"
+             [[ "$RPS" =~ ^[1-9][0-9]*$ ]] || die "--rps must be a positive integer (got '$RPS')"
              : "${REQUESTS:=$((RPS * 20))}" ;;
   *) die "--regime must be saturated, single or rate (got '$REGIME')" ;;
 esac
@@ -118,10 +119,11 @@ for v in ROUNDS REQUESTS CLIENTS STREAMS WARMUP BODY_SIZE STREAM_WINDOW CONN_WIN
 done
 ((ROUNDS >= 1 && REQUESTS >= 1 && CLIENTS >= 1 && STREAMS >= 1)) || die "rounds, requests, clients, streams must be >= 1"
 ((REQUESTS >= CLIENTS)) || die "requests ($REQUESTS) must be >= clients ($CLIENTS)"
-((STREAM_WINDOW <= 2147483647 && CONN_WINDOW <= 2147483647)) || die "windows must be <= 2^31-1"
+((STREAM_WINDOW >= 65535 && STREAM_WINDOW <= 2147483647 && CONN_WINDOW >= 65535 && CONN_WINDOW <= 2147483647)) \
+  || die "windows must be 65535..2147483647 bytes"
+((MAX_STREAMS >= 1)) || die "--max-streams must be >= 1"
 RPS_PER_CLIENT=""
 if [[ "$REGIME" == rate ]]; then
-  if ! is_uint "$RPS" || ((RPS < 1)); then die "--rps must be a positive integer (got '$RPS')"; fi
   RPS_PER_CLIENT=$(python3 -c "print(f'{$RPS/$CLIENTS:g}')")
 fi
 
@@ -365,6 +367,7 @@ spec:
   listeners:
   - { name: outbound, role: sidecar, address: "127.0.0.1:$CAUSEWAY_PORT" }
   admin: { address: "127.0.0.1:$ADMIN_PORT" }
+  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -511,7 +514,7 @@ META="$TMP/meta.tsv"
   printf 'h2load\t%s http://127.0.0.1:PORT%s\n' "$H2LOAD_SHOWN" "$URL_PATH"
   printf 'backend\t%s\n' "${NGHTTPD_CMD[*]}"
   printf 'pin\t%s\n' "$( ((PIN)) && echo "proxy on CPU 1; h2load and nghttpd on CPU 0" || echo "no (scheduler places everything)")"
-  printf 'windows\tstream %s, connection %s, max concurrent streams %s (nghttpx: set to these; Causeway: its defaults)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
+  printf 'windows\tstream %s, connection %s, max concurrent streams %s (both proxies, both sides)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
   printf 'systems\t%s\n' "${SYS[*]}"
   for s in "${SYS[@]}"; do printf 'cmd_%s\t%s\n' "$s" "${CMD[$s]}"; done
   printf 'max_cpu_ratio\t%s\n' "$MAX_CPU_RATIO"

@@ -75,7 +75,8 @@ final class DownstreamConnection: H2Connection {
                 if let stream = streams.removeValue(forKey: id) { downstreamClosed(stream, errorCode: code) }
             case .bodySent(let id, let count):
                 // Response bytes left towards the client: return that credit upstream.
-                if let stream = streams[id], let up = stream.upstream, !up.isClosed {
+                if let stream = streams[id], let up = stream.responseCreditConnection, !up.isClosed {
+                    // nghttp2 returns connection-level credit even if the stream is closed.
                     up.session.consume(streamID: stream.upstreamID, count: count)
                     up.scheduleFlush()
                 }
@@ -97,11 +98,14 @@ final class DownstreamConnection: H2Connection {
     private func downstreamClosed(_ stream: ProxyStream, errorCode: UInt32) {
         let unfinished = stream.state != .done
         stream.state = .done
-        if let up = stream.upstream, !up.isClosed {
+        if let credit = stream.responseCreditConnection, !credit.isClosed,
+           let body = stream.responseBody, body.bufferedBytes > 0 {
             // Response bytes we buffered for the client will never be framed: return them.
-            if let body = stream.responseBody, body.bufferedBytes > 0 {
-                up.session.consume(streamID: stream.upstreamID, count: body.bufferedBytes)
-            }
+            credit.session.consume(streamID: stream.upstreamID, count: body.bufferedBytes)
+            credit.scheduleFlush()
+        }
+        stream.responseCreditConnection = nil
+        if let up = stream.upstream, !up.isClosed {
             if unfinished || !stream.responseEnded {
                 up.session.reset(streamID: stream.upstreamID, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
                 worker.metrics.streamsReset &+= 1

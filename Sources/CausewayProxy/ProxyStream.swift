@@ -25,6 +25,10 @@ final class ProxyStream {
     /// The upstream connection and stream, once submitted.
     var upstream: UpstreamConnection?
     var upstreamID: Int32 = 0
+    /// The connection owed window credit for response bytes still buffered towards the
+    /// downstream. Outlives `upstream` (cleared when the upstream stream closes), because
+    /// a response that ended upstream may still be draining downstream.
+    var responseCreditConnection: UpstreamConnection?
     /// The request headers, kept until the request is submitted (and for a retry after
     /// GOAWAY when no body byte was sent).
     var requestHeaders: HeaderBlock?

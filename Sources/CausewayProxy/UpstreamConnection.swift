@@ -87,6 +87,7 @@ final class UpstreamConnection: H2Connection {
         guard id > 0 else { return false }
         if let t = idleTimer { worker.loop.cancel(t); idleTimer = nil }
         stream.upstream = self
+        stream.responseCreditConnection = self
         stream.upstreamID = id
         stream.requestBody = body
         stream.state = .awaitingResponse

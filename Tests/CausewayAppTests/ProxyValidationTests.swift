@@ -131,7 +131,7 @@ struct ProxyValidationTests {
         ErrorCase("maxConcurrentStreams above 32 bits", config: proxyYAML("  http2:\n    maxConcurrentStreams: 4294967296\n"),
                   ["causeway.yaml:12:27: spec.http2.maxConcurrentStreams: 4294967296 is out of range: must be between 1 and 4294967295"]),
         ErrorCase("maxConcurrentStreams octal-looking", config: proxyYAML("  http2:\n    maxConcurrentStreams: 0100\n"),
-                  ["causeway.yaml:12:27: spec.http2.maxConcurrentStreams: 0100 has a leading zero, which YAML reads as octal; write it without"]),
+                  ["causeway.yaml:12:27: spec.http2.maxConcurrentStreams: 0100 has a leading zero, which YAML may read as octal; write it without"]),
         ErrorCase("maxConcurrentStreams hex", config: proxyYAML("  http2:\n    maxConcurrentStreams: 0x100\n"),
                   ["causeway.yaml:12:27: spec.http2.maxConcurrentStreams: expected a decimal integer, got 0x100"]),
         ErrorCase("initialStreamWindow below 65535", config: proxyYAML("  http2:\n    initialStreamWindow: 65534\n"),

@@ -70,4 +70,23 @@ final class StreamControlTests: XCTestCase {
         let growth = peak.value - baseline
         XCTAssertLessThan(growth, 32 << 20, "RSS grew by \(growth >> 20) MiB while streaming 256 MiB to a slow reader")
     }
+
+    /// Window credit must be returned even for response bytes that drain downstream after
+    /// the upstream stream closed; otherwise small connection windows stall within a few
+    /// requests.
+    func testSmallWindowsDoNotLeakCreditAcrossManyResponses() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        try dir.randomFile("www/quarter.bin", size: 256 << 10)
+        let backend = try NghttpdBackend(docroot: dir.path("www"))
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(
+            dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1,
+            extraProxySpec: "  http2: { initialStreamWindow: 65535, connectionWindow: 65535 }"
+        )
+        defer { sidecar.stop() }
+        let r = try runCommand("h2load", ["-n", "200", "-c", "2", "-m", "4", "-t", "1", "-w", "14", "-W", "14",
+                                          "-H", ":authority: backend", sidecar.url("/quarter.bin")], timeout: 120)
+        XCTAssertTrue(r.stdoutText.contains("200 succeeded, 0 failed, 0 errored"), r.stdoutText)
+    }
 }

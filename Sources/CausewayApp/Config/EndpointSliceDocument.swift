@@ -86,6 +86,8 @@ enum EndpointSliceDocument {
                           "a slice with endpoints needs a TCP port to send traffic to")
         }
         guard reader.log.count == problemsBefore, let sliceName, let namespace, let service, let endpoints else { return nil }
+        // With endpoints present, a missing port was reported above, so `chosen` is set here
+        // whenever an address needs it.
         let addresses = endpoints.flatMap { endpoint in
             endpoint.addresses.map { (EndpointAddress(ip: $0, port: port.chosen ?? 0), endpoint.ready) }
         }

@@ -121,7 +121,7 @@ struct NodeReader {
             return nil
         }
         if digits.count > 1, digits.first == "0" {
-            report(node, path, "\(text) has a leading zero, which YAML reads as octal; write it without")
+            report(node, path, "\(text) has a leading zero, which YAML may read as octal; write it without")
             return nil
         }
         guard let value = Int(text), range.contains(value) else {
