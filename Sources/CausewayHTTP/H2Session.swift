@@ -179,9 +179,12 @@ public final class H2Session {
         nghttp2_session_terminate_session(session, errorCode)
     }
 
-    /// Starts a graceful shutdown (server): a GOAWAY that lets in-flight streams finish.
+    /// Starts a graceful shutdown (server): GOAWAY naming the last stream we processed, so
+    /// in-flight streams finish and the client retries later ones elsewhere. nghttp2 then
+    /// refuses new streams, and `isAlive` turns false once the last stream closes.
     public func shutdownGracefully() {
-        nghttp2_submit_shutdown_notice(session)
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                              nghttp2_session_get_last_proc_stream_id(session), H2ErrorCode.noError, nil, 0)
     }
 
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (client role: how many requests fit).

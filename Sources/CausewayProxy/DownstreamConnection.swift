@@ -157,6 +157,16 @@ final class DownstreamConnection: H2Connection {
         scheduleFlush()
     }
 
+    /// Sends GOAWAY and lets the streams in flight finish; the connection closes when the
+    /// last one does (or at once if there is none).
+    func drain() {
+        session.shutdownGracefully()
+        scheduleFlush()
+    }
+
+    /// Streams in flight.
+    var activeStreams: Int { streams.count }
+
     override func didClose(reason: String) {
         worker.metrics.downstreamConnectionsActive -= 1
         let open = streams

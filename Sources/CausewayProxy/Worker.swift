@@ -61,7 +61,8 @@ public final class Worker {
         }
         servicePools = nextPools
         serviceCounters = nextCounters
-        if balancers.count != nextPools.count { balancers = Array(repeating: RoundRobin(), count: nextPools.count) }
+        // Each worker starts its rotation at its own index so their first picks spread.
+        if balancers.count != nextPools.count { balancers = Array(repeating: RoundRobin(offset: index), count: nextPools.count) }
     }
 
     // MARK: The request pipeline
@@ -140,12 +141,36 @@ public final class Worker {
 
     func downstreamClosed(_ connection: DownstreamConnection) {
         downstreams[ObjectIdentifier(connection)] = nil
+        if downstreams.isEmpty { finishDrain() }
+    }
+
+    /// Stops accepting and asks every client to go away once its streams finish.
+    /// `done` runs on this loop when the last downstream connection has closed, or at
+    /// `deadline` (monotonic ns), whichever comes first.
+    func drain(deadline: UInt64, done: @escaping () -> Void) {
+        closeListeners()
+        drainDone = done
+        for (_, c) in downstreams { c.drain() }
+        loop.schedule(at: deadline) { [weak self] in self?.finishDrain() }
+        if downstreams.isEmpty { finishDrain() }
+    }
+
+    private var drainDone: (() -> Void)?
+
+    private func finishDrain() {
+        guard let done = drainDone else { return }
+        drainDone = nil
+        done()
+    }
+
+    private func closeListeners() {
+        for a in acceptors { loop.deregister(a.fd); Syscall.close(a.fd) }
+        acceptors.removeAll()
     }
 
     /// Closes listeners and every connection (process exit).
     func shutdown() {
-        for a in acceptors { loop.deregister(a.fd); Syscall.close(a.fd) }
-        acceptors.removeAll()
+        closeListeners()
         for (_, c) in downstreams { c.close(reason: "shutdown") }
         for (_, p) in pools { for c in p.connections { c.close(reason: "shutdown") } }
     }

@@ -41,6 +41,15 @@ public final class WorkerHandle: Sendable {
         }
     }
 
+    /// Stops accepting and sends GOAWAY to every client; `done` runs (on the worker's
+    /// thread) once all client connections have closed or `timeoutNanos` has passed.
+    public func drain(timeoutNanos: UInt64, done: @escaping @Sendable () -> Void) {
+        mailbox.post { loop in
+            guard let worker = loop.context as? Worker else { return done() }
+            worker.drain(deadline: loop.now &+ timeoutNanos, done: done)
+        }
+    }
+
     /// Closes the worker's listeners and connections and ends its thread.
     public func stop() {
         mailbox.post { loop in

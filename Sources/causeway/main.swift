@@ -40,6 +40,8 @@ struct Validate: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the proxy until SIGTERM or SIGINT; SIGHUP reloads the configuration.")
     @OptionGroup var options: ConfigOption
+    @Option(name: .long, help: "On SIGTERM/SIGINT, wait up to this many seconds for in-flight requests before closing.")
+    var drainSeconds: Double = 10
 
     func run() throws {
         let loaded: LoadedConfig
@@ -64,8 +66,11 @@ struct Run: ParsableCommand {
         while true {
             switch ProcessSignals.next() {
             case .stop:
-                print("causeway: stopping")
+                print("causeway: draining (up to \(Int(drainSeconds)) s)")
+                fflush(nil)
+                server.drain(timeoutSeconds: drainSeconds)
                 server.stop()
+                print("causeway: stopped")
                 return
             case .reload:
                 do {

@@ -99,6 +99,23 @@ public final class ProxyServer: Sendable {
         return notes
     }
 
+    /// Drains: stops accepting, sends GOAWAY to every client and waits until their
+    /// in-flight requests finish or `timeoutSeconds` pass. Then call `stop()`.
+    public func drain(timeoutSeconds: Double) {
+        let remaining = Mutex(workers.count)
+        for w in workers {
+            w.drain(timeoutNanos: UInt64(timeoutSeconds * 1e9)) {
+                remaining.withLock { $0 -= 1 }
+            }
+        }
+        // The control thread has nothing else to do meanwhile; poll coarsely.
+        var waited = 0.0
+        while remaining.withLock({ $0 }) > 0 && waited < timeoutSeconds + 1 {
+            usleep(10_000)
+            waited += 0.01
+        }
+    }
+
     /// Stops accepting, closes connections and joins every thread.
     public func stop() {
         admin.stop()
