@@ -9,6 +9,10 @@
 /// `name.ns.svc.<clusterDomain>`; any `:port` is ignored, letters are compared
 /// case-insensitively (ASCII), and one trailing dot is allowed. A service mirrored from another
 /// cluster (`webapp-cluster2`) resolves like any other service with that name.
+///
+/// Two lookups: `resolve` (a sidecar: every service) and `resolveExported` (a gateway: only
+/// local services a `ServiceExport` names; any other name, known or not, is nil, so a gateway
+/// cannot tell a caller which unexported services exist).
 public final class ServiceTable: Sendable {
     /// Every service, `services[i].index == i`.
     public let services: [ServiceEntry]
@@ -17,6 +21,8 @@ public final class ServiceTable: Sendable {
     /// The cluster DNS suffix of fully qualified names, lowercase, no trailing dot.
     public let clusterDomain: String
     private let aliases: AliasIndex
+    /// `services[i].exported`, packed: the gateway's admission check reads one byte.
+    private let exportedFlags: [Bool]
 
     /// Builds the table and its alias index.
     ///
@@ -45,6 +51,7 @@ public final class ServiceTable: Sendable {
         self.defaultNamespace = defaultNamespace
         self.clusterDomain = String(domain)
         self.aliases = AliasIndex(aliases: aliases)
+        self.exportedFlags = services.map(\.exported)
     }
 
     /// Resolves an HTTP `:authority` (or `Host`) given as raw bytes to a service index, or nil
@@ -59,5 +66,26 @@ public final class ServiceTable: Sendable {
     public func resolve(authority: String) -> Int? {
         var authority = authority
         return authority.withUTF8 { resolve(authority: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Resolves an authority like `resolve(authority:)`, but only to an exported local service
+    /// (`services[i].exported`); nil for every other name, whether it names no service, a
+    /// local service that is not exported, or a mirrored one. What a gateway admits. No heap
+    /// allocation.
+    public func resolveExported(authority: UnsafeRawBufferPointer) -> Int? {
+        guard let index = resolve(authority: authority), exportedFlags[index] else { return nil }
+        return index
+    }
+
+    /// `resolveExported` for a `String`. For tests and the admin endpoint.
+    public func resolveExported(authority: String) -> Int? {
+        var authority = authority
+        return authority.withUTF8 { resolveExported(authority: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// True when `services[index].exported`, read from a packed array. `index` must be in
+    /// `services.indices` (a precondition, as for any array subscript).
+    public func isExported(_ index: Int) -> Bool {
+        exportedFlags[index]
     }
 }

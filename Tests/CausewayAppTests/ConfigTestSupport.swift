@@ -148,3 +148,118 @@ func check(_ errorCase: ErrorCase, sourceLocation: SourceLocation = #_sourceLoca
     let problems = try withTree(errorCase.files) { $0.problems(sourceLocation: sourceLocation) }
     #expect(problems == errorCase.expected, sourceLocation: sourceLocation)
 }
+
+// MARK: Multi-cluster fixtures
+
+/// Stand-ins for the PEM files `spec.tls` names: the loader checks that they exist and can be
+/// read, not what they hold (CausewayTLS does that when it loads them).
+let certFiles = ["certs/root.pem": "root", "certs/chain.pem": "chain", "certs/key.pem": "key"]
+
+/// `proxyYAML()` with trust domain `mesh.local`, TLS files and `resources: [ mesh/ ]` on lines
+/// 11-16; `extra` continues from line 17 (two-space indent is `spec` level).
+///
+///     11   trustDomain: mesh.local
+///     12   tls:
+///     13     trustBundle: certs/root.pem
+///     14     certificateChain: certs/chain.pem
+///     15     privateKey: certs/key.pem
+///     16   resources: [ mesh/ ]
+func meshProxyYAML(_ extra: String = "") -> String {
+    proxyYAML("""
+          trustDomain: mesh.local
+          tls:
+            trustBundle: certs/root.pem
+            certificateChain: certs/chain.pem
+            privateKey: certs/key.pem
+          resources: [ mesh/ ]
+
+        """ + extra)
+}
+
+/// `files` plus `causeway.yaml` = `meshProxyYAML()` (unless given) and the cert files.
+func meshFiles(_ files: [String: String]) -> [String: String] {
+    files.merging(certFiles.merging(["causeway.yaml": meshProxyYAML()]) { a, _ in a }) { a, _ in a }
+}
+
+/// A valid Link to cluster2 of eight lines; `extra` adds `spec` fields from line 9.
+///
+///     1  apiVersion: causeway.dev/v1alpha1
+///     2  kind: Link
+///     3  metadata:
+///     4    name: cluster2
+///     5  spec:
+///     6    cluster: cluster2
+///     7    gateways: [ "10.0.2.10:15443" ]
+///     8    identity: spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway
+func linkYAML(_ extra: String = "") -> String {
+    """
+    apiVersion: causeway.dev/v1alpha1
+    kind: Link
+    metadata:
+      name: cluster2
+    spec:
+      cluster: cluster2
+      gateways: [ "10.0.2.10:15443" ]
+      identity: spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway
+
+    """ + extra
+}
+
+/// A valid slice of `webapp-cluster2`, mirrored from cluster2, of thirteen lines.
+///
+///     1  apiVersion: discovery.k8s.io/v1
+///     2  kind: EndpointSlice
+///     3  metadata:
+///     4    name: webapp-cluster2-1
+///     5    namespace: production
+///     6    labels:
+///     7      kubernetes.io/service-name: webapp-cluster2
+///     8      multicluster.kubernetes.io/source-cluster: cluster2
+///     9  addressType: IPv4
+///     10 ports:
+///     11 - { name: http, port: 15443, appProtocol: http2 }
+///     12 endpoints:
+///     13 - addresses: ["10.0.2.10"]
+func mirrorSliceYAML(_ extra: String = "") -> String {
+    """
+    apiVersion: discovery.k8s.io/v1
+    kind: EndpointSlice
+    metadata:
+      name: webapp-cluster2-1
+      namespace: production
+      labels:
+        kubernetes.io/service-name: webapp-cluster2
+        multicluster.kubernetes.io/source-cluster: cluster2
+    addressType: IPv4
+    ports:
+    - { name: http, port: 15443, appProtocol: http2 }
+    endpoints:
+    - addresses: ["10.0.2.10"]
+
+    """ + extra
+}
+
+/// A valid ServiceExport of `webapp.production`, five lines; `extra` from line 6.
+///
+///     1  apiVersion: multicluster.x-k8s.io/v1alpha1
+///     2  kind: ServiceExport
+///     3  metadata:
+///     4    name: webapp
+///     5    namespace: production
+func exportYAML(_ extra: String = "") -> String {
+    """
+    apiVersion: multicluster.x-k8s.io/v1alpha1
+    kind: ServiceExport
+    metadata:
+      name: webapp
+      namespace: production
+
+    """ + extra
+}
+
+/// `text` with `old` replaced by `new`; `old` must occur (a test that replaces nothing would
+/// silently test the base document).
+func replacing(_ text: String, _ old: String, _ new: String) -> String {
+    precondition(text.contains(old), "test bug: \(old) is not in the base document")
+    return text.replacingOccurrences(of: old, with: new)
+}

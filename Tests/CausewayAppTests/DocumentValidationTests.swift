@@ -8,7 +8,6 @@ private func withDocument(_ document: String) -> String {
 @Suite("Documents, kinds and files")
 struct DocumentValidationTests {
     @Test("planned kinds are refused as not yet supported", arguments: [
-        ("Link", "causeway.dev/v1alpha1"), ("ServiceExport", "multicluster.x-k8s.io/v1alpha1"),
         ("HTTPRoute", "gateway.networking.k8s.io/v1"), ("DestinationRule", "networking.istio.io/v1"),
         ("AuthorizationPolicy", "security.istio.io/v1"),
     ])
@@ -92,17 +91,17 @@ struct DocumentValidationTests {
             "causeway.yaml": config,
             "mesh/a.yaml": sliceYAML().replacingOccurrences(of: "[\"10.1.0.5\"]", with: "[\"10.1.0.5\", \"10.1.0.x\"]"),
             "mesh/b.yaml": sliceYAML().replacingOccurrences(of: "IPv4", with: "FQDN")
-                .replacingOccurrences(of: "webapp-1", with: "webapp-2") + "---\napiVersion: causeway.dev/v1alpha1\nkind: Link\n",
+                .replacingOccurrences(of: "webapp-1", with: "webapp-2") + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n",
             "mesh/c.yaml": "apiVersion: v1\nkind: : :\n",
         ]
         let problems = try withTree(files) { $0.problems() }
         #expect(problems == [
             "causeway.yaml:6:12: spec.cluster: \"Cluster1\" must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
-            "causeway.yaml:9:11: spec.listeners[0].role: role gateway requires mTLS support, which this version does not have yet",
+            "causeway.yaml:9:11: spec.listeners[0].role: a gateway listener accepts only mTLS from other clusters, so spec.tls is required",
             "causeway.yaml:12:34: spec.http2.maxConcurrentStreams: 0 is out of range: must be between 1 and 4294967295",
             "mesh/a.yaml:12:27: endpoints[0].addresses[1]: \"10.1.0.x\" is not an IP address",
             "mesh/b.yaml:8:14: addressType: addressType FQDN is not supported; use IPv4 or IPv6",
-            "mesh/b.yaml:15:7: kind: kind Link is not supported by this version yet",
+            "mesh/b.yaml:15:7: kind: kind HTTPRoute is not supported by this version yet",
             "mesh/c.yaml:2:7: YAML syntax error: mapping values are not allowed in this context",
         ])
     }

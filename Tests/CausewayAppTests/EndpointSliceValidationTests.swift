@@ -82,13 +82,6 @@ struct EndpointSliceValidationTests {
         ErrorCase("duplicate slice name",
                   slices(["mesh/a.yaml": sliceYAML(), "mesh/b.yaml": sliceYAML().replacingOccurrences(of: "10.1.0.5", with: "10.1.0.6")]),
                   ["mesh/b.yaml:4:9: metadata.name: EndpointSlice production/webapp-1 is defined twice; the first is at mesh/a.yaml:4:9"]),
-        ErrorCase("slices disagree on the source cluster",
-                  slices([
-                      "mesh/a.yaml": sliceYAML().replacingOccurrences(
-                          of: serviceLabel, with: serviceLabel + "\n    multicluster.kubernetes.io/source-cluster: cluster2"),
-                      "mesh/b.yaml": sliceYAML().replacingOccurrences(of: "webapp-1", with: "webapp-2"),
-                  ]),
-                  ["mesh/b.yaml:7:5: metadata.labels[\"multicluster.kubernetes.io/source-cluster\"]: service webapp.production has source cluster none (local) here but \"cluster2\" in EndpointSlice production/webapp-1 at mesh/a.yaml:7:5; all slices of a service must agree"]),
     ]
 
     @Test("each invalid field is reported where it is", arguments: cases)

@@ -9,10 +9,8 @@ private func proxy(replacing old: String, with new: String, extra: String = "") 
 }
 
 private let dnsLabel = "must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-private let certs = ["certs/root.pem": "root", "certs/chain.pem": "chain", "certs/key.pem": "key"]
-
 private func withCerts(_ config: String, except missing: String? = nil) -> [String: String] {
-    var files = certs
+    var files = certFiles
     if let missing { files[missing] = nil }
     files["causeway.yaml"] = config
     return files
@@ -53,6 +51,12 @@ struct ProxyValidationTests {
                   ["causeway.yaml:11:3: spec: mapping keys must be strings, got the integer 1"]),
         ErrorCase("trustDomain invalid", config: proxyYAML("  trustDomain: Mesh Local\n"),
                   ["causeway.yaml:11:16: spec.trustDomain: \"Mesh Local\" must be a SPIFFE trust domain: lowercase letters, digits, '.', '-' and '_'"]),
+        ErrorCase("trustDomain uppercase", config: proxyYAML("  trustDomain: Mesh.Local\n"),
+                  ["causeway.yaml:11:16: spec.trustDomain: \"Mesh.Local\" must be a SPIFFE trust domain: lowercase letters, digits, '.', '-' and '_'"]),
+        ErrorCase("trustDomain with a port", config: proxyYAML("  trustDomain: \"mesh.local:8443\"\n"),
+                  ["causeway.yaml:11:16: spec.trustDomain: \"mesh.local:8443\" must be a SPIFFE trust domain: lowercase letters, digits, '.', '-' and '_'"]),
+        ErrorCase("trustDomain as a SPIFFE URI", config: proxyYAML("  trustDomain: spiffe://mesh.local\n"),
+                  ["causeway.yaml:11:16: spec.trustDomain: \"spiffe://mesh.local\" must be a SPIFFE trust domain: lowercase letters, digits, '.', '-' and '_'"]),
         ErrorCase("namespace invalid", config: proxyYAML("  namespace: Prod\n"),
                   ["causeway.yaml:11:14: spec.namespace: \"Prod\" \(dnsLabel)"]),
         ErrorCase("workers zero", config: proxyYAML("  workers: 0\n"),
@@ -92,8 +96,16 @@ struct ProxyValidationTests {
                   ["causeway.yaml:7:14: spec.listeners: expected a list, got a mapping"]),
         ErrorCase("listener role missing", config: proxy(replacing: "    role: sidecar", with: "    # no role"),
                   ["causeway.yaml:8:5: spec.listeners[0].role: required field is missing"]),
-        ErrorCase("listener role gateway", config: proxy(replacing: "    role: sidecar", with: "    role: gateway"),
-                  ["causeway.yaml:9:11: spec.listeners[0].role: role gateway requires mTLS support, which this version does not have yet"]),
+        ErrorCase("gateway listener without spec.tls", config: proxy(replacing: "    role: sidecar", with: "    role: gateway"),
+                  ["causeway.yaml:9:11: spec.listeners[0].role: a gateway listener accepts only mTLS from other clusters, so spec.tls is required"]),
+        ErrorCase("second listener a gateway without spec.tls",
+                  config: proxyYAML("  - { name: east-west, role: gateway, address: \"0.0.0.0:15443\" }\n"),
+                  ["causeway.yaml:11:30: spec.listeners[1].role: a gateway listener accepts only mTLS from other clusters, so spec.tls is required"]),
+        ErrorCase("gateway listener with a broken spec.tls reports only the TLS problem",
+                  withCerts(proxy(replacing: "    role: sidecar", with: "    role: gateway",
+                                  extra: "  tls:\n    trustBundle: certs/root.pem\n    certificateChain: certs/chain.pem\n    privateKey: certs/key.pem\n"),
+                            except: "certs/key.pem"),
+                  ["causeway.yaml:14:17: spec.tls.privateKey: file certs/key.pem does not exist"]),
         ErrorCase("listener role unknown", config: proxy(replacing: "    role: sidecar", with: "    role: ingress"),
                   ["causeway.yaml:9:11: spec.listeners[0].role: unknown role \"ingress\"; expected sidecar or gateway"]),
         ErrorCase("listener name invalid", config: proxy(replacing: "  - name: outbound", with: "  - name: Out_Bound"),

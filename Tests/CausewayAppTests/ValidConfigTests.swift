@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// A complete configuration: every Proxy field, slices in the config file, a resources folder
-/// (with files that must be skipped), a single resource file, and the config's own folder.
+/// (with files that must be skipped), a single resource file, and the config's own folder; a
+/// mirrored slice with its Link, and an export. (`MultiClusterConfigTests` covers two clusters.)
 private func fullExample(root: String) -> [String: String] {
     [
         "causeway.yaml": """
@@ -46,6 +47,10 @@ private func fullExample(root: String) -> [String: String] {
             ports: [ { port: 7000 } ]
             endpoints:
             - addresses: [ "10.2.0.1" ]
+            ---
+            apiVersion: multicluster.x-k8s.io/v1alpha1
+            kind: ServiceExport
+            metadata: { name: billing }
 
             """,
         // As `kubectl get endpointslice -o yaml` prints it.
@@ -123,6 +128,17 @@ private func fullExample(root: String) -> [String: String] {
             ---
 
             """,
+        "mesh/links.yaml": """
+            apiVersion: causeway.dev/v1alpha1
+            kind: Link
+            metadata: { name: cluster2-east, namespace: mesh-system, uid: 42 }
+            spec:
+              cluster: cluster2
+              gateways: [ "[2001:db8::10]:8443", "10.0.2.10:15443" ]
+              identity: spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway
+              probe: { period: 10s, failureThreshold: 5, timeout: 2s }
+
+            """,
         "mesh/notes.txt": "not YAML: skipped",
         "mesh/.hidden.yaml": "kind: [ broken: skipped because hidden",
         "mesh/sub/deep.yaml": "kind: [ broken: skipped because folders are not recursive",
@@ -190,6 +206,23 @@ struct ValidConfigTests {
         #expect(services[3].readyEndpoints.map(\.description) == ["[2001:db8::10]:8443", "[2001:db8::11]:8443"])
         #expect(services[3].readyEndpoints.allSatisfy { $0.family == .ipv6 })
         #expect(services[3].sourceCluster == "cluster2")
+        #expect(services[3].remoteName == ServiceKey(namespace: "production", name: "webapp"))
+        #expect(services[3].expectedIdentity == "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway")
+        #expect(services.map(\.exported) == [true, false, false, false])
+        #expect(config.exports == [ServiceKey(namespace: "default", name: "billing")])
+
+        #expect(config.links.count == 1)
+        let link = try #require(config.links.first)
+        #expect(link.name == "cluster2-east")
+        #expect(link.cluster == "cluster2")
+        #expect(link.gateways.map(\.description) == ["[2001:db8::10]:8443", "10.0.2.10:15443"])
+        #expect(link.gatewayEndpoints.map(\.description) == ["[2001:db8::10]:8443", "10.0.2.10:15443"])
+        #expect(link.identity == "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway")
+        var probe = LinkProbe()
+        probe.periodMillis = 10_000
+        probe.failureThreshold = 5
+        probe.timeoutMillis = 2_000
+        #expect(link.probe == probe)
 
         let table = config.services
         #expect(table.resolve(authority: "webapp") == 2)
@@ -198,9 +231,11 @@ struct ValidConfigTests {
         #expect(table.resolve(authority: "billing") == nil)
         #expect(table.resolve(authority: "billing.default") == 0)
         #expect(table.resolve(authority: "frontend.default.svc") == 1)
+        #expect(table.resolveExported(authority: "billing.default") == 0)
+        #expect(table.resolveExported(authority: "webapp.production") == nil)
 
         // Each file once, in read order; the config's own folder adds nothing.
-        #expect(config.files == ["causeway.yaml", "mesh/mirror.yaml", "mesh/webapp-1.yaml", "mesh/webapp-2.yaml", "extra/frontend.yml"]
+        #expect(config.files == ["causeway.yaml", "mesh/links.yaml", "mesh/mirror.yaml", "mesh/webapp-1.yaml", "mesh/webapp-2.yaml", "extra/frontend.yml"]
             .map { root + "/" + $0 })
 
         #expect(EffectiveConfig.json(config) == """
@@ -253,12 +288,34 @@ struct ValidConfigTests {
               "admin": {
                 "address": "127.0.0.1:15000"
               },
+              "links": [
+                {
+                  "name": "cluster2-east",
+                  "cluster": "cluster2",
+                  "gateways": [
+                    "[2001:db8::10]:8443",
+                    "10.0.2.10:15443"
+                  ],
+                  "identity": "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway",
+                  "probe": {
+                    "periodMillis": 10000,
+                    "timeoutMillis": 2000,
+                    "failureThreshold": 5
+                  }
+                }
+              ],
+              "exports": [
+                "billing.default"
+              ],
               "services": [
                 {
                   "index": 0,
                   "name": "billing",
                   "namespace": "default",
+                  "exported": true,
                   "sourceCluster": null,
+                  "remoteName": null,
+                  "expectedIdentity": null,
                   "totalEndpoints": 1,
                   "readyEndpoints": [
                     "10.2.0.1:7000"
@@ -268,7 +325,10 @@ struct ValidConfigTests {
                   "index": 1,
                   "name": "frontend",
                   "namespace": "default",
+                  "exported": false,
                   "sourceCluster": null,
+                  "remoteName": null,
+                  "expectedIdentity": null,
                   "totalEndpoints": 0,
                   "readyEndpoints": []
                 },
@@ -276,7 +336,10 @@ struct ValidConfigTests {
                   "index": 2,
                   "name": "webapp",
                   "namespace": "production",
+                  "exported": false,
                   "sourceCluster": null,
+                  "remoteName": null,
+                  "expectedIdentity": null,
                   "totalEndpoints": 4,
                   "readyEndpoints": [
                     "10.1.0.10:8080",
@@ -288,7 +351,10 @@ struct ValidConfigTests {
                   "index": 3,
                   "name": "webapp-cluster2",
                   "namespace": "production",
+                  "exported": false,
                   "sourceCluster": "cluster2",
+                  "remoteName": "webapp.production",
+                  "expectedIdentity": "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway",
                   "totalEndpoints": 2,
                   "readyEndpoints": [
                     "[2001:db8::10]:8443",
@@ -298,6 +364,7 @@ struct ValidConfigTests {
               ],
               "files": [
                 "\(root)/causeway.yaml",
+                "\(root)/mesh/links.yaml",
                 "\(root)/mesh/mirror.yaml",
                 "\(root)/mesh/webapp-1.yaml",
                 "\(root)/mesh/webapp-2.yaml",
@@ -329,6 +396,8 @@ struct ValidConfigTests {
         #expect(proxy.upstream.idleTimeoutMillis == 60_000)
         #expect(proxy.upstream.maxConnectionsPerEndpoint == 64)
         #expect(config.0.services.services.isEmpty)
+        #expect(config.0.links.isEmpty)
+        #expect(config.0.exports.isEmpty)
         #expect(config.0.services.defaultNamespace == "default")
         #expect(config.0.files == [config.1 + "/causeway.yaml"])
     }

@@ -212,3 +212,68 @@ struct AuthorityNameTests {
         #expect(tooLong.withUTF8 { AuthorityName(UnsafeRawBufferPointer($0), maxLength: 4) } == nil)
     }
 }
+
+@Suite("ServiceTable exports and mirrors")
+struct ServiceTableExportTests {
+    /// `webapp` and `api` exported, `internal` local only, `webapp-cluster2` mirrored.
+    let table: ServiceTable = {
+        let identity = "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway"
+        let entries = [
+            ServiceEntry(key: ServiceKey(namespace: "production", name: "api"), index: 0, readyEndpoints: [], totalEndpoints: 0,
+                         exported: true),
+            ServiceEntry(key: ServiceKey(namespace: "production", name: "internal"), index: 1, readyEndpoints: [], totalEndpoints: 0),
+            ServiceEntry(key: ServiceKey(namespace: "production", name: "webapp"), index: 2,
+                         readyEndpoints: [EndpointAddress(host: "10.2.0.5", port: 8080)!], totalEndpoints: 1, exported: true),
+            ServiceEntry(key: ServiceKey(namespace: "production", name: "webapp-cluster2"), index: 3,
+                         readyEndpoints: [EndpointAddress(host: "10.0.2.10", port: 15443)!], totalEndpoints: 1,
+                         sourceCluster: "cluster2", remoteName: ServiceKey(namespace: "production", name: "webapp"),
+                         expectedIdentity: identity),
+        ]
+        return ServiceTable(services: entries, defaultNamespace: "production")
+    }()
+
+    @Test("a gateway resolves exported services by every alias", arguments: [
+        ("webapp", 2), ("webapp.production", 2), ("WEBAPP.production.svc.cluster.local.:15443", 2), ("api.production.svc", 0),
+    ])
+    func exported(authority: String, expected: Int) {
+        #expect(table.resolveExported(authority: authority) == expected)
+        #expect(table.resolve(authority: authority) == expected)
+    }
+
+    @Test("unexported, mirrored and unknown names all read as nil to a gateway", arguments: [
+        "internal", "internal.production", "webapp-cluster2", "webapp-cluster2.production", "unknown", "", "10.0.0.1:80",
+    ])
+    func notExported(authority: String) {
+        #expect(table.resolveExported(authority: authority) == nil)
+    }
+
+    @Test("the byte form matches the string form")
+    func byteForm() {
+        let bytes = Array("webapp.production:8080".utf8)
+        #expect(bytes.withUnsafeBytes { table.resolveExported(authority: $0) } == 2)
+        let hidden = Array("internal".utf8)
+        #expect(hidden.withUnsafeBytes { table.resolveExported(authority: $0) } == nil)
+    }
+
+    @Test("entries carry the export flag and mirror fields")
+    func entryFields() {
+        #expect(table.services.map(\.exported) == [true, false, true, false])
+        #expect(table.services.indices.map(table.isExported) == [true, false, true, false])
+        #expect(table.services.map(\.isMirrored) == [false, false, false, true])
+        let mirror = table.services[3]
+        #expect(mirror.remoteName?.description == "webapp.production")
+        #expect(mirror.expectedIdentity == "spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway")
+        #expect(table.services[2].remoteName == nil)
+        #expect(table.services[2].expectedIdentity == nil)
+    }
+
+    @Test("the original initializer still means a local, unexported service")
+    func defaults() {
+        let entry = ServiceEntry(key: ServiceKey(namespace: "a", name: "b"), index: 0, readyEndpoints: [], totalEndpoints: 0)
+        #expect(entry.sourceCluster == nil)
+        #expect(entry.remoteName == nil)
+        #expect(entry.expectedIdentity == nil)
+        #expect(!entry.exported)
+        #expect(!entry.isMirrored)
+    }
+}

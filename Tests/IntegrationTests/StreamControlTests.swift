@@ -33,8 +33,12 @@ final class StreamControlTests: XCTestCase {
         let client = try H2TestPeer.connect(port: sidecar.port)
         let id = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "flaky"), (":path", "/")]), body: nil)
         XCTAssertTrue(try client.pump(seconds: 10) { client.closed[id] != nil })
-        XCTAssertEqual(client.statuses[id], 200)
+        // Headers, a little body and the reset can reach the proxy in one read; nghttp2 then
+        // sends the RST_STREAM ahead of the still-queued HEADERS. Either way the client must
+        // see its stream reset with the upstream's code, never a clean end.
+        if let status = client.statuses[id] { XCTAssertEqual(status, 200) }
         XCTAssertEqual(client.closed[id], H2ErrorCode.internalError, client.events.joined(separator: ", "))
+        XCTAssertFalse(client.events.contains("end \(id)"), client.events.joined(separator: ", "))
     }
 
     /// A client that reads slowly must not make the proxy buffer the whole response.

@@ -3,7 +3,8 @@ import Foundation
 import Yams
 
 /// Loads and validates a configuration: the config file (or a directory of them) holding
-/// exactly one `Proxy`, plus the resource files and folders its `spec.resources` names.
+/// exactly one `Proxy`, plus the resource files and folders its `spec.resources` names, which
+/// hold EndpointSlices, Links and ServiceExports (these may also sit in the config file).
 ///
 /// Everything is checked before anything is used, and every problem is collected, so a
 /// broken config reports all its mistakes at once and a running proxy keeps its snapshot.
@@ -62,15 +63,21 @@ public enum ConfigLoader {
             session.readResources(of: proxies[0])
         }
 
-        // 4. Services from every slice read, and the final snapshot.
+        // 4. Checks across documents: Links against the Proxy and each other, then services
+        //    from every slice and export, mirrors against the Links; and the final snapshot.
+        let facts = proxies.count == 1 ? proxies[0].result.facts : nil
+        let links = LinkChecks.check(session.links, proxy: facts, log: log)
         let namespace = proxies.count == 1 ? proxies[0].result.config?.namespace ?? "default" : "default"
-        let services = ServiceTableBuilder.build(slices: session.slices, defaultNamespace: namespace, log: log)
+        let services = ServiceTableBuilder.build(
+            slices: session.slices, exports: session.exports, links: links.index, proxy: facts, defaultNamespace: namespace, log: log)
         guard log.isEmpty, proxies.count == 1, let proxy = proxies[0].result.config else {
             // Every path that rejects a document reports why; this guard only restates it.
             assert(!log.isEmpty, "a rejected config must have reported a problem")
             throw ConfigErrors(problems: log.sorted())
         }
-        return LoadedConfig(proxy: proxy, services: services, files: session.filesRead.map(\.absolute))
+        return LoadedConfig(
+            proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute), links: links.links,
+            exports: services.exports)
     }
 }
 
@@ -88,6 +95,8 @@ private struct LoadSession {
     private var absolutePathsRead: Set<String> = []
     private(set) var proxies: [FoundProxy] = []
     private(set) var slices: [EndpointSliceDocument.Slice] = []
+    private(set) var links: [LinkDocument.Draft] = []
+    private(set) var exports: [ServiceExportDocument.Export] = []
 
     init(log: ProblemLog, defaultWorkers: Int) {
         self.log = log
@@ -117,6 +126,12 @@ private struct LoadSession {
             case .endpointSlice:
                 guard header.served else { continue }
                 if let slice = EndpointSliceDocument.read(root, reader: reader) { slices.append(slice) }
+            case .link:
+                guard header.served else { continue }
+                if let link = LinkDocument.read(root, reader: reader) { links.append(link) }
+            case .serviceExport:
+                guard header.served else { continue }
+                if let export = ServiceExportDocument.read(root, reader: reader) { exports.append(export) }
             }
         }
         return !parsed.incomplete

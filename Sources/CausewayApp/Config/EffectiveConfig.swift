@@ -3,8 +3,10 @@ import CausewayMesh
 /// The configuration as the proxy understood it, defaults filled in: what `/config` on the
 /// admin port and `causeway validate` print.
 public enum EffectiveConfig {
-    /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, services (with
-    /// their endpoints), then the files read. Durations are in milliseconds (`...Millis`).
+    /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, links, exports
+    /// (`name.namespace`, sorted), services (with their endpoints and, for mirrors, remote name
+    /// and expected identity), then the files read. Durations are in milliseconds
+    /// (`...Millis`).
     public static func json(_ config: LoadedConfig) -> String {
         let proxy = config.proxy
         let tls: JSONValue = proxy.tls.map { tls in
@@ -40,12 +42,30 @@ public enum EffectiveConfig {
                 ("address", .string(listener.address.description)),
             ])
         })
+        let links: JSONValue = .array(config.links.map { link in
+            .object([
+                ("name", .string(link.name)),
+                ("cluster", .string(link.cluster)),
+                ("gateways", .array(link.gateways.map { .string($0.description) })),
+                ("identity", .string(link.identity)),
+                ("probe", .object([
+                    ("periodMillis", .int(link.probe.periodMillis)),
+                    ("timeoutMillis", .int(link.probe.timeoutMillis)),
+                    ("failureThreshold", .int(link.probe.failureThreshold)),
+                ])),
+            ])
+        })
+        let exports: JSONValue = .array(
+            config.exports.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }.map { .string($0.description) })
         let services: JSONValue = .array(config.services.services.map { service in
             .object([
                 ("index", .int(service.index)),
                 ("name", .string(service.key.name)),
                 ("namespace", .string(service.key.namespace)),
+                ("exported", .bool(service.exported)),
                 ("sourceCluster", service.sourceCluster.map(JSONValue.string) ?? .null),
+                ("remoteName", service.remoteName.map { .string($0.description) } ?? .null),
+                ("expectedIdentity", service.expectedIdentity.map(JSONValue.string) ?? .null),
                 ("totalEndpoints", .int(service.totalEndpoints)),
                 ("readyEndpoints", .array(service.readyEndpoints.map { .string($0.description) })),
             ])
@@ -54,6 +74,8 @@ public enum EffectiveConfig {
             ("proxy", settings),
             ("listeners", listeners),
             ("admin", .object([("address", .string(proxy.admin.description))])),
+            ("links", links),
+            ("exports", exports),
             ("services", services),
             ("files", .array(config.files.map(JSONValue.string))),
         ]).pretty()

@@ -4,12 +4,18 @@ import Yams
 /// Validates an `EndpointSlice` (`discovery.k8s.io/v1`) as Kubernetes writes it, keeping what
 /// the proxy needs: the service it belongs to, its addresses with their port, and readiness.
 ///
+/// A slice labelled `multicluster.kubernetes.io/source-cluster` is a mirror: its endpoints
+/// are that cluster's gateway, and the annotation `causeway.dev/gateway-identity` may name the
+/// SPIFFE ID to expect there instead of the Link's. This reads one document alone;
+/// `ServiceTableBuilder` checks mirrors against the Links.
+///
 /// Known simplifications: only TCP ports are used (a slice's UDP or SCTP ports are checked and
 /// ignored); `addressType: FQDN` is refused; `hints`, `zone`, `nodeName`, `hostname` and
 /// `targetRef` are checked for shape and otherwise ignored.
 enum EndpointSliceDocument {
     static let serviceNameLabel = "kubernetes.io/service-name"
     static let sourceClusterLabel = "multicluster.kubernetes.io/source-cluster"
+    static let gatewayIdentityAnnotation = "causeway.dev/gateway-identity"
     /// appProtocol values that mark the port speaking h2c, preferred over the first port.
     static let h2cProtocols: Set<String> = ["kubernetes.io/h2c", "http2"]
 
@@ -19,19 +25,21 @@ enum EndpointSliceDocument {
         let namespace: String
         let service: String
         let sourceCluster: String?
+        /// The `causeway.dev/gateway-identity` annotation; only on a mirror.
+        let gatewayIdentity: SPIFFEID?
         let endpoints: [(address: EndpointAddress, ready: Bool)]
-        /// Where it was defined, for conflicts between slices.
+        /// Where it was defined, for conflicts between slices and checks against Links.
         let file: String
         let nameMark: Mark?
         let labelsMark: Mark?
+        let serviceMark: Mark?
+        let sourceClusterMark: Mark?
+        let gatewayIdentityMark: Mark?
     }
 
     /// ObjectMeta fields that `kubectl get -o yaml` prints and that mean nothing here; they are
     /// skipped so such output loads unchanged.
-    static let ignoredMetadata: Set<String> = [
-        "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-        "deletionGracePeriodSeconds", "generateName", "ownerReferences", "finalizers", "managedFields",
-    ]
+    static let ignoredMetadata = ObjectMetadata.ignoredFields
 
     static func read(_ root: Node, reader: NodeReader) -> Slice? {
         let problemsBefore = reader.log.count
@@ -41,7 +49,8 @@ enum EndpointSliceDocument {
 
         // metadata
         var sliceName: String?, namespace: String? = "default", service: String?, sourceCluster: String?
-        var nameMark: Mark?, labelsMark: Mark?
+        var gatewayIdentity: SPIFFEID?
+        var nameMark: Mark?, labelsMark: Mark?, serviceMark: Mark?, sourceClusterMark: Mark?, gatewayIdentityMark: Mark?
         if let node = top["metadata"], let metadata = reader.fields(
             node, top.field("metadata"), allowed: ["name", "namespace", "labels", "annotations"], required: ["name", "labels"],
             ignored: ignoredMetadata)
@@ -53,11 +62,12 @@ enum EndpointSliceDocument {
             if let node = metadata["namespace"] {
                 namespace = checked(node, metadata.field("namespace"), reader: reader, valid: NameRules.isDNSLabel, rule: NameRules.dnsLabelRule)
             }
-            if let annotations = metadata["annotations"] { _ = reader.stringMap(annotations, metadata.field("annotations")) }
+            var hasSourceClusterLabel = false
             if let node = metadata["labels"], let labels = reader.stringMap(node, metadata.field("labels")) {
                 labelsMark = node.mark
                 let labelsPath = metadata.field("labels")
                 if let label = labels[serviceNameLabel] {
+                    serviceMark = label.mark
                     if NameRules.isServiceName(label.value) {
                         service = label.value
                     } else {
@@ -68,10 +78,29 @@ enum EndpointSliceDocument {
                                   "required label is missing: it names the Service this slice belongs to")
                 }
                 if let label = labels[sourceClusterLabel] {
+                    hasSourceClusterLabel = true
+                    sourceClusterMark = label.mark
                     if NameRules.isDNSLabel(label.value) {
                         sourceCluster = label.value
                     } else {
                         reader.report(at: label.mark, labelsPath.key(sourceClusterLabel), "\"\(label.value)\" \(NameRules.dnsLabelRule)")
+                    }
+                }
+            }
+            if let node = metadata["annotations"], let annotations = reader.stringMap(node, metadata.field("annotations")),
+               let annotation = annotations[gatewayIdentityAnnotation]
+            {
+                let path = metadata.field("annotations").key(gatewayIdentityAnnotation)
+                gatewayIdentityMark = annotation.mark
+                if !hasSourceClusterLabel {
+                    reader.report(at: annotation.mark, path,
+                                  "only a mirrored slice (labelled \(sourceClusterLabel)) names a gateway identity; "
+                                      + "a local service's endpoints are not behind a gateway")
+                } else {
+                    do {
+                        gatewayIdentity = try SPIFFEID(parsing: annotation.value)
+                    } catch {
+                        reader.report(at: annotation.mark, path, "\"\(annotation.value)\" is not a SPIFFE ID: \(error.message)")
                     }
                 }
             }
@@ -92,8 +121,9 @@ enum EndpointSliceDocument {
             endpoint.addresses.map { (EndpointAddress(ip: $0, port: port.chosen ?? 0), endpoint.ready) }
         }
         return Slice(
-            name: sliceName, namespace: namespace, service: service, sourceCluster: sourceCluster, endpoints: addresses,
-            file: reader.file, nameMark: nameMark, labelsMark: labelsMark)
+            name: sliceName, namespace: namespace, service: service, sourceCluster: sourceCluster,
+            gatewayIdentity: gatewayIdentity, endpoints: addresses, file: reader.file, nameMark: nameMark, labelsMark: labelsMark,
+            serviceMark: serviceMark, sourceClusterMark: sourceClusterMark, gatewayIdentityMark: gatewayIdentityMark)
     }
 
     private static func checked(_ node: Node, _ path: FieldPath, reader: NodeReader, valid: (String) -> Bool, rule: String) -> String? {

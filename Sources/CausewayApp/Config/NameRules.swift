@@ -1,3 +1,5 @@
+import CausewayMesh
+
 /// The name grammars Kubernetes uses, so names that work there work here and names that
 /// would not fit in a DNS query (service aliases are DNS names) are refused at load time.
 enum NameRules {
@@ -23,10 +25,10 @@ enum NameRules {
         return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
     }
 
-    /// SPIFFE trust domain: 1...255 of `a-z 0-9 . - _` (SPIFFE ID spec §2.1).
+    /// SPIFFE trust domain: 1...255 of `a-z 0-9 . - _` (SPIFFE ID spec §2.1). The same rule
+    /// `SPIFFEID` applies to the IDs in Links, so every ID accepted there can match.
     static func isTrustDomain(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 255 else { return false }
-        return name.utf8.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        SPIFFEID.isValidTrustDomain(name)
     }
 
     private static func isLowerAlnum(_ b: UInt8) -> Bool {

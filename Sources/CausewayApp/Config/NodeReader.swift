@@ -58,6 +58,7 @@ struct NodeReader {
     }
 
     static func unknownFieldMessage(_ name: String, allowed: [String]) -> String {
+        if allowed.isEmpty { return "unknown field \"\(name)\"; this mapping takes no fields" }
         let close = allowed.filter { editDistance($0.lowercased(), name.lowercased()) <= 2 }
         if let suggestion = close.min(by: { editDistance($0, name) < editDistance($1, name) }) {
             return "unknown field \"\(name)\" (did you mean \"\(suggestion)\"?)"

@@ -4,7 +4,8 @@ import CausewayMesh
 public enum ListenerRole: String, Sendable {
     /// Plain h2c / HTTP/1.1 from local workloads, routed to services.
     case sidecar
-    /// mTLS from other clusters' proxies. Rejected by this version's loader: it needs TLS.
+    /// mTLS from other clusters' proxies, routed to exported local services only. The loader
+    /// requires `ProxyConfig.tls` when any listener has this role.
     case gateway
 }
 
@@ -83,7 +84,8 @@ public struct ProxyConfig: Sendable {
     public let listeners: [ListenerConfig]
     /// Admin HTTP endpoint; default `127.0.0.1:15000`.
     public let admin: SocketAddressSpec
-    /// mTLS files, when configured.
+    /// mTLS files. Never nil when a listener has role `gateway` or the config has a `Link`
+    /// (the loader requires them then); optional otherwise.
     public let tls: TLSFiles?
     /// HTTP/2 settings.
     public let http2: HTTP2Settings
@@ -95,8 +97,17 @@ public struct ProxyConfig: Sendable {
 public struct LoadedConfig: Sendable {
     /// The bootstrap settings.
     public let proxy: ProxyConfig
-    /// Every service from the EndpointSlices, resolving in `proxy.namespace`.
+    /// Every service from the EndpointSlices (and every exported one, even without a slice),
+    /// resolving in `proxy.namespace`. Each entry says whether it is exported and, when
+    /// mirrored, its remote name and the gateway identity to expect.
     public let services: ServiceTable
     /// Every file read, absolute, in the order read: what a reload should watch.
     public let files: [String]
+    /// The remote clusters this proxy is linked to, sorted by `cluster`. Non-empty implies
+    /// `proxy.tls != nil`.
+    public let links: [LinkConfig]
+    /// The local services `ServiceExport`s name. Every one is in `services` with
+    /// `exported == true`; the gateway checks that flag (or `ServiceTable.resolveExported`),
+    /// not this set, on the request path.
+    public let exports: Set<ServiceKey>
 }

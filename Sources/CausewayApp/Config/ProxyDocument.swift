@@ -12,11 +12,41 @@ enum ProxyDocument {
         let field: FieldPath
     }
 
+    /// What checks across documents (Links, mirrored slices) need from the Proxy, known even
+    /// when other fields of the Proxy have problems, so those checks still run.
+    struct Facts {
+        /// The Proxy's file, as shown in problems.
+        let file: String
+        /// Position of the `spec` mapping, where a missing `spec.tls` is reported.
+        let specMark: Mark?
+        /// `spec.cluster`; nil when it is invalid (already reported).
+        let cluster: String?
+        /// `spec.trustDomain` or its default; nil when it is invalid (already reported).
+        let trustDomain: String?
+        /// True when `spec.trustDomain` is absent, so the default applies (a hint in problems).
+        let trustDomainIsDefault: Bool
+        /// True when `spec.tls` is absent. A `tls` that is present but has problems counts as
+        /// present, so "TLS is required" is not reported on top of those problems.
+        let tlsMissing: Bool
+    }
+
     struct Result {
         /// Nil when the document had problems.
         let config: ProxyConfig?
         let resources: [ResourceReference]
+        /// Nil when the document's `spec` could not be read at all.
+        let facts: Facts?
+
+        init(config: ProxyConfig?, resources: [ResourceReference], facts: Facts? = nil) {
+            self.config = config
+            self.resources = resources
+            self.facts = facts
+        }
     }
+
+    /// The default `spec.trustDomain`: Kubernetes' default cluster domain, which is also what
+    /// Istio uses as its default trust domain.
+    static let defaultTrustDomain = "cluster.local"
 
     static let defaultAdmin = SocketAddressSpec("127.0.0.1:15000")!
 
@@ -45,13 +75,16 @@ enum ProxyDocument {
         // absent and nil (reported) when it is present but invalid.
         let trustDomain = spec["trustDomain"].map { node in
             validatedName(node, spec.field("trustDomain"), reader: reader, valid: NameRules.isTrustDomain, rule: NameRules.trustDomainRule)
-        } ?? "cluster.local"
+        } ?? defaultTrustDomain
         let namespace = spec["namespace"].map { node in
             validatedName(node, spec.field("namespace"), reader: reader, valid: NameRules.isDNSLabel, rule: NameRules.dnsLabelRule)
         } ?? "default"
         let workers = spec["workers"].map { reader.integer($0, spec.field("workers"), in: 1...256) } ?? defaultWorkers
         let tls = spec["tls"].flatMap { readTLS($0, spec.field("tls"), file: file, reader: reader) }
-        let listenerResult = spec["listeners"].map { readListeners($0, spec.field("listeners"), reader: reader) }
+        let tlsMissing = spec["tls"] == nil
+        let listenerResult = spec["listeners"].map {
+            readListeners($0, spec.field("listeners"), tlsMissing: tlsMissing, reader: reader)
+        }
         var admin: SocketAddressSpec? = defaultAdmin
         var adminMark: Mark? = spec.keyMark("admin")
         if let node = spec["admin"] {
@@ -73,16 +106,19 @@ enum ProxyDocument {
                 listeners: listenerResult?.drafts ?? [], admin: (admin, adminMark, spec.field("admin").key("address")), reader: reader)
         }
         let listeners = listenerResult?.complete == true ? listenerResult?.drafts : nil
+        let facts = Facts(
+            file: reader.file, specMark: specNode.mark, cluster: cluster, trustDomain: trustDomain,
+            trustDomainIsDefault: spec["trustDomain"] == nil, tlsMissing: tlsMissing)
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
               let listeners, let admin
         else {
-            return Result(config: nil, resources: resources)
+            return Result(config: nil, resources: resources, facts: facts)
         }
         let config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream)
-        return Result(config: config, resources: resources)
+        return Result(config: config, resources: resources, facts: facts)
     }
 
     /// `metadata` of a Proxy: a required DNS-subdomain `name`, optional labels and annotations.
@@ -116,8 +152,11 @@ enum ProxyDocument {
         let addressMark: Mark?
     }
 
-    /// The listeners that are valid, and whether all of them were.
-    private static func readListeners(_ node: Node, _ path: FieldPath, reader: NodeReader) -> (drafts: [ListenerDraft], complete: Bool) {
+    /// The listeners that are valid, and whether all of them were. A gateway listener needs
+    /// `spec.tls`; when it is absent (`tlsMissing`), that is reported at the listener's role.
+    private static func readListeners(
+        _ node: Node, _ path: FieldPath, tlsMissing: Bool, reader: NodeReader
+    ) -> (drafts: [ListenerDraft], complete: Bool) {
         guard let items = reader.list(node, path) else { return ([], false) }
         if items.isEmpty {
             reader.report(node, path, "at least one listener is required")
@@ -146,6 +185,11 @@ enum ProxyDocument {
                 }
             }
             let role = fields["role"].flatMap { readRole($0, fields.field("role"), reader: reader) }
+            if role == .gateway, tlsMissing {
+                reader.report(fields["role"], fields.field("role"),
+                              "a gateway listener accepts only mTLS from other clusters, so spec.tls is required")
+                complete = false
+            }
             let address = fields["address"].flatMap { socketAddress($0, fields.field("address"), reader: reader) }
             guard let listenerName, let role, let address else {
                 complete = false
@@ -159,17 +203,11 @@ enum ProxyDocument {
 
     private static func readRole(_ node: Node, _ path: FieldPath, reader: NodeReader) -> ListenerRole? {
         guard let text = reader.string(node, path) else { return nil }
-        switch ListenerRole(rawValue: text) {
-        case .sidecar:
-            return .sidecar
-        case .gateway:
-            // Gateways terminate mTLS from other clusters; CausewayTLS lands in a later change.
-            reader.report(node, path, "role gateway requires mTLS support, which this version does not have yet")
-            return nil
-        case nil:
+        guard let role = ListenerRole(rawValue: text) else {
             reader.report(node, path, "unknown role \"\(text)\"; expected sidecar or gateway")
             return nil
         }
+        return role
     }
 
     static func socketAddress(_ node: Node, _ path: FieldPath, reader: NodeReader) -> SocketAddressSpec? {

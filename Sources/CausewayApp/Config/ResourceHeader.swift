@@ -5,14 +5,18 @@ struct ResourceHeader {
     enum Kind {
         case proxy
         case endpointSlice
+        case link
+        case serviceExport
     }
 
     static let proxyAPIVersion = "causeway.dev/v1alpha1"
     static let endpointSliceAPIVersion = "discovery.k8s.io/v1"
+    static let linkAPIVersion = "causeway.dev/v1alpha1"
+    static let serviceExportAPIVersion = "multicluster.x-k8s.io/v1alpha1"
 
     /// Kinds from the design (DESIGN.md §4) that later changes implement. Named here so a
     /// user gets "not yet" rather than "unknown".
-    static let plannedKinds: Set<String> = ["Link", "ServiceExport", "HTTPRoute", "DestinationRule", "AuthorizationPolicy"]
+    static let plannedKinds: Set<String> = ["HTTPRoute", "DestinationRule", "AuthorizationPolicy"]
 
     let kind: Kind
     /// Position of the `kind` value, where document-level problems (a second Proxy) point.
@@ -48,6 +52,8 @@ struct ResourceHeader {
         switch kind {
         case "Proxy": expected = (.proxy, proxyAPIVersion)
         case "EndpointSlice": expected = (.endpointSlice, endpointSliceAPIVersion)
+        case "Link": expected = (.link, linkAPIVersion)
+        case "ServiceExport": expected = (.serviceExport, serviceExportAPIVersion)
         case _ where plannedKinds.contains(kind):
             reader.report(kindNode, FieldPath.root.key("kind"), "kind \(kind) is not supported by this version yet")
             return nil
