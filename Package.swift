@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "CausewayBytes", swiftSettings: hotPath),
         .target(name: "CausewayLoop", dependencies: ["CCausewayShims", "CausewayBytes"], swiftSettings: hotPath),
         .target(name: "CausewayHTTP", dependencies: ["CNghttp2", "CausewayBytes"], swiftSettings: hotPath),
+        .target(name: "CausewayTLS", dependencies: ["COpenSSL", "CausewayBytes"], swiftSettings: hotPath),
 
         // Pure policy: no I/O, no C.
         .target(name: "CausewayMesh"),
@@ -32,25 +33,26 @@ let package = Package(
         // Pipelines and application.
         .target(
             name: "CausewayProxy",
-            dependencies: ["CausewayLoop", "CausewayHTTP", "CausewayMesh", "CausewayBytes"],
+            dependencies: ["CausewayLoop", "CausewayHTTP", "CausewayTLS", "CausewayMesh", "CausewayBytes"],
             swiftSettings: hotPath
         ),
         .target(
             name: "CausewayApp",
             dependencies: [
-                "CausewayProxy", "CausewayMesh", "CausewayLoop", "CausewayHTTP", "CausewayBytes",
+                "CausewayProxy", "CausewayMesh", "CausewayLoop", "CausewayHTTP", "CausewayTLS", "CausewayBytes",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "causeway",
-            dependencies: ["CausewayApp", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CausewayApp", "CausewayTLS", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "CausewayLoopTests", dependencies: ["CausewayLoop", "CausewayBytes"]),
         .testTarget(name: "CausewayHTTPTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
+        .testTarget(name: "CausewayTLSTests", dependencies: ["CausewayTLS", "CausewayBytes"]),
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
         .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"]),
     ]
 )

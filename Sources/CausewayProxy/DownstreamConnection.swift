@@ -1,21 +1,39 @@
 import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
+import CausewayTLS
 
-/// A client connection (h2c with prior knowledge) accepted by a sidecar listener.
+/// A client connection accepted by a listener: h2c with prior knowledge on a sidecar
+/// listener, mTLS HTTP/2 on a gateway listener.
 ///
-/// Each new request goes through the pipeline `Router` → `Balancer` → `UpstreamPool`;
-/// body, trailers and resets are then relayed between the two streams of its `ProxyStream`.
+/// Each new request goes through `Worker.dispatch` (route → balance → forward); body,
+/// trailers and resets are then relayed between the two streams of its `ProxyStream`.
 final class DownstreamConnection: H2Connection {
+    /// The listener's role: what requests may reach and how they are routed.
+    let role: TrafficRole
+    /// The client's SPIFFE ID (gateway listeners, after the handshake).
+    private(set) var peerIdentity: String?
     private var streams: [Int32: ProxyStream] = [:]
     /// Until the client preface is seen, bytes are checked for HTTP/1.1 so such a client
     /// gets a readable error instead of a dropped connection.
     private var prefaceChecked = false
 
-    init(worker: Worker, fd: Int32) {
-        super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2))
+    init(worker: Worker, fd: Int32, role: TrafficRole, tls: TLSConnection?) {
+        self.role = role
+        super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2), tls: tls)
         worker.metrics.downstreamConnectionsActive += 1
         worker.metrics.downstreamConnectionsTotal += 1
+    }
+
+    override func handshakeCompleted() -> Bool {
+        peerIdentity = tls?.peerIdentity?.description
+        worker.metrics.tlsHandshakes["downstream", default: 0] &+= 1
+        return peerIdentity != nil
+    }
+
+    override func handshakeFailed(_ error: TLSError) {
+        worker.metrics.tlsFailures[.init(side: "downstream", reason: error.reason.rawValue), default: 0] &+= 1
+        worker.log("gateway refused a client: \(error)")
     }
 
     override func countReceived(_ n: Int) { worker.metrics.downstreamBytesReceived &+= UInt64(n) }

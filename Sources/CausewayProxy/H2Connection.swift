@@ -1,12 +1,14 @@
 import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
+import CausewayTLS
 
 /// What a connection's socket I/O has in common on either side of the proxy: reads fed to
-/// the HTTP/2 session, events handed to the subclass, output batched into one gathering
-/// write per loop pass, `EPOLLOUT` armed only after the socket filled up.
+/// the HTTP/2 session (through TLS when the connection has it), events handed to the
+/// subclass, output batched into one gathering write per loop pass, `EPOLLOUT` armed only
+/// after the socket filled up.
 ///
-/// Subclasses implement `handle(_:)` and `didClose()`. Loop-bound; not thread-safe.
+/// Subclasses implement `handle(_:)` and `didClose(reason:)`. Loop-bound; not thread-safe.
 class H2Connection: LoopHandler {
     /// Output beyond which the session stops producing frames and reads pause.
     static let outputHighWater = 256 * 1024
@@ -17,15 +19,23 @@ class H2Connection: LoopHandler {
     private(set) var fd: Int32
     /// Protocol state.
     let session: H2Session
+    /// TLS over the socket, or nil for h2c.
+    let tls: TLSConnection?
+    /// Ciphertext waiting for the socket (TLS connections only).
+    private var wire = OutputQueue()
+    /// True once the TLS handshake completed (always true for h2c).
+    private(set) var secured: Bool
     private var flushScheduled = false
     private var interest: Interest = .read
     /// True once `close()` ran.
     private(set) var isClosed = false
 
-    init(worker: Worker, fd: Int32, session: H2Session) {
+    init(worker: Worker, fd: Int32, session: H2Session, tls: TLSConnection?) {
         self.worker = worker
         self.fd = fd
         self.session = session
+        self.tls = tls
+        self.secured = tls == nil
     }
 
     /// Starts watching the socket with `interest`.
@@ -43,12 +53,21 @@ class H2Connection: LoopHandler {
     /// Called once when the connection is closed, to fail or release its streams.
     func didClose(reason: String) {}
 
+    /// The TLS handshake completed; return false to refuse the peer (the connection closes).
+    func handshakeCompleted() -> Bool { true }
+
+    /// The TLS handshake failed; called before the connection closes.
+    func handshakeFailed(_ error: TLSError) {}
+
     /// Counts bytes for metrics.
     func countReceived(_ n: Int) {}
     func countSent(_ n: Int) {}
 
     /// Called when the socket becomes writable before anything else (upstream connect).
     func socketWritable() -> Bool { true }
+
+    /// False while the socket is not ready for writing at all (connect in progress).
+    var writeEnabled: Bool { true }
 
     // MARK: LoopHandler
 
@@ -74,20 +93,18 @@ class H2Connection: LoopHandler {
             dispatchEvents()
             if isClosed { return }
             guard writeEnabled else { return }
-            let before = session.output.pendingBytes
-            let result = OutputWriter.flush(&session.output, to: fd)
-            countSent(before - session.output.pendingBytes)
+            let result = writeToSocket()
             switch result {
             case .drained:
                 rounds += 1
-                if session.wantsWrite && rounds < 8 { continue }
-                if session.wantsWrite { scheduleFlush() }
+                if session.wantsWrite && secured && rounds < 8 { continue }
+                if session.wantsWrite && secured { scheduleFlush() }
                 setInterest(.read)
                 if !session.isAlive { close(reason: "session finished") }
                 return
             case .blocked:
                 // Stop reading until the peer drains what we owe it.
-                setInterest(session.output.pendingBytes >= Self.outputHighWater ? .write : [.read, .write])
+                setInterest(pendingOutput >= Self.outputHighWater ? .write : [.read, .write])
                 return
             case .failed(let code):
                 close(reason: SystemError("writev", code: code).description)
@@ -96,8 +113,43 @@ class H2Connection: LoopHandler {
         }
     }
 
-    /// False while the socket is not ready for writing at all (connect in progress).
-    var writeEnabled: Bool { true }
+    /// Bytes produced and not yet written (plaintext and ciphertext).
+    private var pendingOutput: Int { session.output.pendingBytes + wire.pendingBytes }
+
+    /// Writes the session's output: directly for h2c, through TLS otherwise.
+    private func writeToSocket() -> FlushResult {
+        let before: Int
+        let result: FlushResult
+        if let tls {
+            if secured { encrypt(into: tls) }
+            tls.takeCiphertext(into: &wire)
+            before = wire.pendingBytes
+            result = OutputWriter.flush(&wire, to: fd)
+            countSent(before - wire.pendingBytes)
+        } else {
+            before = session.output.pendingBytes
+            result = OutputWriter.flush(&session.output, to: fd)
+            countSent(before - session.output.pendingBytes)
+        }
+        return result
+    }
+
+    /// Moves the session's plaintext into TLS records.
+    private func encrypt(into tls: TLSConnection) {
+        while !session.output.isEmpty {
+            let accepted = session.output.withSegments(maxSegments: 16) { segments -> Int in
+                var total = 0
+                for s in segments {
+                    let n = tls.writePlaintext(UnsafeRawBufferPointer(start: s.0, count: s.1))
+                    total += n
+                    if n < s.1 { break }
+                }
+                return total
+            }
+            if accepted == 0 { return }
+            session.output.consume(accepted)
+        }
+    }
 
     // MARK: Reading
 
@@ -107,11 +159,21 @@ class H2Connection: LoopHandler {
         for _ in 0..<8 {
             switch Syscall.read(fd, into: buffer) {
             case .bytes(0):
+                if let tls {
+                    tls.receivedEndOfStream()
+                    _ = decrypt(tls)
+                }
                 close(reason: "peer closed the connection")
                 return
             case .bytes(let n):
                 countReceived(n)
-                if !received(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { return }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                if let tls {
+                    tls.feed(bytes)
+                    if !decrypt(tls) { return }
+                } else if !received(bytes) {
+                    return
+                }
                 if isClosed { return }
                 if n < buffer.count { return }
             case .wouldBlock:
@@ -123,6 +185,63 @@ class H2Connection: LoopHandler {
         }
     }
 
+    /// Drives the handshake, then feeds every decrypted byte to the session. Returns false
+    /// if the connection was closed.
+    private func decrypt(_ tls: TLSConnection) -> Bool {
+        if !secured {
+            switch tls.handshake() {
+            case .needsIO:
+                scheduleFlush()
+                return true
+            case .failed(let error):
+                refuse(error)
+                return false
+            case .complete:
+                secured = true
+                guard handshakeCompleted() else {
+                    close(reason: "peer refused after the handshake")
+                    return false
+                }
+                scheduleFlush()
+            }
+        }
+        let plain = worker.plaintextBuffer
+        while true {
+            switch tls.readPlaintext(into: plain) {
+            case .bytes(let n):
+                if !received(UnsafeRawBufferPointer(rebasing: plain[0..<n])) { return false }
+            case .wantMore:
+                return true
+            case .closed:
+                close(reason: "peer sent close_notify")
+                return false
+            case .failed(let error):
+                close(reason: "tls: \(error)")
+                return false
+            }
+        }
+    }
+
+    /// Sends whatever alert TLS produced, then closes.
+    private func refuse(_ error: TLSError) {
+        handshakeFailed(error)
+        if let tls {
+            tls.takeCiphertext(into: &wire)
+            _ = OutputWriter.flush(&wire, to: fd)
+        }
+        close(reason: "tls handshake: \(error)")
+    }
+
+    /// Starts a client handshake (upstream, once the TCP connect completed).
+    final func startHandshake() {
+        guard let tls, !secured else { return }
+        if case .failed(let error) = tls.handshake() {
+            refuse(error)
+            return
+        }
+        scheduleFlush()
+    }
+
     /// Feeds bytes to the session and handles the events. Returns false if the connection
     /// was closed. Subclasses may intercept the first bytes (protocol detection).
     func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -132,7 +251,7 @@ class H2Connection: LoopHandler {
             dispatchEvents()
             // nghttp2 queued a GOAWAY; try to send it, then close.
             try? session.produceOutput(limit: Self.outputHighWater)
-            _ = OutputWriter.flush(&session.output, to: fd)
+            _ = writeToSocket()
             close(reason: "http2 error: \(error)")
             return false
         }

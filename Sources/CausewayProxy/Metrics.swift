@@ -27,6 +27,10 @@ final class WorkerMetrics {
     var upstreamBytesReceived: UInt64 = 0
     var upstreamBytesSent: UInt64 = 0
     var streamsReset: UInt64 = 0
+    /// TLS handshakes that completed, by side ("downstream", "upstream").
+    var tlsHandshakes: [String: UInt64] = [:]
+    /// TLS handshakes refused or broken, by side and reason.
+    var tlsFailures: [MetricsSnapshot.TLSFailureKey: UInt64] = [:]
 
     func counters(for service: String) -> ServiceCounters {
         if let c = services[service] { return c }
@@ -52,7 +56,9 @@ final class WorkerMetrics {
             downstreamBytesSent: downstreamBytesSent,
             upstreamBytesReceived: upstreamBytesReceived,
             upstreamBytesSent: upstreamBytesSent,
-            streamsReset: streamsReset
+            streamsReset: streamsReset,
+            tlsHandshakes: tlsHandshakes,
+            tlsFailures: tlsFailures
         )
     }
 }
@@ -77,13 +83,23 @@ public struct MetricsSnapshot: Sendable {
     public var upstreamBytesReceived: UInt64 = 0
     public var upstreamBytesSent: UInt64 = 0
     public var streamsReset: UInt64 = 0
+    /// A TLS failure's labels.
+    public struct TLSFailureKey: Sendable, Hashable {
+        public var side: String
+        public var reason: String
+    }
+    /// Completed TLS handshakes by side.
+    public var tlsHandshakes: [String: UInt64] = [:]
+    /// Refused or broken TLS handshakes by side and reason.
+    public var tlsFailures: [TLSFailureKey: UInt64] = [:]
 
     public init() {}
 
     init(requests: [RequestCount], downstreamConnectionsActive: Int, downstreamConnectionsTotal: UInt64,
          upstreamConnectionsActive: Int, upstreamConnectionsTotal: UInt64, upstreamConnectFailures: UInt64,
          downstreamBytesReceived: UInt64, downstreamBytesSent: UInt64, upstreamBytesReceived: UInt64,
-         upstreamBytesSent: UInt64, streamsReset: UInt64) {
+         upstreamBytesSent: UInt64, streamsReset: UInt64,
+         tlsHandshakes: [String: UInt64], tlsFailures: [TLSFailureKey: UInt64]) {
         self.requests = requests
         self.downstreamConnectionsActive = downstreamConnectionsActive
         self.downstreamConnectionsTotal = downstreamConnectionsTotal
@@ -95,6 +111,8 @@ public struct MetricsSnapshot: Sendable {
         self.upstreamBytesReceived = upstreamBytesReceived
         self.upstreamBytesSent = upstreamBytesSent
         self.streamsReset = streamsReset
+        self.tlsHandshakes = tlsHandshakes
+        self.tlsFailures = tlsFailures
     }
 
     /// Adds `other` (another worker's counters) into this one.
@@ -113,5 +131,7 @@ public struct MetricsSnapshot: Sendable {
         upstreamBytesReceived += other.upstreamBytesReceived
         upstreamBytesSent += other.upstreamBytesSent
         streamsReset += other.streamsReset
+        tlsHandshakes.merge(other.tlsHandshakes, uniquingKeysWith: +)
+        tlsFailures.merge(other.tlsFailures, uniquingKeysWith: +)
     }
 }

@@ -16,12 +16,18 @@ public enum ProxyFailure: Sendable, Equatable {
     case upstreamRefused
     /// The request has no `:authority` or `host`.
     case missingAuthority
+    /// Gateway: the name is not an exported Service (or does not exist: the gateway does
+    /// not tell the two apart).
+    case notExported
+    /// The remote gateway's certificate is not the identity its `Link` names.
+    case upstreamIdentityMismatch
 
     /// The HTTP status sent downstream.
     public var status: Int {
         switch self {
         case .noRoute: 404
-        case .noHealthyUpstream, .upstreamConnectFailure, .upstreamRefused: 503
+        case .notExported: 403
+        case .noHealthyUpstream, .upstreamConnectFailure, .upstreamRefused, .upstreamIdentityMismatch: 503
         case .upstreamReset: 502
         case .missingAuthority: 400
         }
@@ -36,6 +42,8 @@ public enum ProxyFailure: Sendable, Equatable {
         case .upstreamReset: "upstream-reset"
         case .upstreamRefused: "upstream-refused"
         case .missingAuthority: "missing-authority"
+        case .notExported: "not-exported"
+        case .upstreamIdentityMismatch: "upstream-identity-mismatch"
         }
     }
 
@@ -48,6 +56,8 @@ public enum ProxyFailure: Sendable, Equatable {
         case .upstreamReset: "the upstream reset the stream before responding"
         case .upstreamRefused: "the upstream refused the stream"
         case .missingAuthority: "the request has no :authority or host header"
+        case .notExported: "this gateway does not export the requested service"
+        case .upstreamIdentityMismatch: "the remote gateway's identity is not the one its link expects"
         }
     }
 

@@ -34,12 +34,23 @@ public final class RoutingSnapshot: Sendable {
     public let services: ServiceTable
     /// How to proxy.
     public let settings: ProxySettings
+    /// TLS between clusters; nil when the proxy has neither a gateway listener nor a link.
+    public let tls: MeshTLS?
     /// Increases with every installed snapshot.
     public let version: Int
 
-    public init(services: ServiceTable, settings: ProxySettings, version: Int) {
+    public init(services: ServiceTable, settings: ProxySettings, tls: MeshTLS?, version: Int) {
         self.services = services
         self.settings = settings
+        self.tls = tls
         self.version = version
     }
+}
+
+/// What a listener serves.
+public enum TrafficRole: Sendable, Equatable {
+    /// Outbound h2c from local workloads: any local or mirrored Service.
+    case sidecar
+    /// mTLS from other clusters: exported local Services only.
+    case gateway
 }

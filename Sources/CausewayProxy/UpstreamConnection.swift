@@ -1,6 +1,7 @@
 import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
+import CausewayTLS
 
 /// A pooled, multiplexed h2c connection from one worker to one endpoint.
 ///
@@ -10,6 +11,8 @@ final class UpstreamConnection: H2Connection {
     /// Envoy's pool-client states.
     enum State {
         case connecting
+        /// TCP connected; the TLS handshake is in progress.
+        case handshaking
         case ready
         /// GOAWAY received or idle-closing: no new streams, in-flight ones finish.
         case draining
@@ -24,9 +27,9 @@ final class UpstreamConnection: H2Connection {
     /// Whether the server's SETTINGS arrived (until then its stream limit is unknown).
     private var settingsReceived = false
 
-    init(worker: Worker, pool: UpstreamPool, fd: Int32) {
+    init(worker: Worker, pool: UpstreamPool, fd: Int32, tls: TLSConnection?) {
         self.pool = pool
-        super.init(worker: worker, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2))
+        super.init(worker: worker, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2), tls: tls)
         worker.metrics.upstreamConnectionsActive += 1
         worker.metrics.upstreamConnectionsTotal += 1
     }
@@ -35,7 +38,7 @@ final class UpstreamConnection: H2Connection {
     func start() throws(SystemError) {
         try register(interest: .write)
         connectTimer = worker.loop.schedule(after: worker.settings.connectTimeoutNanos) { [weak self] in
-            guard let self, self.state == .connecting else { return }
+            guard let self, self.state == .connecting || self.state == .handshaking else { return }
             self.connectFailed(reason: "connect timed out")
         }
     }
@@ -50,7 +53,7 @@ final class UpstreamConnection: H2Connection {
 
     /// True if a new request may be put on this connection.
     var acceptsStreams: Bool {
-        (state == .connecting || state == .ready) && streams.count < streamCapacity
+        (state == .connecting || state == .handshaking || state == .ready) && streams.count < streamCapacity
     }
 
     override var writeEnabled: Bool { state != .connecting }
@@ -65,10 +68,34 @@ final class UpstreamConnection: H2Connection {
             connectFailed(reason: SystemError("connect \(pool.address)", code: error).description)
             return false
         }
+        if tls != nil {
+            // TCP is up; the connect timer keeps running until the handshake completes.
+            state = .handshaking
+            setInterest(.read)
+            startHandshake()
+            return false
+        }
+        connected()
+        return true
+    }
+
+    private func connected() {
         state = .ready
         if let t = connectTimer { worker.loop.cancel(t) }
         connectTimer = nil
+    }
+
+    override func handshakeCompleted() -> Bool {
+        worker.metrics.tlsHandshakes["upstream", default: 0] &+= 1
+        connected()
         return true
+    }
+
+    override func handshakeFailed(_ error: TLSError) {
+        worker.metrics.tlsFailures[.init(side: "upstream", reason: error.reason.rawValue), default: 0] &+= 1
+        worker.metrics.upstreamConnectFailures &+= 1
+        worker.log("upstream \(pool.address): tls: \(error)")
+        failAll(error.reason == .identityMismatch ? .upstreamIdentityMismatch : .upstreamConnectFailure)
     }
 
     private func connectFailed(reason: String) {

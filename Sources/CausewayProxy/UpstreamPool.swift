@@ -1,5 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CausewayLoop
 import CausewayMesh
+import CausewayTLS
+
+/// What makes two upstream connections interchangeable: the same address, and for mTLS
+/// the same expected peer identity.
+struct PoolKey: Hashable {
+    let endpoint: EndpointAddress
+    /// The SPIFFE ID the peer must present; nil for h2c.
+    let identity: String?
+}
 
 /// One worker's connections to one endpoint.
 ///
@@ -8,14 +20,20 @@ import CausewayMesh
 /// up to `maxConnectionsPerEndpoint`, after which the least loaded connection takes it and
 /// nghttp2 queues the stream until the server's limit allows it.
 final class UpstreamPool {
-    let endpoint: EndpointAddress
+    let key: PoolKey
     let address: SocketAddress
+    /// The peer identity required over mTLS, parsed once; nil for h2c.
+    let identity: CausewayTLS.SPIFFEID?
     private(set) var connections: [UpstreamConnection] = []
 
-    init(endpoint: EndpointAddress, address: SocketAddress) {
-        self.endpoint = endpoint
+    init(key: PoolKey, address: SocketAddress, identity: CausewayTLS.SPIFFEID?) {
+        self.key = key
         self.address = address
+        self.identity = identity
     }
+
+    /// True when connections to this endpoint use mTLS.
+    var usesTLS: Bool { key.identity != nil }
 
     /// A connection for one more stream, opening one if needed.
     func acquire(worker: Worker) throws(SystemError) -> UpstreamConnection {
@@ -28,8 +46,16 @@ final class UpstreamPool {
            let least = connections.min(by: { $0.activeStreams < $1.activeStreams }) {
             return least
         }
+        var tls: TLSConnection?
+        if usesTLS {
+            guard let context = worker.snapshot.tls?.client else {
+                throw SystemError("mTLS to \(address) without a TLS configuration", code: EINVAL)
+            }
+            tls = TLSConnection(context: context, expectedPeer: identity, sessionCache: worker.tlsSessionCache,
+                                upstreamKey: address.description)
+        }
         let fd = try Sockets.connect(to: address)
-        let connection = UpstreamConnection(worker: worker, pool: self, fd: fd)
+        let connection = UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
         do {
             try connection.start()
         } catch {

@@ -5,6 +5,7 @@ import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
 import CausewayMesh
+import CausewayTLS
 
 /// One event-loop thread's share of the proxy: its listeners, downstream connections,
 /// upstream pools, balancer state and counters. Nothing here is shared with another
@@ -19,7 +20,11 @@ public final class Worker {
     /// Read buffer shared by every connection on this loop: bytes are fully handled
     /// (copied into stream queues or dropped) before the next read.
     let readBuffer: UnsafeMutableRawBufferPointer
-    private var pools: [EndpointAddress: UpstreamPool] = [:]
+    /// Decrypted bytes of TLS connections, used the same way as `readBuffer`.
+    let plaintextBuffer: UnsafeMutableRawBufferPointer
+    /// Client TLS sessions for resumption on pooled connections to remote gateways.
+    let tlsSessionCache = TLSSessionCache()
+    private var pools: [PoolKey: UpstreamPool] = [:]
     /// Per service (by snapshot index): resolved endpoint pools, in the table's order.
     private var servicePools: [[UpstreamPool]] = []
     private var serviceCounters: [ServiceCounters] = []
@@ -33,10 +38,14 @@ public final class Worker {
         self.index = index
         self.snapshot = snapshot
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        plaintextBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         install(snapshot)
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        plaintextBuffer.deallocate()
+    }
 
     // MARK: Configuration
 
@@ -47,12 +56,20 @@ public final class Worker {
         var nextCounters: [ServiceCounters] = []
         for service in new.services.services {
             var list: [UpstreamPool] = []
+            // A mirrored service's endpoints are its cluster's gateways, reached over mTLS.
+            let identity = service.isMirrored ? service.expectedIdentity : nil
             for endpoint in service.readyEndpoints {
-                if let existing = pools[endpoint] {
+                let key = PoolKey(endpoint: endpoint, identity: identity)
+                if let existing = pools[key] {
                     list.append(existing)
                 } else if let address = SocketAddress(ip: endpoint.host, port: endpoint.port) {
-                    let pool = UpstreamPool(endpoint: endpoint, address: address)
-                    pools[endpoint] = pool
+                    let parsed = identity.flatMap { try? CausewayTLS.SPIFFEID(parsing: $0) }
+                    if identity != nil && parsed == nil {
+                        log("service \(service.key): expected identity \(identity!) is not a SPIFFE ID; endpoint \(endpoint) skipped")
+                        continue
+                    }
+                    let pool = UpstreamPool(key: key, address: address, identity: parsed)
+                    pools[key] = pool
                     list.append(pool)
                 }
             }
@@ -69,16 +86,24 @@ public final class Worker {
 
     /// Routes a new request and submits it upstream, or answers it with a failure.
     func dispatch(_ stream: ProxyStream, headers: HeaderBlock) {
-        // route: :authority (or host) → service
+        // route: :authority (or host) → service. A gateway sees exported services only,
+        // and answers unknown and unexported names alike so it reveals nothing.
         let table = snapshot.services
-        let service: Int? = headers.withValue(of: ":authority") { table.resolve(authority: $0) }
-            ?? headers.withValue(of: "host") { table.resolve(authority: $0) } ?? nil
+        let gateway = stream.downstream.role == .gateway
+        let service = Self.resolve(headers, in: table, exportedOnly: gateway)
         guard let serviceIndex = service else {
             let hasAuthority = headers.firstIndex(of: ":authority") != nil || headers.firstIndex(of: "host") != nil
-            stream.downstream.fail(stream, hasAuthority ? .noRoute : .missingAuthority)
+            stream.downstream.fail(stream, !hasAuthority ? .missingAuthority : gateway ? .notExported : .noRoute)
             return
         }
         stream.counters = serviceCounters[serviceIndex]
+        let entry = table.services[serviceIndex]
+        var headers = headers
+        if gateway {
+            headers = RequestRewrite.forwardedClientCert(headers, by: snapshot.tls?.localIdentity, peer: stream.downstream.peerIdentity)
+        } else if let remote = entry.remoteName {
+            headers = RequestRewrite.authority(headers, to: remote.description)
+        }
         // balance: round-robin over ready endpoints
         let candidates = servicePools[serviceIndex]
         guard let pick = balancers[serviceIndex].next(count: candidates.count) else {
@@ -87,6 +112,19 @@ public final class Worker {
         }
         stream.endpointIndex = pick
         forward(stream, headers: headers, pool: candidates[pick])
+    }
+
+    /// The service `:authority` (else `host`) names; closures are passed inline so the
+    /// lookup allocates nothing.
+    private static func resolve(_ headers: HeaderBlock, in table: ServiceTable, exportedOnly: Bool) -> Int? {
+        if let found = headers.withValue(of: ":authority", {
+            exportedOnly ? table.resolveExported(authority: $0) : table.resolve(authority: $0)
+        }) {
+            return found
+        }
+        return headers.withValue(of: "host") {
+            exportedOnly ? table.resolveExported(authority: $0) : table.resolve(authority: $0)
+        } ?? nil
     }
 
     /// Submits the request on a pooled connection to `pool`'s endpoint.
@@ -120,14 +158,23 @@ public final class Worker {
     // MARK: Connections
 
     /// Starts accepting on a listening socket opened by the control thread.
-    func addListener(fd: Int32) throws(SystemError) {
-        let acceptor = Acceptor(worker: self, fd: fd)
+    func addListener(fd: Int32, role: TrafficRole) throws(SystemError) {
+        let acceptor = Acceptor(worker: self, fd: fd, role: role)
         try loop.register(fd, handler: acceptor, interest: .read)
         acceptors.append(acceptor)
     }
 
-    fileprivate func accepted(fd: Int32) {
-        let connection = DownstreamConnection(worker: self, fd: fd)
+    fileprivate func accepted(fd: Int32, role: TrafficRole) {
+        var tls: TLSConnection?
+        if role == .gateway {
+            guard let context = snapshot.tls?.server else {
+                log("gateway listener without TLS configuration; connection closed")
+                Syscall.close(fd)
+                return
+            }
+            tls = TLSConnection(context: context)
+        }
+        let connection = DownstreamConnection(worker: self, fd: fd, role: role, tls: tls)
         do {
             try connection.register(interest: .read)
         } catch {
@@ -199,10 +246,12 @@ public final class Worker {
 private final class Acceptor: LoopHandler {
     unowned let worker: Worker
     let fd: Int32
+    let role: TrafficRole
 
-    init(worker: Worker, fd: Int32) {
+    init(worker: Worker, fd: Int32, role: TrafficRole) {
         self.worker = worker
         self.fd = fd
+        self.role = role
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
@@ -210,7 +259,7 @@ private final class Acceptor: LoopHandler {
         for _ in 0..<64 {
             switch Sockets.accept(fd) {
             case .none: return
-            case .success(let client)?: worker.accepted(fd: client)
+            case .success(let client)?: worker.accepted(fd: client, role: role)
             case .failure(let error)?:
                 worker.log("accept: \(error)")
                 return

@@ -75,11 +75,11 @@ struct Run: ParsableCommand {
             case .reload:
                 do {
                     let next = try ConfigLoader.load(path: options.config)
-                    let notes = server.reload(next)
+                    let notes = try server.reload(next)
                     print("causeway: reloaded \(options.config) (\(next.services.services.count) service(s))")
                     for n in notes { print("causeway: note: \(n)") }
                 } catch {
-                    printErr("causeway: reload rejected, keeping the running configuration:\n\(error.description)")
+                    printErr("causeway: reload rejected, keeping the running configuration:\n\(error)")
                 }
                 fflush(nil)
             }

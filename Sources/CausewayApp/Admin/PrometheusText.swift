@@ -29,6 +29,14 @@ enum PrometheusText {
             family(name, type, help)
             out += "\(name){\(c)} \(value)\n"
         }
+        family("causeway_tls_handshakes_total", "counter", "TLS handshakes completed, by side (downstream: gateway clients; upstream: remote gateways).")
+        for side in ["downstream", "upstream"] {
+            out += "causeway_tls_handshakes_total{\(c),side=\"\(side)\"} \(m.tlsHandshakes[side] ?? 0)\n"
+        }
+        family("causeway_tls_handshake_failures_total", "counter", "TLS handshakes refused or broken, by side and reason.")
+        for (key, n) in m.tlsFailures.sorted(by: { ($0.key.side, $0.key.reason) < ($1.key.side, $1.key.reason) }) {
+            out += "causeway_tls_handshake_failures_total{\(c),side=\"\(key.side)\",reason=\"\(escape(key.reason))\"} \(n)\n"
+        }
         return out
     }
 

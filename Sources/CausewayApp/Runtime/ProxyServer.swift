@@ -21,15 +21,13 @@ public final class ProxyServer: Sendable {
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
-        var fdsByWorker = Array(repeating: [Int32](), count: proxy.workers)
+        let snapshot = try SnapshotBuilder.snapshot(from: config, version: 1)
+        var fdsByWorker = Array(repeating: [(fd: Int32, role: TrafficRole)](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
         func cleanup() { for fd in opened { Syscall.close(fd) } }
         for listener in proxy.listeners {
-            guard listener.role == .sidecar else {
-                cleanup()
-                throw StartupError("listener \(listener.name): role \(listener.role.rawValue) is not supported by this version")
-            }
+            let role: TrafficRole = listener.role == .gateway ? .gateway : .sidecar
             guard var address = SocketAddress(ip: listener.address.host, port: listener.address.port) else {
                 cleanup()
                 throw StartupError("listener \(listener.name): \(listener.address) is not an IP address")
@@ -38,7 +36,7 @@ public final class ProxyServer: Sendable {
                 do {
                     let fd = try Sockets.listen(on: address, reusePort: true)
                     opened.append(fd)
-                    fdsByWorker[w].append(fd)
+                    fdsByWorker[w].append((fd, role))
                     // Port 0: the first socket picks a port; the other workers share it.
                     if w == 0, address.port == 0, let actual = SocketAddress.local(of: fd) { address = actual }
                 } catch {
@@ -48,11 +46,10 @@ public final class ProxyServer: Sendable {
             }
             bound.append((listener.name, address.description))
         }
-        let snapshot = SnapshotBuilder.snapshot(from: config, version: 1)
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
-                handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listenerFDs: fdsByWorker[w]))
+                handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listeners: fdsByWorker[w]))
             } catch {
                 for h in handles { h.stop(); h.join() }
                 cleanup()
@@ -80,11 +77,15 @@ public final class ProxyServer: Sendable {
     /// Installs a newly loaded configuration's services and settings on every worker.
     /// Listener, admin and worker-count changes need a restart; they are reported in the
     /// returned notes and otherwise ignored.
-    public func reload(_ config: LoadedConfig) -> [String] {
-        let (old, version) = state.withLock { s -> (LoadedConfig, Int) in
-            let previous = s
-            s = (config, s.version + 1)
-            return (previous.config, s.version)
+    /// - Throws: `StartupError` when the new TLS files cannot be used; nothing changes then.
+    public func reload(_ config: LoadedConfig) throws(StartupError) -> [String] {
+        let version = state.withLock { $0.version + 1 }
+        // Build first: a bad certificate leaves the running snapshot in place.
+        let snapshot = try SnapshotBuilder.snapshot(from: config, version: version)
+        let old = state.withLock { s -> LoadedConfig in
+            let previous = s.config
+            s = (config, version)
+            return previous
         }
         var notes: [String] = []
         let a = old.proxy, b = config.proxy
@@ -93,7 +94,6 @@ public final class ProxyServer: Sendable {
         }
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
-        let snapshot = SnapshotBuilder.snapshot(from: config, version: version)
         for w in workers { w.install(snapshot) }
         admin.update(config: config)
         return notes

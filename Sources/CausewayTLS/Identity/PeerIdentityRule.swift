@@ -1,0 +1,64 @@
+/// Why a certificate does not carry an identity the mesh accepts.
+public enum PeerIdentityError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// No URI SAN with the `spiffe` scheme.
+    case noSPIFFEID
+    /// More than one `spiffe` URI SAN: the X.509 SVID rules allow exactly one.
+    case multipleSPIFFEIDs(Int)
+    /// The `spiffe` URI SAN is not a valid workload SPIFFE ID.
+    case invalidSPIFFEID(String, SPIFFEIDError)
+    /// A valid ID from a trust domain other than ours.
+    case foreignTrustDomain(SPIFFEID, expected: TrustDomain)
+    /// A valid ID in our trust domain, but not the one this connection expects.
+    case identityMismatch(SPIFFEID, expected: SPIFFEID)
+
+    public var description: String {
+        switch self {
+        case .noSPIFFEID: "certificate has no spiffe:// URI SAN"
+        case .multipleSPIFFEIDs(let n): "certificate has \(n) spiffe:// URI SANs; exactly one is allowed"
+        case .invalidSPIFFEID(let text, let error): "URI SAN \"\(text)\" is not a valid SPIFFE ID: \(error)"
+        case .foreignTrustDomain(let id, let expected): "\(id) is outside trust domain \(expected)"
+        case .identityMismatch(let id, let expected): "peer is \(id), expected \(expected)"
+        }
+    }
+}
+
+/// The mesh's identity rule for a peer certificate: exactly one `spiffe://` URI SAN, a
+/// valid workload ID, in our trust domain, and equal to the expected identity when the
+/// connection has one. Other URI SANs are ignored.
+enum PeerIdentityRule {
+    /// The one SPIFFE ID among a certificate's URI SANs.
+    static func spiffeID(fromURIs uris: [String]) throws(PeerIdentityError) -> SPIFFEID {
+        var found: String?
+        var count = 0
+        for uri in uris where hasSPIFFEScheme(uri) {
+            count += 1
+            found = uri
+        }
+        guard let text = found else { throw .noSPIFFEID }
+        guard count == 1 else { throw .multipleSPIFFEIDs(count) }
+        do {
+            return try SPIFFEID(parsing: text)
+        } catch {
+            throw .invalidSPIFFEID(text, error)
+        }
+    }
+
+    /// Applies the whole rule and returns the peer's identity.
+    static func check(uris: [String], trustDomain: TrustDomain, expected: SPIFFEID?) throws(PeerIdentityError) -> SPIFFEID {
+        let id = try spiffeID(fromURIs: uris)
+        guard id.trustDomain == trustDomain else { throw .foreignTrustDomain(id, expected: trustDomain) }
+        if let expected, id != expected { throw .identityMismatch(id, expected: expected) }
+        return id
+    }
+
+    /// True when `uri`'s scheme is `spiffe` in any case, so that `SPIFFE://...` is counted
+    /// (and then refused as malformed) rather than silently ignored.
+    private static func hasSPIFFEScheme(_ uri: String) -> Bool {
+        let scheme = Array("spiffe:".utf8)
+        let bytes = uri.utf8
+        guard bytes.count >= scheme.count else { return false }
+        return zip(bytes, scheme).allSatisfy { a, b in
+            (a >= UInt8(ascii: "A") && a <= UInt8(ascii: "Z") ? a | 0x20 : a) == b
+        }
+    }
+}
