@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-server nghttp2-proxy curl iproute2
 
-.PHONY: deps build release test run bench lint
+.PHONY: deps build release test run local bench bench-chain
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root).
 deps:
@@ -20,8 +20,12 @@ release: deps
 test: build
 	swift test --explicit-target-dependency-import-check error
 
-## run: a local sidecar in front of an nghttpd backend (examples/local).
+## run: the two-cluster demo on loopback (certificates, gateway, sidecar, backend); Ctrl-C stops.
 run: release
+	.build/release/causeway demo
+
+## local: a single sidecar in front of an nghttpd backend (examples/local).
+local: release
 	examples/local/run.sh
 
 ## bench: single-hop h2c comparison against nghttpx (bench/README.md).

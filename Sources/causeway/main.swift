@@ -13,7 +13,7 @@ struct Causeway: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "causeway",
         abstract: "A cross-cluster service-mesh proxy: sidecar and east-west gateway.",
-        subcommands: [Run.self, Validate.self]
+        subcommands: [Run.self, Validate.self, Demo.self]
     )
 }
 
@@ -84,6 +84,33 @@ struct Run: ParsableCommand {
                 fflush(nil)
             }
         }
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Two clusters on loopback: certificates, a gateway, a sidecar and a backend; sends a few requests across, then runs until Ctrl-C."
+    )
+    @Option(name: .long, help: "Port of cluster1's sidecar listener (0 picks one).")
+    var sidecarPort: UInt16 = 15001
+    @Option(name: .long, help: "Port of cluster1's admin listener (0 picks one).")
+    var adminPort: UInt16 = 15000
+    @Option(name: .long, help: "Sample requests to send across.")
+    var requests: Int = 3
+    @Flag(name: .long, help: "Exit after the sample requests instead of running until Ctrl-C.")
+    var once = false
+
+    func run() throws {
+        ProcessSignals.prepare()
+        let failures: Int
+        do {
+            failures = try DemoRunner(sidecarPort: sidecarPort, adminPort: adminPort, requests: requests, keepRunning: !once)
+                .run { print($0); fflush(nil) }
+        } catch {
+            printErr("causeway demo: \(error)")
+            throw ExitCode(1)
+        }
+        if failures > 0 { throw ExitCode(1) }
     }
 }
 

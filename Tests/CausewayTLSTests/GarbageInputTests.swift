@@ -58,9 +58,15 @@ final class GarbageInputTests: XCTestCase {
         for round in 0..<400 {
             let server = try gateway()
             var bytes = (0..<Int.random(in: 1...3000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-            // Half the rounds look like a handshake record at first, to get past the header.
-            if round % 2 == 0 {
-                bytes.replaceSubrange(0..<min(3, bytes.count), with: [0x16, 0x03, UInt8.random(in: 0...4, using: &random)].prefix(bytes.count))
+            // Two rounds in three get past the record layer: a handshake record header with a
+            // consistent length, and then a ClientHello header, so the parser sees the garbage.
+            if round % 3 != 0 && bytes.count > 9 {
+                let body = min(bytes.count - 5, Int.random(in: 4...2000, using: &random))
+                bytes.replaceSubrange(0..<5, with: [0x16, 0x03, 0x01, UInt8(body >> 8), UInt8(body & 0xFF)])
+                if round % 3 == 2 {
+                    let message = body - 4
+                    bytes.replaceSubrange(5..<9, with: [0x01, 0x00, UInt8(message >> 8), UInt8(message & 0xFF)])
+                }
             }
             var state = TLSHandshakeState.needsIO
             var offset = 0
@@ -111,6 +117,29 @@ final class GarbageInputTests: XCTestCase {
             // waits for the client's next flight, which never comes.
             XCTAssertNotNil(TLSPump.reason(state), "round \(round): \(state)")
             _ = TLSPump.take(server)
+        }
+    }
+
+    func testMutatedServerFlightsAreRefusedByTheClient() throws {
+        var random = SplitMix64(seed: 99)
+        for round in 0..<200 {
+            let client = TLSConnection(context: try pki.sidecarClient())
+            let server = try gateway()
+            _ = client.handshake()
+            TLSPump.transfer(from: client, to: server)
+            XCTAssertEqual(server.handshake(), .needsIO)
+            var flight = TLSPump.take(server)  // ServerHello .. Finished
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                flight[Int.random(in: 0..<flight.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+            }
+            feed(client, flight)
+            var state = client.handshake()
+            if state == .needsIO {
+                client.receivedEndOfStream()
+                state = client.handshake()
+            }
+            XCTAssertNotNil(TLSPump.reason(state), "round \(round): \(state)")
+            XCTAssertNil(client.peerIdentity)
         }
     }
 

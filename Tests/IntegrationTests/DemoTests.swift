@@ -1,0 +1,16 @@
+import Foundation
+import XCTest
+
+/// The README's run command: `causeway demo` sends requests across two clusters.
+final class DemoTests: XCTestCase {
+    func testDemoSendsRequestsAcrossClusters() throws {
+        let r = try runCommand(try causewayBinary(), ["demo", "--once", "--sidecar-port", "0", "--admin-port", "0", "--requests", "3"], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stdoutText + r.stderr)
+        let lines = r.stdoutText.split(separator: "\n").filter { $0.contains(" in ") && $0.contains(" ms;") }
+        XCTAssertEqual(lines.count, 3, r.stdoutText)
+        for line in lines {
+            XCTAssertTrue(line.contains("200 in"), String(line))
+            XCTAssertTrue(line.contains("URI=spiffe://mesh.local/ns/default/sa/cluster1-sidecar"), String(line))
+        }
+    }
+}
