@@ -32,7 +32,7 @@ MAX_STREAMS=${MAX_STREAMS:-256}
 SYSTEMS=${SYSTEMS:-causeway,nghttpx} # any of causeway, nghttpx, direct (h2load → nghttpd, no proxy)
 PIN=${PIN:-0}                        # 1: proxy on CPU 1, h2load and nghttpd on CPU 0
 MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it
-RUN_TIMEOUT=${RUN_TIMEOUT:-600}      # seconds; an h2load run that takes longer is killed and fails
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}      # seconds; an h2load run that takes longer is killed and fails
 CAUSEWAY_BIN=${CAUSEWAY_BIN:-}       # skip the build and use this binary
 CAUSEWAY_SCRATCH=${CAUSEWAY_SCRATCH:-} # --scratch-path for `swift build` (default: .build)
 NGHTTPX_EXTRA_ARGS=${NGHTTPX_EXTRA_ARGS:-} # appended to nghttpx's command line (word-split)
@@ -64,7 +64,8 @@ Topology: h2load -> proxy (one worker) -> nghttpd, all h2c on 127.0.0.1.
   --with-direct         add the 'direct' system (h2load -> nghttpd, no proxy) for reference
   --pin                 pin the proxy to CPU 1, h2load and nghttpd to CPU 0
   --max-cpu-ratio X     exit 3 if median CPU/req Causeway/nghttpx > X (e.g. 1.5)
-  --run-timeout SEC     kill an h2load run after SEC seconds (default 600)
+  --run-timeout SEC     kill an h2load run after SEC seconds (default 300); a system whose
+                        run was killed is skipped in later rounds (it stalled)
   --keep-tmp            keep the temporary directory (configs, logs)
   -h, --help            this help
 
@@ -158,19 +159,43 @@ else
 fi
 CLK_TCK=$(getconf CLK_TCK)
 
-# Other CPU-heavy processes (a Swift build) spoil the figures: say so, and record it.
-busy_processes() {                  # CPU-hungry processes other than ours
-  local f c p found=()
-  declare -A OWN=([$$]=1)
-  for p in "${STARTED[@]}"; do for c in $(descendants "$p"); do OWN[$c]=1; done; done
-  for f in /proc/[0-9]*/comm; do
-    p=${f#/proc/}; p=${p%/comm}
-    [[ -n "${OWN[$p]:-}" ]] && continue
-    { read -r c <"$f"; } 2>/dev/null || continue
-    case "$c" in swift-frontend|swift-build|swiftc|swift-driver|clang*|cc1*|ld|ld.gold|ld.lld|h2load|nghttpx|nghttpd|causeway) found+=("$c") ;; esac
+# Other busy processes (a Swift build, someone else's benchmark) spoil the figures: say so,
+# and record it. busy_processes SECONDS prints the processes other than ours that used at
+# least 10% of a CPU over SECONDS seconds ("name pct%, ..."), from two snapshots of /proc.
+cpu_snapshot() {                    # "pid ticks comm" for every process
+  local f st rest comm fields
+  for f in /proc/[0-9]*/stat; do
+    { read -r st <"$f"; } 2>/dev/null || continue
+    rest=${st##*) }
+    read -r -a fields <<<"$rest"
+    comm=${st#*(}; comm=${comm%)*}
+    echo "${st%% *} $((fields[11] + fields[12])) ${comm// /_}"
   done
-  ((${#found[@]})) && printf '%s\n' "${found[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}'
-  return 0
+}
+
+busy_processes() {
+  local secs=$1 p c
+  local -A own=([$$]=1)
+  for p in "${STARTED[@]}" ${LOAD_PID:-}; do
+    for c in $(descendants "$p"); do own[$c]=1; done
+  done
+  cpu_snapshot >"$TMP/cpu.before"
+  sleep "$secs"
+  cpu_snapshot >"$TMP/cpu.after"
+  python3 - "$secs" "$CLK_TCK" "$TMP/cpu.before" "$TMP/cpu.after" "${!own[*]}" <<'EOF'
+import sys
+secs, tck, own = float(sys.argv[1]), int(sys.argv[2]), set(sys.argv[5].split())
+def load(path):
+    d = {}
+    for line in open(path):
+        pid, ticks, comm = line.rstrip("\n").split(" ", 2)
+        d[pid] = (int(ticks), comm)
+    return d
+a, b = load(sys.argv[3]), load(sys.argv[4])
+busy = sorted(((t - a[p][0]) * 100.0 / tck / secs, comm) for p, (t, comm) in b.items()
+              if p in a and p not in own)
+print(", ".join(f"{comm} {pct:.0f}%" for pct, comm in reversed(busy) if pct >= 10))
+EOF
 }
 
 # ---------------------------------------------------------------- Causeway binary
@@ -407,7 +432,11 @@ run_h2load() {                      # run_h2load OUTFILE [h2load args...]; sets 
 }
 
 summary_line() {                    # one-line summary of an h2load output for the progress log
-  grep -E '^(finished in|requests:)' "$1" | tr '\n' ' ' | sed 's/  */ /g'
+  if grep -qE '^requests:' "$1"; then
+    grep -E '^(finished in|requests:)' "$1" | tr '\n' ' ' | sed 's/  */ /g'
+  else
+    echo "no summary from h2load (exit status $H2LOAD_RC); last line: $(tail -n 1 "$1")"
+  fi
 }
 
 # Smoke test: one request must come back 2xx with the whole body, through every system.
@@ -430,7 +459,7 @@ for s in "${SYS[@]}"; do
   fi
 done
 
-BUSY_BEFORE=$(busy_processes)
+BUSY_BEFORE=$(busy_processes 2)
 [[ -n "$BUSY_BEFORE" ]] && say "warning: other processes that load the CPU are running: $BUSY_BEFORE"
 BUSY_RUNS=""                        # what busy_processes saw just before each measured run
 
@@ -449,13 +478,17 @@ fi
 # Measured rounds: A B A B ...
 RUNS="$TMP/runs.tsv"
 printf 'system\tround\trc\toutput\tlatency_log\tcpu0\tcpu1\tbcpu0\tbcpu1\tlog0\tlog1\twall_ns\tsched0\tsched1\n' >"$RUNS"
+declare -A STALLED=()
 for ((r = 1; r <= ROUNDS; r++)); do
   for s in "${SYS[@]}"; do
+    if [[ -n "${STALLED[$s]:-}" ]]; then
+      say "round $r/$ROUNDS $s: skipped (its round ${STALLED[$s]} was killed after ${RUN_TIMEOUT}s)"
+      continue
+    fi
     out="$RAW/run-$r-$s.txt"
     lat="$TMP/latency-$r-$s.tsv"
     say "round $r/$ROUNDS $s: $H2LOAD_SHOWN $(URL_FOR "$s")"
-    sleep 1
-    busy=$(busy_processes)
+    busy=$(busy_processes 1)          # doubles as the 1 s pause between runs
     if [[ -n "$busy" ]]; then
       say "  warning: other CPU-hungry processes: $busy"
       BUSY_RUNS+="${BUSY_RUNS:+; }round $r $s: $busy"
@@ -471,12 +504,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
       "$s" "$r" "$H2LOAD_RC" "$out" "$lat" "$c0" "$c1" "$b0" "$b1" "$l0" "$l1" "$((t1 - t0))" "$n0" "$n1" >>"$RUNS"
     say "  $(summary_line "$out")"
+    if ((H2LOAD_RC == 124 || H2LOAD_RC == 137)); then
+      STALLED[$s]=$r
+      say "  h2load was killed after ${RUN_TIMEOUT}s: $s stalled; its later rounds are skipped"
+    fi
     for p in "${STARTED[@]}"; do
       kill -0 "$p" 2>/dev/null || die "process $p exited during the benchmark (see $RAW)"
     done
   done
 done
-BUSY_AFTER=$(busy_processes)
+BUSY_AFTER=$(busy_processes 2)
 
 # Keep the tails of the proxies' logs beside the raw outputs.
 for s in nghttpd nghttpx causeway; do

@@ -21,7 +21,8 @@ def parse_h2load(path):
         text = open(path, encoding="utf-8", errors="replace").read()
     except OSError:
         text = ""
-    r = {"total": None, "succeeded": None, "failed": None, "errored": None, "timeout": None,
+    progress = re.findall(r"^progress: (\d+)% done", text, re.M)
+    r = {"progress": int(progress[-1]) if progress else 0,"total": None, "succeeded": None, "failed": None, "errored": None, "timeout": None,
          "done": None, "rps": None, "seconds": None, "s2xx": None, "s3xx": None, "s4xx": None,
          "s5xx": None, "data_bytes": None}
     m = re.search(r"^finished in ([\d.]+)(us|ms|s|m|h), ([\d.]+) req/s", text, re.M)
@@ -127,8 +128,8 @@ def main():
     if "causeway" in meta:
         w(f"  causeway    {meta['causeway']}")
     if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none":
-        w("  other load  none seen (compilers, linkers, other h2load/nghttp*/causeway; "
-          "checked before the warm-up, before each run and at the end)")
+        w("  other load  none seen (no other process used >= 10% of a CPU in the 2 s before the "
+          "warm-up, the 1 s before each run, or the 2 s at the end)")
     else:
         w(f"  other load  FIGURES SUSPECT: before warm-up: {meta['busy_before']}; "
           f"before runs: {meta['busy_runs']}; at the end: {meta['busy_after']}")
@@ -197,12 +198,15 @@ def main():
     broken = []
     for r in runs:
         if r["bad"] is None:
-            broken.append(f"{r['system']} round {r['round']}: h2load output unreadable (rc {r['rc']})")
+            # No summary: h2load was killed (a stall) or crashed. Count the whole run as bad.
+            total_bad += requests
+            broken.append(f"{r['system']} round {r['round']}: no summary from h2load (exit status "
+                          f"{r['rc']}{', killed by --run-timeout' if r['rc'] in (124, 137) else ''}); "
+                          f"it had reported {r['progress']}% of {requests} requests done")
         else:
             total_bad += r["bad"]
-        if r["rc"] != 0:
-            broken.append(f"{r['system']} round {r['round']}: h2load exit status {r['rc']}"
-                          + (" (killed by --run-timeout)" if r["rc"] in (124, 130, 137) else ""))
+            if r["rc"] != 0:
+                broken.append(f"{r['system']} round {r['round']}: h2load exit status {r['rc']}")
         if r["bad"] == 0 and not r["body_ok"]:
             broken.append(f"{r['system']} round {r['round']}: received {r['data_bytes']} body bytes, "
                           f"expected {r['succeeded']} x {body_size}")
@@ -214,6 +218,12 @@ def main():
         if wb is None or wb > 0:
             warm_bad.append(f"{s}: {'unreadable' if wb is None else wb} failed in warm-up")
 
+    rounds = int(meta["rounds"])
+    for s_ in systems:
+        done_rounds = {r["round"] for r in runs if r["system"] == s_}
+        skipped = [str(n) for n in range(1, rounds + 1) if n not in done_rounds]
+        if skipped:
+            broken.append(f"{s_}: round(s) {', '.join(skipped)} skipped after a stalled run")
     measured = sum(1 for _ in runs) * requests
     w("Verdict")
     if "causeway" in med and "nghttpx" in med and med["nghttpx"]["cpu"] and med["causeway"]["cpu"]:
