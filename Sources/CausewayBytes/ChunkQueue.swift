@@ -22,7 +22,8 @@ public struct ChunkQueue {
             if head < chunks.count, let last = chunks.last, last.writableBytes > 0 {
                 tail = last
             } else {
-                tail = ByteChunk()
+                // The first chunk fits the first write: most bodies are small.
+                tail = chunks.isEmpty ? ByteChunk.make(forFirstWrite: rest.count) : ByteChunk.make()
                 chunks.append(tail)
             }
             let n = tail.append(rest)

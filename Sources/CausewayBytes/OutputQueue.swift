@@ -46,7 +46,7 @@ public struct OutputQueue {
                 s.reset()
                 chunk = s
             } else {
-                chunk = ByteChunk()
+                chunk = ByteChunk.make()
             }
             segments.append(Segment(chunk: chunk, start: 0, end: 0, owned: true))
         }
@@ -91,7 +91,7 @@ public struct OutputQueue {
                 break
             }
             left -= len
-            if segments[head].owned && segments[head].chunk.capacity == ByteChunk.defaultCapacity {
+            if segments[head].owned && segments[head].chunk.size >= ByteChunk.defaultCapacity {
                 spare = segments[head].chunk
             }
             head += 1

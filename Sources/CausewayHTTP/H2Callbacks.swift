@@ -21,36 +21,48 @@ enum H2Callbacks {
         Unmanaged<H2Session>.fromOpaque(userData!).takeUnretainedValue()
     }
 
+    /// Runs `body` with the session without retaining it: nghttp2 only calls back while
+    /// the session's owner is inside `receive`/`produceOutput`, which keeps it alive.
+    @inline(__always)
+    static func withSession<R>(_ userData: UnsafeMutableRawPointer?, _ body: (H2Session) -> R) -> R {
+        Unmanaged<H2Session>.fromOpaque(userData!)._withUnsafeGuaranteedRef(body)
+    }
+
     static let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
-        let s = session(userData)
-        s.pendingBlock = HeaderBlock()
-        s.pendingBlockStream = frame!.pointee.hd.stream_id
+        withSession(userData) { s in
+            // The previous block was moved into its event; this one starts empty (no
+            // allocation until the first field).
+            s.pendingBlock.removeAllDroppingStorage()
+            s.pendingBlockStream = frame!.pointee.hd.stream_id
+        }
         return 0
     }
 
     static let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
-        let s = session(userData)
-        s.pendingBlock.append(
-            name: UnsafeRawBufferPointer(start: name, count: nameLength),
-            value: UnsafeRawBufferPointer(start: value, count: valueLength)
-        )
+        withSession(userData) { s in
+            s.pendingBlock.append(
+                name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                value: UnsafeRawBufferPointer(start: value, count: valueLength)
+            )
+        }
         return 0
     }
 
     static let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData in
-        let s = session(userData)
-        let hd = frame!.pointee.hd
+        withSession(userData) { s in frameReceived(s, frame!) }
+    }
+
+    private static func frameReceived(_ s: H2Session, _ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let hd = frame.pointee.hd
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch UInt32(hd.type) {
         case NGHTTP2_HEADERS.rawValue:
             guard hd.stream_id == s.pendingBlockStream else { return 0 }
-            let block = s.pendingBlock
-            s.pendingBlock = HeaderBlock()
-            s.events.append(.headers(streamID: hd.stream_id, block: block, endStream: endStream))
+            s.events.append(.headers(streamID: hd.stream_id, block: s.takePendingBlock(), endStream: endStream))
         case NGHTTP2_DATA.rawValue:
             if endStream { s.events.append(.endStream(streamID: hd.stream_id)) }
         case NGHTTP2_GOAWAY.rawValue:
-            let g = frame!.pointee.goaway
+            let g = frame.pointee.goaway
             s.events.append(.goaway(lastStreamID: g.last_stream_id, errorCode: g.error_code))
         case NGHTTP2_SETTINGS.rawValue:
             if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { s.events.append(.settings) }
@@ -61,14 +73,15 @@ enum H2Callbacks {
     }
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
-        session(userData).events.append(.data(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length)))
+        withSession(userData) { $0.events.append(.data(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))) }
         return 0
     }
 
     static let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
-        let s = session(userData)
-        s.bodies[streamID] = nil
-        s.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
+        withSession(userData) { s in
+            s.bodies[streamID] = nil
+            s.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
+        }
         return 0
     }
 
@@ -103,9 +116,16 @@ enum H2Callbacks {
     /// Writes a DATA frame whose payload stays in the body's chunk: the 9-byte header is
     /// copied, the payload is queued by reference.
     static let sendData: nghttp2_send_data_callback = { _, frame, frameHeader, length, source, userData in
-        let s = session(userData)
-        let body = Unmanaged<H2OutboundBody>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
-        let padding = Int(frame!.pointee.data.padlen)
+        withSession(userData) { s in
+            Unmanaged<H2OutboundBody>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef { body in
+                frameData(s, body, frame!, frameHeader!, length)
+            }
+        }
+    }
+
+    private static func frameData(_ s: H2Session, _ body: H2OutboundBody, _ frame: UnsafeMutablePointer<nghttp2_frame>,
+                                  _ frameHeader: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
+        let padding = Int(frame.pointee.data.padlen)
         s.output.append(UnsafeRawBufferPointer(start: frameHeader, count: 9))
         if padding > 0 {
             var padLength = UInt8(padding - 1)
@@ -121,7 +141,7 @@ enum H2Callbacks {
             let zeros = [UInt8](repeating: 0, count: padding - 1)
             zeros.withUnsafeBytes { s.output.append($0) }
         }
-        s.events.append(.bodySent(streamID: frame!.pointee.hd.stream_id, count: length))
+        s.events.append(.bodySent(streamID: frame.pointee.hd.stream_id, count: length))
         return 0
     }
 }

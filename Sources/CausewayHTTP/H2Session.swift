@@ -23,6 +23,14 @@ public final class H2Session {
     /// The stream `pendingBlock` belongs to.
     var pendingBlockStream: Int32 = 0
 
+    /// Moves the assembled block out, leaving an empty one (a move, not a copy).
+    @inline(__always)
+    func takePendingBlock() -> HeaderBlock {
+        var block = HeaderBlock()
+        swap(&block, &pendingBlock)
+        return block
+    }
+
     /// Creates a session and queues its SETTINGS (and, for a server, nothing else until the
     /// client preface arrives).
     public init(role: H2Role, settings: H2Settings) {

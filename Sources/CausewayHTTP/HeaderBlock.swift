@@ -29,7 +29,11 @@ public struct HeaderBlock: Sendable {
 
     /// Appends a field from raw bytes.
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        if bytes.capacity == 0 { bytes.reserveCapacity(512) }
+        if fields.capacity == 0 {
+            // One allocation each for a typical block instead of repeated growth.
+            bytes.reserveCapacity(512)
+            fields.reserveCapacity(16)
+        }
         let ns = Int32(bytes.count)
         bytes.append(contentsOf: name)
         let vs = Int32(bytes.count)
@@ -111,6 +115,14 @@ public struct HeaderBlock: Sendable {
             }
             return n
         } ?? nil
+    }
+
+    /// Removes every field and releases the storage.
+    public mutating func removeAllDroppingStorage() {
+        if !fields.isEmpty || fields.capacity > 0 {
+            bytes = []
+            fields = []
+        }
     }
 
     /// Removes every field.

@@ -13,8 +13,10 @@ class H2Connection: LoopHandler {
     /// Output beyond which the session stops producing frames and reads pause.
     static let outputHighWater = 256 * 1024
 
-    /// The worker that owns this connection for its whole life.
-    unowned let worker: Worker
+    /// The worker that owns this connection for its whole life (and outlives it: the
+    /// worker is the loop's context until the thread ends). unowned(unsafe) because safe
+    /// `unowned` costs an atomic on every access.
+    unowned(unsafe) let worker: Worker
     /// The connected socket; -1 once closed.
     private(set) var fd: Int32
     /// Protocol state.

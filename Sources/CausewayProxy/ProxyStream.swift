@@ -19,7 +19,9 @@ final class ProxyStream {
         case done
     }
 
-    unowned let downstream: DownstreamConnection
+    // unowned(unsafe): a stream is dropped from every table (and detached from its upstream)
+    // when its downstream connection closes; safe `unowned` costs an atomic per access.
+    unowned(unsafe) let downstream: DownstreamConnection
     let downstreamID: Int32
     var state: State = .routing
     /// The upstream connection and stream, once submitted.

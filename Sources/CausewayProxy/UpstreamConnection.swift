@@ -20,7 +20,9 @@ final class UpstreamConnection: H2Connection {
     }
 
     private(set) var state: State = .connecting
-    unowned let pool: UpstreamPool
+    // unowned(unsafe): pools are never removed while they have connections (Worker.install
+    // prunes only empty ones), and safe `unowned` costs an atomic on every access.
+    unowned(unsafe) let pool: UpstreamPool
     private var streams: [Int32: ProxyStream] = [:]
     private var connectTimer: TimerID?
     private var idleTimer: TimerID?
@@ -37,9 +39,12 @@ final class UpstreamConnection: H2Connection {
     /// Registers the connecting socket and arms the connect timeout.
     func start() throws(SystemError) {
         try register(interest: .write)
-        connectTimer = worker.loop.schedule(after: worker.settings.connectTimeoutNanos) { [weak self] in
-            guard let self, self.state == .connecting || self.state == .handshaking else { return }
-            self.connectFailed(reason: "connect timed out")
+        // Timers capture self strongly: they are cancelled on connect and in didClose, and a
+        // weak reference would give the connection a side table, which puts every retain
+        // of it on the runtime's slow path.
+        connectTimer = worker.loop.schedule(after: worker.settings.connectTimeoutNanos) { [self] in
+            guard state == .connecting || state == .handshaking else { return }
+            connectFailed(reason: "connect timed out")
         }
     }
 
@@ -136,13 +141,13 @@ final class UpstreamConnection: H2Connection {
             close(reason: "drained")
             return
         }
-        idleTimer = worker.loop.schedule(after: worker.settings.idleTimeoutNanos) { [weak self] in
-            guard let self, self.streams.isEmpty else { return }
-            self.idleTimer = nil
-            self.state = .draining
-            self.session.goaway(errorCode: H2ErrorCode.noError)
-            self.scheduleFlush()
-            self.close(reason: "idle")
+        idleTimer = worker.loop.schedule(after: worker.settings.idleTimeoutNanos) { [self] in
+            idleTimer = nil
+            guard streams.isEmpty, !isClosed else { return }
+            state = .draining
+            session.goaway(errorCode: H2ErrorCode.noError)
+            scheduleFlush()
+            close(reason: "idle")
         }
     }
 

@@ -78,6 +78,10 @@ public final class Worker {
         }
         servicePools = nextPools
         serviceCounters = nextCounters
+        // Forget pools of endpoints that left the tables once their last connection closed.
+        var live = Set<ObjectIdentifier>()
+        for list in nextPools { for p in list { live.insert(ObjectIdentifier(p)) } }
+        pools = pools.filter { live.contains(ObjectIdentifier($0.value)) || !$0.value.connections.isEmpty }
         // Each worker starts its rotation at its own index so their first picks spread.
         if balancers.count != nextPools.count { balancers = Array(repeating: RoundRobin(offset: index), count: nextPools.count) }
     }
@@ -198,7 +202,9 @@ public final class Worker {
         closeListeners()
         drainDone = done
         for (_, c) in downstreams { c.drain() }
-        loop.schedule(at: deadline) { [weak self] in self?.finishDrain() }
+        // Strong capture: the worker lives as long as its loop (and a weak reference would
+        // put every retain of it on the runtime's slow path).
+        loop.schedule(at: deadline) { [self] in finishDrain() }
         if downstreams.isEmpty { finishDrain() }
     }
 
@@ -244,7 +250,7 @@ public final class Worker {
 
 /// Accepts connections on one worker's `SO_REUSEPORT` listener.
 private final class Acceptor: LoopHandler {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     let role: TrafficRole
 

@@ -37,7 +37,7 @@ final class ChunkQueueTests: XCTestCase {
         var q = OutputQueue()
         let a = [UInt8](0..<200)
         a.withUnsafeBytes { q.append($0) }
-        let chunk = ByteChunk()
+        let chunk = ByteChunk.make()
         [UInt8](200..<255).withUnsafeBytes { _ = chunk.append($0) }
         q.appendReference(chunk, offset: 0, count: 55)
         q.consume(150)

@@ -19,7 +19,7 @@ final class OutputWriterTests: XCTestCase {
             let header = [UInt8](repeating: UInt8(i), count: 9)
             header.withUnsafeBytes { queue.append($0) }
             expected += header
-            let chunk = ByteChunk()
+            let chunk = ByteChunk.make()
             let payload = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &+ i) }
             payload.withUnsafeBytes { _ = chunk.append($0) }
             queue.appendReference(chunk, offset: 0, count: payload.count)

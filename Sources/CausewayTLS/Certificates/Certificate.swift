@@ -94,9 +94,13 @@ public struct KeyUsage: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// Signing (TLS handshakes).
     public static let digitalSignature = KeyUsage(rawValue: UInt32(KU_DIGITAL_SIGNATURE))
+    /// Encrypting keys (TLS 1.2 RSA key exchange).
     public static let keyEncipherment = KeyUsage(rawValue: UInt32(KU_KEY_ENCIPHERMENT))
+    /// Signing certificates (CAs).
     public static let keyCertSign = KeyUsage(rawValue: UInt32(KU_KEY_CERT_SIGN))
+    /// Signing revocation lists (CAs).
     public static let cRLSign = KeyUsage(rawValue: UInt32(KU_CRL_SIGN))
 
     /// OpenSSL returns all bits set when the extension is absent; that reads as none here.
@@ -110,7 +114,9 @@ public struct ExtendedKeyUsage: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// TLS server authentication.
     public static let serverAuth = ExtendedKeyUsage(rawValue: UInt32(XKU_SSL_SERVER))
+    /// TLS client authentication.
     public static let clientAuth = ExtendedKeyUsage(rawValue: UInt32(XKU_SSL_CLIENT))
 
     init(extensionValue: UInt32) {

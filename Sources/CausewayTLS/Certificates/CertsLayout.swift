@@ -24,12 +24,19 @@ public struct CertsLayout: Sendable {
 
     // MARK: Paths
 
+    /// `DIR/root.pem`: the root certificate, which is also the proxies' trust bundle.
     public var rootCertificatePath: String { join("root.pem") }
+    /// `DIR/root-key.pem`.
     public var rootKeyPath: String { join("root-key.pem") }
+    /// `DIR/<cluster>`.
     public func clusterDirectory(_ cluster: String) -> String { join(cluster) }
+    /// `DIR/<cluster>/ca.pem`: the cluster's intermediate certificate.
     public func intermediateCertificatePath(cluster: String) -> String { join(cluster, "ca.pem") }
+    /// `DIR/<cluster>/ca-key.pem`.
     public func intermediateKeyPath(cluster: String) -> String { join(cluster, "ca-key.pem") }
+    /// `DIR/<cluster>/<name>-chain.pem`: a workload certificate, then its intermediate.
     public func chainPath(cluster: String, name: String) -> String { join(cluster, "\(name)-chain.pem") }
+    /// `DIR/<cluster>/<name>-key.pem`.
     public func keyPath(cluster: String, name: String) -> String { join(cluster, "\(name)-key.pem") }
 
     // MARK: Commands

@@ -23,6 +23,7 @@ public struct TLSConfiguration: Sendable {
     /// Highest TLS version offered (1.3 unless a test needs 1.2).
     public var maximumVersion: TLSProtocolVersion = .tls13
 
+    /// A configuration with the defaults above (ALPN `h2`, TLS 1.2 to 1.3).
     public init(
         role: TLSRole,
         trustDomain: TrustDomain,

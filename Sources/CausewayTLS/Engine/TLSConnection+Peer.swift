@@ -8,7 +8,7 @@ extension TLSConnection {
     func acceptPeerCertificate(_ leaf: OpaquePointer) -> Bool {
         switch checkLeaf(leaf) {
         case .success(let id):
-            peerIdentity = id
+            verifiedPeer = id
             return true
         case .failure(let error):
             refusal = error
@@ -69,18 +69,16 @@ extension TLSConnection {
                 detail: "peer agreed on \(negotiatedALPN.map { "ALPN \($0)" } ?? "no ALPN"), we require \(context.applicationProtocols.joined(separator: ", "))"
             ))
         }
-        if peerIdentity == nil || sessionReused {
+        if verifiedPeer == nil || sessionReused {
             guard let leaf = SSL_get0_peer_certificate(ssl) else {
                 return refuseAfterHandshake(TLSError(reason: .noPeerCertificate, detail: "peer presented no certificate"))
             }
             switch checkLeaf(leaf) {
-            case .success(let id):
-                peerIdentity = id
-            case .failure(let error):
-                peerIdentity = nil
-                return refuseAfterHandshake(error)
+            case .success(let id): verifiedPeer = id
+            case .failure(let error): return refuseAfterHandshake(error)
             }
         }
+        peerIdentity = verifiedPeer
         phase = .open
         return .complete
     }

@@ -46,6 +46,9 @@ public final class TLSConnection {
     // Verdicts recorded by callbacks during the handshake (TLSCallbacks).
     var refusal: TLSError?
     var chainError: TLSFailureClassifier.ChainError?
+    /// The identity the verify callback accepted; published as `peerIdentity` only if the
+    /// handshake then completes (a later step, such as CertificateVerify, can still fail).
+    var verifiedPeer: SPIFFEID?
 
     /// The peer's SPIFFE ID once the handshake completed (also on a resumed session).
     public internal(set) var peerIdentity: SPIFFEID?
@@ -89,6 +92,13 @@ public final class TLSConnection {
     }
 
     deinit {
+        // SSL_free makes the session of a connection that never sent close_notify
+        // unresumable (a TLS 1.0 rule that TLS 1.1 dropped). A pooled connection closed
+        // without ceremony is healthy, so its session stays resumable; a failed one was
+        // already invalidated by OpenSSL when the fatal alert went out.
+        if case .failed = phase {} else {
+            SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN)
+        }
         SSL_free(ssl)  // frees the BIO too; no callback runs after this
     }
 
@@ -218,9 +228,11 @@ public final class TLSConnection {
 
     // MARK: Failure
 
-    /// Records `error` as final and returns it.
+    /// Records `error` as final and returns it. A client forgets the upstream's session:
+    /// whatever went wrong, the next attempt starts with a full handshake.
     func fail(_ error: TLSError) -> TLSError {
         phase = .failed(error)
+        sessionCache?.removeSession(for: upstreamKey)
         return error
     }
 

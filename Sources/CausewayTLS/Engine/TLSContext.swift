@@ -97,11 +97,13 @@ public final class TLSContext: @unchecked Sendable {
         SSL_CTX_set_default_passwd_cb(ctx) { _, _, _, _ in 0 }
         // root -> intermediate -> leaf; a little room, but no unbounded chain walking.
         SSL_CTX_set_verify_depth(ctx, 4)
+        guard configuration.applicationProtocols.allSatisfy({ (1...255).contains($0.utf8.count) }) else {
+            throw TLSConfigurationError(path: nil, message: "ALPN protocol names must be 1 to 255 bytes: \(configuration.applicationProtocols)")
+        }
         if configuration.role == .client && !configuration.applicationProtocols.isEmpty {
             let wire = ALPNWire.encode(configuration.applicationProtocols)
-            guard configuration.applicationProtocols.allSatisfy({ (1...255).contains($0.utf8.count) }),
-                  SSL_CTX_set_alpn_protos(ctx, wire, UInt32(wire.count)) == 0  // 0 is success here
-            else { throw failure(nil, "invalid ALPN protocol list \(configuration.applicationProtocols)") }
+            // Unusually, 0 is success here.
+            guard SSL_CTX_set_alpn_protos(ctx, wire, UInt32(wire.count)) == 0 else { throw failure(nil, "setting ALPN protocols") }
         }
     }
 

@@ -48,6 +48,7 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What happened, for a log line (OpenSSL's error strings, the certificate problem).
     public let detail: String
 
+    /// An error with `reason` and a log-ready `detail`.
     public init(reason: TLSFailureReason, detail: String) {
         self.reason = reason
         self.detail = detail

@@ -104,7 +104,7 @@ final class TLSRecordBuffers {
                 return full
             }
         }
-        let fresh = ByteChunk()
+        let fresh = ByteChunk.make()
         chunk = fresh
         return fresh
     }

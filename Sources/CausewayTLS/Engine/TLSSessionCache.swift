@@ -7,6 +7,12 @@ import COpenSSL
 /// only offered to a connection made from the same `TLSContext` that obtained it, so after a
 /// reload the new certificates are presented on the next handshake. At most `capacity`
 /// upstreams are remembered; past that an arbitrary entry is dropped.
+///
+/// OpenSSL offers a TLS 1.3 session only once (tickets are single-use, as RFC 8446 advises);
+/// the resumed connection receives a fresh ticket on its first read, which replaces it. So
+/// connections opened one after another keep resuming, while a second connection opened
+/// before the first has read its ticket makes a full handshake. A failed handshake drops the
+/// upstream's session.
 public final class TLSSessionCache {
     /// Upstreams remembered at most.
     public let capacity: Int

@@ -75,10 +75,13 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
 
 /// Why a string is not a SPIFFE ID or trust domain.
 public enum SPIFFEIDError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The text is empty.
     case empty
+    /// More than 2048 bytes (or a trust domain over 255).
     case tooLong
     /// The scheme is not exactly `spiffe://`.
     case wrongScheme
+    /// Nothing between `spiffe://` and the path.
     case missingTrustDomain
     /// A character outside `[a-z0-9._-]` in the trust domain; also catches a port (`:`),
     /// user info (`@`), uppercase, and a query or fragment right after the domain.
@@ -87,16 +90,19 @@ public enum SPIFFEIDError: Error, Hashable, Sendable, CustomStringConvertible {
     case missingPath
     /// A path given on its own (not parsed from a URI) must start with `/`.
     case pathWithoutLeadingSlash
+    /// `//` in the path.
     case emptyPathSegment
+    /// A `.` or `..` path segment.
     case dotPathSegment
     /// A character outside `[A-Za-z0-9._-]` in the path; also catches `?` and `#`.
     case invalidPathCharacter(Character)
+    /// The path ends with `/`.
     case trailingSlash
 
     public var description: String {
         switch self {
         case .empty: "empty SPIFFE ID"
-        case .tooLong: "SPIFFE ID longer than \(SPIFFESyntax.maximumLength) bytes"
+        case .tooLong: "SPIFFE ID longer than \(SPIFFESyntax.maximumLength) bytes, or trust domain longer than 255"
         case .wrongScheme: "a SPIFFE ID starts with spiffe:// (lowercase)"
         case .missingTrustDomain: "missing trust domain"
         case .invalidTrustDomainCharacter(let c):

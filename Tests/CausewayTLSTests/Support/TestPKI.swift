@@ -60,6 +60,11 @@ final class TestPKI: Sendable {
     }
 
 
+    /// Deletes the directory (for instances other than `shared`).
+    func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// A leaf's files: (cluster, name) in the main layout, or "rogue" for the other root's.
     func identity(_ cluster: String, _ name: String) -> (chain: String, key: String) {
         if cluster == "rogue" {
