@@ -187,6 +187,11 @@ public final class H2Session {
         nghttp2_session_terminate_session(session, errorCode)
     }
 
+    /// Sends GOAWAY naming `lastStreamID` as the last stream this end will process.
+    public func goaway(lastStreamID: Int32, errorCode: UInt32) {
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), lastStreamID, errorCode, nil, 0)
+    }
+
     /// Starts a graceful shutdown (server): GOAWAY naming the last stream we processed, so
     /// in-flight streams finish and the client retries later ones elsewhere. nghttp2 then
     /// refuses new streams, and `isAlive` turns false once the last stream closes.

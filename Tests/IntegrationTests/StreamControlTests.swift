@@ -94,3 +94,31 @@ final class StreamControlTests: XCTestCase {
         XCTAssertTrue(r.stdoutText.contains("200 succeeded, 0 failed, 0 errored"), r.stdoutText)
     }
 }
+
+/// An upstream GOAWAY fails only the streams it must: streams at or below its last stream
+/// id finish; bodiless ones above it are replayed on a new connection; one whose body was
+/// already sent gets 503 upstream-refused.
+final class UpstreamGoawayTests: XCTestCase {
+    func testGoawayFailsOnlyTheStreamsItMust() throws {
+        let dir = try TempDir()
+        let upstream = try GoawayUpstream(requestsBeforeGoaway: 3)
+        let sidecar = try CausewaySidecar(dir: dir, services: ["svc": [TestEndpoint(port: upstream.port)]], workers: 1)
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        func request(_ method: String, _ path: String) -> HeaderBlock {
+            HeaderBlock([(":method", method), (":scheme", "http"), (":authority", "svc"), (":path", path)])
+        }
+        let a = client.session.submitRequest(request("GET", "/a"), body: nil)
+        let b = client.session.submitRequest(request("GET", "/b"), body: nil)
+        let body = H2OutboundBody()
+        Array("payload".utf8).withUnsafeBytes { client.session.send($0, on: body) }
+        client.session.finish(body)
+        let c = client.session.submitRequest(request("POST", "/c"), body: body)
+        XCTAssertTrue(try client.pump(seconds: 15) { [a, b, c].allSatisfy { client.closed[$0] != nil } }, client.events.joined(separator: ", ") + sidecar.process.log)
+        XCTAssertEqual(client.statuses[a], 200)
+        XCTAssertEqual(client.statuses[b], 200, "a bodiless request above the GOAWAY's last stream is replayed")
+        XCTAssertEqual(client.statuses[c], 503, "a request whose body was sent is not replayed")
+        XCTAssertEqual(client.closed[a], 0)
+        XCTAssertEqual(client.closed[b], 0)
+    }
+}

@@ -15,6 +15,8 @@ final class H2TestPeer {
     var statuses: [Int32: Int] = [:]
     var closed: [Int32: UInt32] = [:]
     var requests: [Int32: HeaderBlock] = [:]
+    /// Streams whose peer half has ended (END_STREAM seen).
+    var ended = Set<Int32>()
 
     init(fd: Int32, role: H2Role, window: UInt32 = 65535) {
         self.fd = fd
@@ -68,8 +70,9 @@ final class H2TestPeer {
             try buf.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             for e in session.events {
                 switch e {
-                case .headers(let id, let block, _):
-                    if let s = block.status { statuses[id] = s } else { requests[id] = block }
+                case .headers(let id, let block, let end):
+                    if let s = block.status { statuses[id] = s } else if requests[id] == nil { requests[id] = block }
+                    if end { ended.insert(id) }
                     events.append("headers \(id)")
                 case .data(let id, let bytes):
                     receivedBody[id, default: 0] += bytes.count
@@ -78,6 +81,7 @@ final class H2TestPeer {
                     closed[id] = code
                     events.append("closed \(id) \(code)")
                 case .endStream(let id):
+                    ended.insert(id)
                     events.append("end \(id)")
                 default:
                     break
@@ -126,6 +130,63 @@ final class ResettingUpstream: @unchecked Sendable {
                 }
                 return false
             }
+        }
+        thread.start()
+    }
+
+    deinit { close(listenFD) }
+}
+
+/// An upstream that, on its first connection, waits for `requestsBeforeGoaway` requests,
+/// sends GOAWAY naming only the first one as processed and answers it ("first"); every
+/// later connection answers everything ("second").
+final class GoawayUpstream: @unchecked Sendable {
+    let port: UInt16
+    private let listenFD: Int32
+    private let thread: Thread
+
+    init(requestsBeforeGoaway: Int) throws {
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listenFD = listenFD
+        var one: Int32 = 1
+        setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
+        port = UInt16(bigEndian: addr.sin_port)
+        _ = Glibc.listen(listenFD, 16)
+        thread = Thread {
+            func answer(_ peer: H2TestPeer, _ id: Int32, _ text: String) {
+                let body = H2OutboundBody()
+                Array(text.utf8).withUnsafeBytes { peer.session.send($0, on: body) }
+                peer.session.finish(body)
+                peer.session.submitResponse(streamID: id, HeaderBlock([(":status", "200")]), body: body)
+            }
+            // First connection: GOAWAY after the requests arrive.
+            let first = accept(listenFD, nil, nil)
+            guard first >= 0 else { return }
+            let peer = H2TestPeer(fd: first, role: .server)
+            _ = try? peer.pump(seconds: 10) { peer.requests.count >= requestsBeforeGoaway }
+            let lowest = peer.requests.keys.min() ?? 1
+            peer.session.goaway(lastStreamID: lowest, errorCode: H2ErrorCode.noError)
+            answer(peer, lowest, "first")
+            try? peer.flush()
+            // Later connections: answer everything.
+            let second = accept(listenFD, nil, nil)
+            guard second >= 0 else { return }
+            let next = H2TestPeer(fd: second, role: .server)
+            var answered = Set<Int32>()
+            _ = try? next.pump(seconds: 10) {
+                for id in next.ended where !answered.contains(id) && next.requests[id] != nil {
+                    answered.insert(id)
+                    answer(next, id, "second")
+                }
+                return false
+            }
+            _ = try? peer.pump(seconds: 1)
         }
         thread.start()
     }
