@@ -27,6 +27,8 @@ class H2Connection: LoopHandler {
     private var wire = OutputQueue()
     /// True once the TLS handshake completed (always true for h2c).
     private(set) var secured: Bool
+    /// True once any application data was decrypted (TLS connections).
+    private var receivedPlaintext = false
     private var flushScheduled = false
     private var interest: Interest = .read
     /// True once `close()` ran.
@@ -136,21 +138,10 @@ class H2Connection: LoopHandler {
         return result
     }
 
-    /// Moves the session's plaintext into TLS records.
+    /// Moves the session's plaintext into TLS records, packing frames into full records
+    /// (one record per 9-byte frame header would multiply TLS overhead).
     private func encrypt(into tls: TLSConnection) {
-        while !session.output.isEmpty {
-            let accepted = session.output.withSegments(maxSegments: 16) { segments -> Int in
-                var total = 0
-                for s in segments {
-                    let n = tls.writePlaintext(UnsafeRawBufferPointer(start: s.0, count: s.1))
-                    total += n
-                    if n < s.1 { break }
-                }
-                return total
-            }
-            if accepted == 0 { return }
-            session.output.consume(accepted)
-        }
+        _ = tls.writePlaintext(draining: &session.output)
     }
 
     // MARK: Reading
@@ -211,14 +202,23 @@ class H2Connection: LoopHandler {
         while true {
             switch tls.readPlaintext(into: plain) {
             case .bytes(let n):
+                receivedPlaintext = true
                 if !received(UnsafeRawBufferPointer(rebasing: plain[0..<n])) { return false }
             case .wantMore:
+                // OpenSSL may owe the peer something even when no plaintext came out.
+                if tls.pendingCiphertext > 0 { scheduleFlush() }
                 return true
             case .closed:
                 close(reason: "peer sent close_notify")
                 return false
             case .failed(let error):
-                close(reason: "tls: \(error)")
+                // In TLS 1.3 a server refusing our certificate does so after our handshake
+                // completed: that is still a handshake failure.
+                if !receivedPlaintext || error.reason == .peerRejectedCertificate {
+                    refuse(error)
+                } else {
+                    close(reason: "tls: \(error)")
+                }
                 return false
             }
         }

@@ -125,6 +125,9 @@ final class CertificateAuthorityTests: XCTestCase {
             XCTAssertThrowsError(try intermediate.issueLeaf(name: "x", spiffeID: gateway, alternativeNames: [.dns(bad)], validity: .days(1, from: now)), bad)
         }
         XCTAssertNoThrow(try intermediate.issueLeaf(name: "x", spiffeID: gateway, alternativeNames: [.dns("*.cluster2.example")], validity: .days(1, from: now)))
+        for bad in ["", "spiffe://mesh.local/ns/a b", "https://é.example/"] {
+            XCTAssertThrowsError(try intermediate.issueLeaf(name: "x", spiffeID: gateway, alternativeNames: [.uri(bad)], validity: .days(1, from: now)), bad)
+        }
     }
 
     func testCertificateAuthorityNeedsACAAndItsOwnKey() throws {

@@ -1,3 +1,4 @@
+import CausewayBytes
 import CausewayTLS
 import XCTest
 
@@ -166,6 +167,9 @@ final class GarbageInputTests: XCTestCase {
         XCTAssertEqual(TLSPump.reason(end), .protocolError)
         // Failed for good; writes are refused.
         XCTAssertEqual(Array("x".utf8).withUnsafeBytes { pump.server.writePlaintext($0) }, 0)
+        var queue = OutputQueue()
+        Array("y".utf8).withUnsafeBytes { queue.append($0) }
+        XCTAssertEqual(pump.server.writePlaintext(draining: &queue), 0)
     }
 
     func testTruncatedRecordThenEndOfStreamIsUnexpectedEOF() throws {

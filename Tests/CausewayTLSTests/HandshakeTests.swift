@@ -1,3 +1,4 @@
+import CausewayBytes
 import CausewayTLS
 import Foundation
 import XCTest
@@ -96,6 +97,57 @@ final class HandshakeTests: XCTestCase {
         }
         XCTAssertEqual(offset, records.count)
         XCTAssertEqual(lengths, Array(repeating: 16 * 1024 + 17, count: 64))
+    }
+
+    func testGatheringWritePacksFramesIntoFullRecords() throws {
+        let pump = TLSPump(client: TLSConnection(context: try pki.sidecarClient()), server: TLSConnection(context: try pki.gatewayServer()))
+        XCTAssertEqual(pump.handshake().server, .complete)
+        _ = TLSPump.readAll(pump.client)
+
+        // What an HTTP/2 session produces: 9-byte frame headers copied, 16 KiB DATA payloads
+        // by reference, and a small frame after each.
+        var generator = SplitMix64(seed: 3)
+        var payloads = ChunkQueue()
+        var queue = OutputQueue()
+        var expected: [UInt8] = []
+        for i in 0..<4 {
+            let header: [UInt8] = [0, 0x40, 0, 0, 0, 0, 0, 0, UInt8(2 * i + 1)]
+            header.withUnsafeBytes { queue.append($0) }
+            let payload = (0..<16_384).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            payload.withUnsafeBytes { payloads.append($0) }
+            let run = try XCTUnwrap(payloads.peek(limit: payload.count))
+            XCTAssertEqual(run.count, payload.count)
+            queue.appendReference(run.chunk, offset: run.offset, count: run.count)
+            payloads.consume(run.count)
+            let ping: [UInt8] = Array(repeating: UInt8(i), count: 13)
+            ping.withUnsafeBytes { queue.append($0) }
+            expected += header + payload + ping
+        }
+        XCTAssertEqual(queue.pendingBytes, 4 * (9 + 16_384 + 13))
+
+        XCTAssertEqual(pump.client.writePlaintext(draining: &queue), expected.count)
+        XCTAssertTrue(queue.isEmpty)
+        let records = TLSPump.take(pump.client)
+        var lengths: [Int] = []
+        var offset = 0
+        while offset + 5 <= records.count {
+            let length = Int(records[offset + 3]) << 8 | Int(records[offset + 4])
+            lengths.append(length)
+            offset += 5 + length
+        }
+        // 65,624 bytes: four full records and the 88-byte rest, not one record per segment.
+        XCTAssertEqual(lengths, [16_401, 16_401, 16_401, 16_401, 88 + 17])
+        records.withUnsafeBytes { pump.server.feed($0) }
+        let (received, end) = TLSPump.readAll(pump.server)
+        XCTAssertEqual(received, expected)
+        XCTAssertEqual(end, .wantMore)
+
+        // Before the handshake nothing is taken.
+        let fresh = TLSConnection(context: try pki.sidecarClient())
+        var pending = OutputQueue()
+        ([1, 2, 3] as [UInt8]).withUnsafeBytes { pending.append($0) }
+        XCTAssertEqual(fresh.writePlaintext(draining: &pending), 0)
+        XCTAssertEqual(pending.pendingBytes, 3)
     }
 
     func testSecondClientConnectionResumesTheSession() throws {

@@ -82,7 +82,13 @@ public struct CertificateAuthority {
         validity: Validity
     ) throws(CertificateError) -> IssuedCertificate {
         try CertificateNames.check(name, what: "certificate name")
-        for case .dns(let dns) in alternativeNames { try SubjectAlternativeName.checkDNSName(dns) }
+        for name in alternativeNames {
+            switch name {
+            case .dns(let dns): try SubjectAlternativeName.checkDNSName(dns)
+            case .uri(let uri): try SubjectAlternativeName.checkURI(uri)
+            case .ip: break  // OpenSSL parses it while encoding
+            }
+        }
         try validity.check(within: certificate.validity)
         let key = try PrivateKey.generate(keyAlgorithm)
         let spec = CertificateSpec(

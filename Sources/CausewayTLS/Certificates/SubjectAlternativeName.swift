@@ -15,6 +15,13 @@ public enum SubjectAlternativeName: Hashable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// Checks a URI: printable ASCII without spaces (an IA5String can hold nothing else).
+    static func checkURI(_ uri: String) throws(CertificateError) {
+        guard !uri.isEmpty, uri.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .invalidSubjectAlternativeName("\"\(uri)\" is not a URI (printable ASCII, no spaces)")
+        }
+    }
+
     /// Checks a DNS name: dot-separated labels of letters, digits and `-` (not at either
     /// end), 1-63 bytes each, 253 in all; the first label may be `*`.
     static func checkDNSName(_ name: String) throws(CertificateError) {

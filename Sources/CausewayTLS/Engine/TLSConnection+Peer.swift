@@ -54,7 +54,6 @@ extension TLSConnection {
     /// Runs once SSL_do_handshake succeeds: records what was agreed and enforces ALPN and
     /// the identity rule (again, for a resumed session the verify callback never saw).
     func finishHandshake() -> TLSHandshakeState {
-        handshakeComplete = true
         sessionReused = SSL_session_reused(ssl) == 1
         protocolVersion = TLSProtocolVersion(rawValue: Int(SSL_version(ssl)))
         var alpn: UnsafePointer<UInt8>?

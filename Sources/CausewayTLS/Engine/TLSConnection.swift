@@ -6,9 +6,10 @@ import CausewayBytes
 /// the socket (see docs/decisions/0004).
 ///
 /// A loop pass: feed what the socket read → `handshake()` until `.complete`, then
-/// `readPlaintext` until `.wantMore` → `writePlaintext` what the application produced →
-/// `takeCiphertext` into the socket's output queue → one `writev`. On socket EOF call
-/// `receivedEndOfStream()` and read once more.
+/// `readPlaintext` until `.wantMore` → `writePlaintext(draining:)` what the application
+/// produced → `takeCiphertext` into the socket's output queue → one `writev`. On socket EOF
+/// call `receivedEndOfStream()` and read once more. Take the ciphertext after every step,
+/// reads included: OpenSSL may answer the peer (a KeyUpdate, an alert).
 ///
 /// Peer checks happen inside the handshake: the chain must lead to the trust bundle and the
 /// leaf must carry exactly one SPIFFE ID in the context's trust domain (and equal
@@ -39,7 +40,6 @@ public final class TLSConnection {
         case failed(TLSError)
     }
     var phase = Phase.handshaking
-    var handshakeComplete = false
     /// Whether the first received byte has been checked for plaintext.
     var checkedFirstByte = false
 
@@ -187,7 +187,8 @@ public final class TLSConnection {
 
     /// Encrypts `bytes` in records of up to 16 KiB and returns how many were accepted: all
     /// of them on an open connection, 0 before the handshake completes, after `shutdown()`
-    /// or close_notify, or after a failure (then `readPlaintext` reports it).
+    /// or close_notify, or after a failure (then `readPlaintext` reports it). Each call ends
+    /// a record: for many small pieces use `writePlaintext(draining:)`, which packs them.
     public func writePlaintext(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard case .open = phase, let base = bytes.baseAddress else { return 0 }
         var offset = 0
@@ -242,8 +243,13 @@ public final class TLSConnection {
             chainError: chainError,
             verifyResult: SSL_get_verify_result(ssl),
             entries: OpenSSLErrorQueue.drain(),
-            handshakeComplete: handshakeComplete
+            handshakeComplete: !isHandshaking
         )
+    }
+
+    private var isHandshaking: Bool {
+        if case .handshaking = phase { return true }
+        return false
     }
 
     /// A first byte in printable ASCII cannot start a TLS record (content types are
