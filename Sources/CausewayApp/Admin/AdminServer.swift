@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CausewayLoop
+import CausewayMesh
 import CausewayProxy
 
 /// The admin listener (DESIGN.md §6): `/ready`, `/live`, `/metrics`, `/config`,
@@ -49,7 +50,16 @@ final class AdminServer: Sendable {
 
     /// Serves `config` from now on (`/config`, `/endpoints`).
     func update(config: LoadedConfig) {
-        mailbox.post { loop in (loop.context as? AdminState)?.config = config }
+        mailbox.post { loop in
+            guard let state = loop.context as? AdminState else { return }
+            state.config = config
+            state.services = config.services
+        }
+    }
+
+    /// Serves `services` (the live table, after link health) at `/endpoints`.
+    func update(services: ServiceTable) {
+        mailbox.post { loop in (loop.context as? AdminState)?.services = services }
     }
 
     func stop() {
@@ -67,6 +77,8 @@ final class AdminState: LoopHandler {
     let cluster: String
     let workers: [WorkerHandle]
     var config: LoadedConfig
+    /// The table workers route with (mirrored services lose unreachable gateways).
+    var services: ServiceTable
     private var listenFD: Int32 = -1
 
     init(loop: EventLoop, cluster: String, workers: [WorkerHandle], config: LoadedConfig) {
@@ -74,6 +86,7 @@ final class AdminState: LoopHandler {
         self.cluster = cluster
         self.workers = workers
         self.config = config
+        self.services = config.services
     }
 
     func listen(fd: Int32) throws(SystemError) {
@@ -113,7 +126,7 @@ final class AdminState: LoopHandler {
         case "/config":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config) + "\n"))
         case "/endpoints":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(config.services) + "\n"))
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services) + "\n"))
         case "/metrics":
             gatherMetrics { snapshot in
                 respond(AdminResponse(

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CausewayLoop
+import CausewayMesh
 import CausewayProxy
 import Synchronization
 
@@ -12,7 +13,16 @@ import Synchronization
 public final class ProxyServer: Sendable {
     private let workers: [WorkerHandle]
     private let admin: AdminServer
-    private let state: Mutex<(config: LoadedConfig, version: Int)>
+    /// What the running snapshot is made of; changed by reloads and the link prober.
+    private struct State {
+        var config: LoadedConfig
+        var tls: MeshTLS?
+        var down: Set<EndpointAddress> = []
+        var version: Int
+        var prober: LinkProber?
+    }
+
+    private let state: Mutex<State>
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -21,7 +31,8 @@ public final class ProxyServer: Sendable {
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
-        let snapshot = try SnapshotBuilder.snapshot(from: config, version: 1)
+        let tls = try SnapshotBuilder.meshTLS(proxy)
+        let snapshot = SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: 1)
         var fdsByWorker = Array(repeating: [(fd: Int32, role: TrafficRole)](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
@@ -63,15 +74,63 @@ public final class ProxyServer: Sendable {
             for h in handles { h.stop(); h.join() }
             throw error
         }
-        return ProxyServer(workers: handles, admin: admin, config: config, bound: bound)
+        let server = ProxyServer(workers: handles, admin: admin, config: config, tls: tls, bound: bound)
+        server.startProber(config: config, tls: tls)
+        return server
     }
 
-    private init(workers: [WorkerHandle], admin: AdminServer, config: LoadedConfig, bound: [(String, String)]) {
+    private init(workers: [WorkerHandle], admin: AdminServer, config: LoadedConfig, tls: MeshTLS?, bound: [(String, String)]) {
         self.workers = workers
         self.admin = admin
-        self.state = Mutex((config, 1))
+        self.state = Mutex(State(config: config, tls: tls, version: 1))
         self.boundListeners = bound.map { (name: $0.0, address: $0.1) }
         self.adminAddress = admin.boundAddress
+    }
+
+    /// Starts probing the gateways of `config`'s links (replacing any earlier prober).
+    private func startProber(config: LoadedConfig, tls: MeshTLS?) {
+        let old = state.withLock { s -> LinkProber? in
+            let p = s.prober
+            s.prober = nil
+            s.down = []
+            return p
+        }
+        old?.stop()
+        guard let client = tls?.client, !config.links.isEmpty else { return }
+        var targets: [LinkProber.Target] = []
+        for link in config.links {
+            for endpoint in link.gatewayEndpoints {
+                targets.append(LinkProber.Target(
+                    cluster: link.cluster, endpoint: endpoint, identity: link.identity,
+                    periodNanos: UInt64(link.probe.periodMillis) * 1_000_000,
+                    timeoutNanos: UInt64(link.probe.timeoutMillis) * 1_000_000,
+                    failureThreshold: link.probe.failureThreshold
+                ))
+            }
+        }
+        do {
+            let prober = try LinkProber.start(targets: targets, tls: client, onChange: { [weak self] down in
+                self?.gatewaysChanged(down)
+            }, log: { line in
+                var text = "causeway: \(line)\n"
+                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            })
+            state.withLock { $0.prober = prober }
+        } catch {
+            var text = "causeway: cannot start the link prober: \(error)\n"
+            text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        }
+    }
+
+    /// The prober found the set of unreachable gateways changed: install a snapshot without them.
+    private func gatewaysChanged(_ down: Set<EndpointAddress>) {
+        let snapshot = state.withLock { s -> RoutingSnapshot in
+            s.down = down
+            s.version += 1
+            return SnapshotBuilder.snapshot(from: s.config, tls: s.tls, down: down, version: s.version)
+        }
+        for w in workers { w.install(snapshot) }
+        admin.update(services: snapshot.services)
     }
 
     /// Installs a newly loaded configuration's services and settings on every worker.
@@ -79,13 +138,15 @@ public final class ProxyServer: Sendable {
     /// returned notes and otherwise ignored.
     /// - Throws: `StartupError` when the new TLS files cannot be used; nothing changes then.
     public func reload(_ config: LoadedConfig) throws(StartupError) -> [String] {
-        let version = state.withLock { $0.version + 1 }
         // Build first: a bad certificate leaves the running snapshot in place.
-        let snapshot = try SnapshotBuilder.snapshot(from: config, version: version)
-        let old = state.withLock { s -> LoadedConfig in
+        let tls = try SnapshotBuilder.meshTLS(config.proxy)
+        let (old, snapshot) = state.withLock { s -> (LoadedConfig, RoutingSnapshot) in
             let previous = s.config
-            s = (config, version)
-            return previous
+            s.config = config
+            s.tls = tls
+            s.down = []
+            s.version += 1
+            return (previous, SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: s.version))
         }
         var notes: [String] = []
         let a = old.proxy, b = config.proxy
@@ -96,6 +157,7 @@ public final class ProxyServer: Sendable {
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
         for w in workers { w.install(snapshot) }
         admin.update(config: config)
+        startProber(config: config, tls: tls)
         return notes
     }
 
@@ -118,6 +180,12 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, closes connections and joins every thread.
     public func stop() {
+        let prober = state.withLock { s -> LinkProber? in
+            let p = s.prober
+            s.prober = nil
+            return p
+        }
+        prober?.stop()
         admin.stop()
         for w in workers { w.stop() }
         for w in workers { w.join() }

@@ -52,7 +52,8 @@ final class MeshPKI {
 final class TwoClusterMesh {
     let pki: MeshPKI
     let backend: NghttpdBackend
-    let gateway: TestProcess
+    private(set) var gateway: TestProcess
+    private let gatewayConfig: String
     let gatewayPort: UInt16
     let gatewayAdminPort: UInt16
     let sidecar: TestProcess
@@ -62,7 +63,9 @@ final class TwoClusterMesh {
     /// - Parameters:
     ///   - expectedGatewayID: what cluster1's Link expects cluster2's gateway to be.
     ///   - backendArgs: extra nghttpd flags (`-v` to see forwarded headers).
-    init(dir: TempDir, docroot: String, expectedGatewayID: String = MeshPKI.gatewayID, backendArgs: [String] = []) throws {
+    ///   - probe: the Link's `probe` block (flow style), or empty for the defaults.
+    init(dir: TempDir, docroot: String, expectedGatewayID: String = MeshPKI.gatewayID, backendArgs: [String] = [],
+         probe: String = "") throws {
         pki = try MeshPKI(dir: dir)
         backend = try NghttpdBackend(docroot: docroot, extra: backendArgs)
         gatewayPort = Ports.free()
@@ -99,7 +102,8 @@ final class TwoClusterMesh {
         endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
 
         """)
-        gateway = try TestProcess("gateway", executable: try causewayBinary(), arguments: ["run", "--config", dir.path("cluster2/gateway.yaml")])
+        gatewayConfig = dir.path("cluster2/gateway.yaml")
+        gateway = try TestProcess("gateway", executable: try causewayBinary(), arguments: ["run", "--config", gatewayConfig])
         try Ports.waitListening(gatewayPort, process: gateway)
 
         sidecarPort = Ports.free()
@@ -141,10 +145,20 @@ final class TwoClusterMesh {
           cluster: cluster2
           gateways: [ "127.0.0.1:\(gatewayPort)" ]
           identity: \(expectedGatewayID)
+        \(probe.isEmpty ? "" : "  probe: \(probe)")
         \(mirrors)
         """)
         sidecar = try TestProcess("sidecar", executable: try causewayBinary(), arguments: ["run", "--config", dir.path("cluster1/sidecar.yaml")])
         try Ports.waitListening(sidecarPort, process: sidecar)
+    }
+
+    /// Stops cluster2's gateway (the link is lost).
+    func stopGateway() { gateway.stop() }
+
+    /// Starts cluster2's gateway again on the same port.
+    func startGateway() throws {
+        gateway = try TestProcess("gateway", executable: try causewayBinary(), arguments: ["run", "--config", gatewayConfig])
+        try Ports.waitListening(gatewayPort, process: gateway)
     }
 
     func stop() {
