@@ -29,8 +29,9 @@ public struct ServiceEntry: Sendable {
     /// The name the remote gateway resolves, so the one to send as `:authority`. Nil for a
     /// local service.
     public let remoteName: ServiceKey?
-    /// For a mirrored service, the SPIFFE ID (canonical `spiffe://...` text, see `SPIFFEID`)
-    /// the upstream peer must present: the source cluster's gateway. Nil for a local service.
+    /// For a mirrored service, the SPIFFE ID (canonical `spiffe://...` text, validated by the
+    /// config loader with `CausewayTLS.SPIFFEID`, the handshake's parser) the upstream peer
+    /// must present: the source cluster's gateway. Nil for a local service.
     public let expectedIdentity: String?
     /// True when a `ServiceExport` names this local service: this proxy's gateway serves it to
     /// other clusters. A gateway treats a service that is not exported like an unknown one.

@@ -83,7 +83,7 @@ private final class ProberState {
 
     func add(_ target: LinkProber.Target) {
         guard let address = SocketAddress(ip: target.endpoint.host, port: target.endpoint.port),
-              let identity = try? CausewayTLS.SPIFFEID(parsing: target.identity) else {
+              let identity = try? SPIFFEID(parsing: target.identity) else {
             log("link \(target.cluster): gateway \(target.endpoint) cannot be probed (bad address or identity)")
             return
         }
@@ -134,11 +134,11 @@ private final class ProberState {
 private final class GatewayHealth {
     let target: LinkProber.Target
     let address: SocketAddress
-    let identity: CausewayTLS.SPIFFEID
+    let identity: SPIFFEID
     var failures = 0
     var attempt: ProbeAttempt?
 
-    init(target: LinkProber.Target, address: SocketAddress, identity: CausewayTLS.SPIFFEID) {
+    init(target: LinkProber.Target, address: SocketAddress, identity: SPIFFEID) {
         self.target = target
         self.address = address
         self.identity = identity

@@ -23,10 +23,10 @@ final class UpstreamPool {
     let key: PoolKey
     let address: SocketAddress
     /// The peer identity required over mTLS, parsed once; nil for h2c.
-    let identity: CausewayTLS.SPIFFEID?
+    let identity: SPIFFEID?
     private(set) var connections: [UpstreamConnection] = []
 
-    init(key: PoolKey, address: SocketAddress, identity: CausewayTLS.SPIFFEID?) {
+    init(key: PoolKey, address: SocketAddress, identity: SPIFFEID?) {
         self.key = key
         self.address = address
         self.identity = identity

@@ -63,7 +63,7 @@ public final class Worker {
                 if let existing = pools[key] {
                     list.append(existing)
                 } else if let address = SocketAddress(ip: endpoint.host, port: endpoint.port) {
-                    let parsed = identity.flatMap { try? CausewayTLS.SPIFFEID(parsing: $0) }
+                    let parsed = identity.flatMap { try? SPIFFEID(parsing: $0) }
                     if identity != nil && parsed == nil {
                         log("service \(service.key): expected identity \(identity!) is not a SPIFFE ID; endpoint \(endpoint) skipped")
                         continue

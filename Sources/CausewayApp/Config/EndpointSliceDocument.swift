@@ -1,4 +1,5 @@
 import CausewayMesh
+import CausewayTLS
 import Yams
 
 /// Validates an `EndpointSlice` (`discovery.k8s.io/v1`) as Kubernetes writes it, keeping what
@@ -100,7 +101,7 @@ enum EndpointSliceDocument {
                     do {
                         gatewayIdentity = try SPIFFEID(parsing: annotation.value)
                     } catch {
-                        reader.report(at: annotation.mark, path, "\"\(annotation.value)\" is not a SPIFFE ID: \(error.message)")
+                        reader.report(at: annotation.mark, path, LinkDocument.notASPIFFEID(annotation.value, error))
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import CausewayMesh
+import CausewayTLS
 import Yams
 
 /// Validates a `Link` (`causeway.dev/v1alpha1`): a remote cluster, its gateway addresses and
@@ -20,7 +21,8 @@ enum LinkDocument {
         /// `spec.cluster` and where it is.
         let cluster: String?
         let clusterMark: Mark?
-        /// `spec.identity`, syntactically valid (the trust domain is checked by `LinkChecks`).
+        /// `spec.identity`, as the TLS handshake parses it (the trust domain is checked by
+        /// `LinkChecks`).
         let identity: SPIFFEID?
         let identityMark: Mark?
         /// `spec.gateways` and `spec.probe`; set only when the whole document is valid.
@@ -75,9 +77,16 @@ enum LinkDocument {
         do {
             return try SPIFFEID(parsing: text)
         } catch {
-            reader.report(node, path, "\"\(text)\" is not a SPIFFE ID: \(error.message)")
+            reader.report(node, path, notASPIFFEID(text, error))
             return nil
         }
+    }
+
+    /// The problem for a text the handshake's parser refuses (`CausewayTLS.SPIFFEID`): the
+    /// config accepts exactly the IDs a peer certificate may carry, so a Link can never name
+    /// an identity no gateway could present.
+    static func notASPIFFEID(_ text: String, _ error: SPIFFEIDError) -> String {
+        "\"\(text)\" is not a SPIFFE ID: \(error)"
     }
 
     /// At least one address; each an IP literal and port that can be connected to, listed once.
@@ -171,7 +180,7 @@ enum LinkChecks {
                     index[cluster] = draft
                 }
             }
-            if let identity = draft.identity, let trustDomain = proxy?.trustDomain, identity.trustDomain != trustDomain {
+            if let identity = draft.identity, let trustDomain = proxy?.trustDomain, identity.trustDomain.name != trustDomain {
                 log.report(file: draft.file, at: draft.identityMark, field: "spec.identity",
                            trustDomainMismatch(identity, trustDomain: trustDomain, isDefault: proxy?.trustDomainIsDefault ?? false))
                 ok = false

@@ -1,4 +1,4 @@
-import CausewayMesh
+import CausewayTLS
 
 /// The name grammars Kubernetes uses, so names that work there work here and names that
 /// would not fit in a DNS query (service aliases are DNS names) are refused at load time.
@@ -25,10 +25,11 @@ enum NameRules {
         return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
     }
 
-    /// SPIFFE trust domain: 1...255 of `a-z 0-9 . - _` (SPIFFE ID spec §2.1). The same rule
-    /// `SPIFFEID` applies to the IDs in Links, so every ID accepted there can match.
+    /// SPIFFE trust domain: 1...255 of `a-z 0-9 . - _` (SPIFFE ID spec §2.1). This is
+    /// `CausewayTLS.TrustDomain`'s rule, the one the handshake and `SnapshotBuilder` apply, so
+    /// a trust domain accepted here is one the TLS contexts can be built with.
     static func isTrustDomain(_ name: String) -> Bool {
-        SPIFFEID.isValidTrustDomain(name)
+        (try? TrustDomain(name)) != nil
     }
 
     private static func isLowerAlnum(_ b: UInt8) -> Bool {

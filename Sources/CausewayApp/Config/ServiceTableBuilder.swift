@@ -1,4 +1,5 @@
 import CausewayMesh
+import CausewayTLS
 import Yams
 
 /// Merges EndpointSlices into one `ServiceEntry` per service, marks exported services, checks
@@ -165,7 +166,7 @@ enum ServiceTableBuilder {
         var identity: SPIFFEID? = link?.identity
         if let annotated = slice.gatewayIdentity {
             identity = annotated
-            if let trustDomain = proxy?.trustDomain, annotated.trustDomain != trustDomain {
+            if let trustDomain = proxy?.trustDomain, annotated.trustDomain.name != trustDomain {
                 log.report(file: slice.file, at: slice.gatewayIdentityMark, field: identityPath.description,
                            LinkChecks.trustDomainMismatch(annotated, trustDomain: trustDomain, isDefault: proxy?.trustDomainIsDefault ?? false))
                 identity = nil
