@@ -21,4 +21,15 @@ public final class H2OutboundBody {
 
     /// Bytes queued and not yet framed.
     public var bufferedBytes: Int { queue.readableBytes }
+
+    /// Drops the queued bytes and trailers and marks the body ended; returns how many bytes
+    /// were dropped (their window credit is owed to the side they came from).
+    @discardableResult
+    public func discard() -> Int {
+        let dropped = queue.readableBytes
+        queue.removeAll()
+        ended = true
+        trailers = nil
+        return dropped
+    }
 }

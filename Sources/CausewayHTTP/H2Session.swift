@@ -162,6 +162,14 @@ public final class H2Session {
         }
     }
 
+    /// Drops whatever `body` still holds (its stream is being reset): nothing more of it
+    /// will be framed. Returns the number of bytes dropped, whose window credit the caller
+    /// owes the side they came from.
+    @discardableResult
+    public func abandon(_ body: H2OutboundBody) -> Int {
+        body.discard()
+    }
+
     /// Resets a stream with `errorCode`.
     public func reset(streamID: Int32, errorCode: UInt32) {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)

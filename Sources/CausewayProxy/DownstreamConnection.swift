@@ -17,9 +17,18 @@ final class DownstreamConnection: H2Connection {
     /// Until the client preface is seen, bytes are checked for HTTP/1.1 so such a client
     /// gets a readable error instead of a dropped connection.
     private var prefaceChecked = false
+    /// Preface bytes matched so far (the preface may arrive split).
+    private var prefaceMatched = 0
+    /// When the connection was accepted (monotonic ns), for the handshake timeout.
+    let acceptedAt: UInt64
+    /// When the last stream closed, or the connection was accepted (monotonic ns); the
+    /// worker closes connections idle longer than the idle timeout.
+    private(set) var idleSince: UInt64
 
     init(worker: Worker, fd: Int32, role: TrafficRole, tls: TLSConnection?) {
         self.role = role
+        self.acceptedAt = worker.loop.now
+        self.idleSince = worker.loop.now
         super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2), tls: tls)
         worker.metrics.downstreamConnectionsActive += 1
         worker.metrics.downstreamConnectionsTotal += 1
@@ -41,12 +50,18 @@ final class DownstreamConnection: H2Connection {
 
     override func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if !prefaceChecked {
-            switch HTTP2Preface.classify(bytes) {
-            case .http2: prefaceChecked = true
-            case .undecided: break
-            case .http1:
-                rejectHTTP1()
-                return false
+            switch HTTP2Preface.match(bytes, alreadyMatched: prefaceMatched) {
+            case .complete: prefaceChecked = true
+            case .partial(let n): prefaceMatched = n
+            case .mismatch:
+                prefaceChecked = true
+                // Something that starts like a request line is an HTTP/1.x client; other
+                // garbage goes to nghttp2, which answers with a GOAWAY.
+                let first = prefaceMatched > 0 ? HTTP2Preface.bytes[0] : (bytes.first ?? 0)
+                if first >= 0x41 && first <= 0x5A {
+                    rejectHTTP1()
+                    return false
+                }
             }
         }
         return super.received(bytes)
@@ -73,7 +88,9 @@ final class DownstreamConnection: H2Connection {
                     worker.dispatch(stream, headers: block)
                 }
             case .data(let id, let bytes):
-                if let stream = streams[id], let body = stream.requestBody, let up = stream.upstream, stream.state != .done, !up.isClosed {
+                // Forward while the upstream stream is open, even after the response ended:
+                // a request body must not be cut short behind a clean END_STREAM.
+                if let stream = streams[id], let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
                     stream.requestBytesForwarded += bytes.count
                     up.session.send(bytes, on: body)
                     up.scheduleFlush()
@@ -91,6 +108,7 @@ final class DownstreamConnection: H2Connection {
                 }
             case .streamClosed(let id, let code):
                 if let stream = streams.removeValue(forKey: id) { downstreamClosed(stream, errorCode: code) }
+                if streams.isEmpty { idleSince = worker.loop.now }
             case .bodySent(let id, let count):
                 // Response bytes left towards the client: return that credit upstream.
                 if let stream = streams[id], let up = stream.responseCreditConnection, !up.isClosed {
@@ -124,10 +142,11 @@ final class DownstreamConnection: H2Connection {
         }
         stream.responseCreditConnection = nil
         if let up = stream.upstream, !up.isClosed {
-            if unfinished || !stream.responseEnded {
-                up.session.reset(streamID: stream.upstreamID, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
-                worker.metrics.streamsReset &+= 1
-            }
+            // Still open upstream: either the response is unfinished (client cancel) or the
+            // request body is still going out, which nobody needs any more.
+            up.session.reset(streamID: stream.upstreamID, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
+            if unfinished || !stream.responseEnded { worker.metrics.streamsReset &+= 1 }
+            stream.releaseQueuedRequest(from: up)
             up.scheduleFlush()
             up.detach(stream)
         }
@@ -157,6 +176,8 @@ final class DownstreamConnection: H2Connection {
             return
         }
         stream.state = .done
+        // This body is ours: its bytes must not be credited to any upstream.
+        stream.responseCreditConnection = nil
         (stream.counters ?? worker.metrics.unrouted).count(status: failure.status)
         var text = failure.message + "\n"
         let body = H2OutboundBody()
@@ -194,21 +215,28 @@ final class DownstreamConnection: H2Connection {
     }
 }
 
-/// Recognises the HTTP/2 connection preface at the start of a connection.
+/// Recognises the HTTP/2 connection preface at the start of a connection, possibly split
+/// across reads.
 enum HTTP2Preface {
     static let bytes: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-    enum Kind { case http2, http1, undecided }
+    enum Match: Equatable {
+        /// The whole preface has been seen.
+        case complete
+        /// So far so good: this many preface bytes matched in total.
+        case partial(Int)
+        /// These bytes are not the preface.
+        case mismatch
+    }
 
-    /// Classifies the first bytes a client sent: HTTP/2 if they start the preface, HTTP/1
-    /// if they start like a request line that is not the preface.
-    static func classify(_ first: UnsafeRawBufferPointer) -> Kind {
-        let n = min(first.count, bytes.count)
-        for i in 0..<n where first[i] != bytes[i] {
-            // Anything else that starts with an upper-case method is an HTTP/1.x request;
-            // other garbage goes to nghttp2, which rejects it with a GOAWAY.
-            return first[0] >= 0x41 && first[0] <= 0x5A ? .http1 : .http2
+    /// Continues matching the preface with `next`, `alreadyMatched` bytes in.
+    static func match(_ next: UnsafeRawBufferPointer, alreadyMatched: Int) -> Match {
+        var matched = alreadyMatched
+        for b in next {
+            if matched == bytes.count { return .complete }
+            if b != bytes[matched] { return .mismatch }
+            matched += 1
         }
-        return n == bytes.count ? .http2 : .undecided
+        return matched == bytes.count ? .complete : .partial(matched)
     }
 }

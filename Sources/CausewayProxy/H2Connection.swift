@@ -89,7 +89,9 @@ class H2Connection: LoopHandler {
         var rounds = 0
         while true {
             do {
-                try session.produceOutput(limit: Self.outputHighWater)
+                // Ciphertext already waiting counts against the limit: TLS drains the
+                // session's plaintext, so only this keeps a blocked TLS socket bounded.
+                try session.produceOutput(limit: Self.outputHighWater - wire.pendingBytes)
             } catch {
                 close(reason: "http2 error: \(error)")
                 return

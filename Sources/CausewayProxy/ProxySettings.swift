@@ -15,9 +15,16 @@ public struct ProxySettings: Sendable {
     public var idleTimeoutNanos: UInt64
     /// Upstream connections one worker may open to one endpoint.
     public var maxConnectionsPerEndpoint: Int
+    /// Close a client connection with no stream after this long, nanoseconds (GOAWAY first).
+    public var downstreamIdleTimeoutNanos: UInt64
+    /// Close a gateway client that has not completed its TLS handshake after this long.
+    public var handshakeTimeoutNanos: UInt64
 
     public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
-                connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int) {
+                connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int,
+                downstreamIdleTimeoutNanos: UInt64 = 300_000_000_000, handshakeTimeoutNanos: UInt64 = 10_000_000_000) {
+        self.downstreamIdleTimeoutNanos = downstreamIdleTimeoutNanos
+        self.handshakeTimeoutNanos = handshakeTimeoutNanos
         self.cluster = cluster
         self.downstreamHTTP2 = downstreamHTTP2
         self.upstreamHTTP2 = upstreamHTTP2

@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayMesh
 
 /// One request on its way through the proxy: a downstream stream paired with at most one
 /// upstream stream, and the two bodies moving between them.
@@ -44,6 +45,10 @@ final class ProxyStream {
     var responseEnded = false
     /// The service's metrics, nil for requests that matched no service.
     var counters: ServiceCounters?
+    /// The routed service (index in the snapshot the request was routed with, and its key
+    /// to check the index still means the same service on a retry).
+    var serviceIndex = -1
+    var serviceKey: ServiceKey?
     /// The endpoint chosen by the balancer.
     var endpointIndex = 0
     /// Request body bytes handed to the upstream session so far.
@@ -55,5 +60,16 @@ final class ProxyStream {
         self.downstream = downstream
         self.downstreamID = downstreamID
         self.requestEnded = requestEnded
+    }
+
+    /// The upstream will never frame the request bytes still queued for it: drop them and
+    /// return their window credit to the downstream (connection-level if its stream is
+    /// closed), so the client's connection window never leaks.
+    func releaseQueuedRequest(from upstream: UpstreamConnection?) {
+        guard let body = requestBody, body.bufferedBytes > 0 else { return }
+        let dropped = upstream?.session.abandon(body) ?? body.discard()
+        guard !downstream.isClosed else { return }
+        downstream.session.consume(streamID: downstreamID, count: dropped)
+        downstream.scheduleFlush()
     }
 }

@@ -20,9 +20,9 @@ final class UpstreamConnection: H2Connection {
     }
 
     private(set) var state: State = .connecting
-    // unowned(unsafe): pools are never removed while they have connections (Worker.install
-    // prunes only empty ones), and safe `unowned` costs an atomic on every access.
-    unowned(unsafe) let pool: UpstreamPool
+    /// Strong: a draining connection (out of its pool's list after GOAWAY) may outlive the
+    /// pool's entry in the worker; the cycle is broken in `didClose`.
+    let pool: UpstreamPool
     private var streams: [Int32: ProxyStream] = [:]
     private var connectTimer: TimerID?
     private var idleTimer: TimerID?
@@ -34,6 +34,7 @@ final class UpstreamConnection: H2Connection {
         super.init(worker: worker, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2), tls: tls)
         worker.metrics.upstreamConnectionsActive += 1
         worker.metrics.upstreamConnectionsTotal += 1
+        worker.upstreamOpened(self)
     }
 
     /// Registers the connecting socket and arms the connect timeout.
@@ -59,6 +60,7 @@ final class UpstreamConnection: H2Connection {
     /// True if a new request may be put on this connection.
     var acceptsStreams: Bool {
         (state == .connecting || state == .handshaking || state == .ready) && streams.count < streamCapacity
+            && session.canOpenStream
     }
 
     override var writeEnabled: Bool { state != .connecting }
@@ -146,7 +148,7 @@ final class UpstreamConnection: H2Connection {
             guard streams.isEmpty, !isClosed else { return }
             state = .draining
             session.goaway(errorCode: H2ErrorCode.noError)
-            scheduleFlush()
+            loopFlush()  // the GOAWAY goes out before the socket closes
             close(reason: "idle")
         }
     }
@@ -178,8 +180,8 @@ final class UpstreamConnection: H2Connection {
                     stream.downstream.scheduleFlush()
                 }
             case .goaway(let lastStreamID, let code):
-                if state != .closed { state = .draining }
                 worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))")
+                if state != .closed { state = .draining }
                 pool.remove(self)
             case .settings:
                 settingsReceived = true
@@ -211,17 +213,14 @@ final class UpstreamConnection: H2Connection {
     private func upstreamClosed(_ stream: ProxyStream, errorCode: UInt32) {
         stream.upstream = nil
         // Request bytes buffered for the upstream will never be framed: return them.
-        if let body = stream.requestBody, body.bufferedBytes > 0 {
-            stream.downstream.session.consume(streamID: stream.downstreamID, count: body.bufferedBytes)
-            stream.downstream.scheduleFlush()
-        }
+        stream.releaseQueuedRequest(from: nil)
         switch stream.state {
         case .done:
             return
         case .routing, .awaitingResponse:
             if errorCode == H2ErrorCode.refusedStream && stream.requestBytesForwarded == 0 && stream.requestEnded {
                 // Never processed by the upstream (GOAWAY / REFUSED_STREAM): safe to retry.
-                if let headers = stream.requestHeaders, worker.retry(stream, headers: headers) { return }
+                if let headers = stream.requestHeaders, worker.retry(stream, headers: headers, refusedBy: pool) { return }
             }
             stream.downstream.fail(stream, errorCode == H2ErrorCode.refusedStream ? .upstreamRefused : .upstreamReset)
         case .responding:
@@ -235,13 +234,23 @@ final class UpstreamConnection: H2Connection {
         let open = streams
         streams.removeAll()
         for (_, stream) in open {
+            stream.releaseQueuedRequest(from: self)
             stream.upstream = nil
             stream.downstream.fail(stream, failure)
         }
     }
 
+    /// Takes this connection out of its pool: no new streams (GOAWAY received, stream ids
+    /// exhausted); in-flight ones finish, then it closes.
+    func stopAcceptingStreams() {
+        if state == .ready || state == .connecting || state == .handshaking { state = .draining }
+        pool.remove(self)
+        armIdleTimerIfIdle()
+    }
+
     override func didClose(reason: String) {
         state = .closed
+        worker.upstreamClosed(self)
         if let t = connectTimer { worker.loop.cancel(t) }
         if let t = idleTimer { worker.loop.cancel(t) }
         worker.metrics.upstreamConnectionsActive -= 1

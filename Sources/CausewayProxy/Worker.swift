@@ -30,6 +30,8 @@ public final class Worker {
     private var serviceCounters: [ServiceCounters] = []
     private var balancers: [RoundRobin] = []
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
+    /// Every open upstream connection, pooled or draining, for shutdown.
+    private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
     private var acceptors: [Acceptor] = []
     private var spareEvents: [H2Event] = []
 
@@ -40,6 +42,29 @@ public final class Worker {
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         plaintextBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         install(snapshot)
+        scheduleSweep()
+    }
+
+    /// Once a second: close client connections idle past the idle timeout (with GOAWAY)
+    /// and gateway clients that have not finished their TLS handshake in time. One timer
+    /// per worker instead of one per connection keeps the request path free of timer work.
+    private func scheduleSweep() {
+        loop.schedule(after: 1_000_000_000) { [self] in
+            sweep()
+            scheduleSweep()
+        }
+    }
+
+    private func sweep() {
+        let now = loop.now
+        for (_, c) in downstreams {
+            if !c.secured, now &- c.acceptedAt > settings.handshakeTimeoutNanos {
+                metrics.tlsFailures[.init(side: "downstream", reason: "handshake-timeout"), default: 0] &+= 1
+                c.close(reason: "tls handshake timed out")
+            } else if c.activeStreams == 0, now &- c.idleSince > settings.downstreamIdleTimeoutNanos {
+                c.drain()
+            }
+        }
     }
 
     deinit {
@@ -102,17 +127,27 @@ public final class Worker {
         }
         stream.counters = serviceCounters[serviceIndex]
         let entry = table.services[serviceIndex]
+        stream.serviceIndex = serviceIndex
+        stream.serviceKey = entry.key
         var headers = headers
         if gateway {
             headers = RequestRewrite.forwardedClientCert(headers, by: snapshot.tls?.localIdentity, peer: stream.downstream.peerIdentity)
         } else if let remote = entry.remoteName {
             headers = RequestRewrite.authority(headers, to: remote.description)
         }
-        // balance: round-robin over ready endpoints
-        let candidates = servicePools[serviceIndex]
-        guard let pick = balancers[serviceIndex].next(count: candidates.count) else {
+        balanceAndForward(stream, headers: headers, avoiding: nil)
+    }
+
+    /// balance: round-robin over the service's ready endpoints (skipping `avoiding` when
+    /// another is available), then forward.
+    private func balanceAndForward(_ stream: ProxyStream, headers: HeaderBlock, avoiding: UpstreamPool?) {
+        let candidates = servicePools[stream.serviceIndex]
+        guard var pick = balancers[stream.serviceIndex].next(count: candidates.count) else {
             stream.downstream.fail(stream, .noHealthyUpstream)
             return
+        }
+        if let avoiding, candidates[pick] === avoiding, candidates.count > 1 {
+            pick = balancers[stream.serviceIndex].next(count: candidates.count) ?? pick
         }
         stream.endpointIndex = pick
         forward(stream, headers: headers, pool: candidates[pick])
@@ -133,29 +168,38 @@ public final class Worker {
 
     /// Submits the request on a pooled connection to `pool`'s endpoint.
     private func forward(_ stream: ProxyStream, headers: HeaderBlock, pool: UpstreamPool) {
-        let connection: UpstreamConnection
-        do {
-            connection = try pool.acquire(worker: self)
-        } catch {
-            metrics.upstreamConnectFailures &+= 1
-            log("upstream \(pool.address): \(error)")
-            stream.downstream.fail(stream, .upstreamConnectFailure)
-            return
-        }
         // Keep the headers only while a replay is possible (no body to re-send).
         stream.requestHeaders = stream.requestEnded ? headers : nil
-        if !connection.submit(stream, headers: headers) {
-            stream.downstream.fail(stream, .upstreamConnectFailure)
+        // A connection whose session refuses the stream (ids exhausted) leaves the pool and
+        // the request tries a fresh one once.
+        for _ in 0..<2 {
+            let connection: UpstreamConnection
+            do {
+                connection = try pool.acquire(worker: self)
+            } catch {
+                metrics.upstreamConnectFailures &+= 1
+                log("upstream \(pool.address): \(error)")
+                stream.downstream.fail(stream, .upstreamConnectFailure)
+                return
+            }
+            if connection.submit(stream, headers: headers) { return }
+            connection.stopAcceptingStreams()
         }
+        stream.downstream.fail(stream, .upstreamConnectFailure)
     }
 
-    /// Re-submits a request the upstream refused without processing it. Returns false if
-    /// no connection could take it.
-    func retry(_ stream: ProxyStream, headers: HeaderBlock) -> Bool {
-        guard !stream.retried, !stream.downstream.isClosed else { return false }
+    /// Re-submits a request the upstream refused without processing it (GOAWAY above its
+    /// last stream id) to the same service, preferring another endpoint. `headers` are the
+    /// ones already rewritten for that service, so the request is not routed again.
+    /// Returns false if it cannot be retried.
+    func retry(_ stream: ProxyStream, headers: HeaderBlock, refusedBy pool: UpstreamPool) -> Bool {
+        guard !stream.retried, !stream.downstream.isClosed, let key = stream.serviceKey else { return false }
+        // The snapshot may have changed since the request was routed.
+        let services = snapshot.services.services
+        guard stream.serviceIndex < services.count, services[stream.serviceIndex].key == key else { return false }
         stream.retried = true
         stream.state = .routing
-        dispatch(stream, headers: headers)
+        balanceAndForward(stream, headers: headers, avoiding: pool)
         return true
     }
 
@@ -188,6 +232,14 @@ public final class Worker {
         downstreams[ObjectIdentifier(connection)] = connection
         // Our SETTINGS wait for the client's first bytes: an HTTP/1.1 client must see a
         // readable HTTP/1.1 error, not a binary frame.
+    }
+
+    func upstreamOpened(_ connection: UpstreamConnection) {
+        upstreams[ObjectIdentifier(connection)] = connection
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection) {
+        upstreams[ObjectIdentifier(connection)] = nil
     }
 
     func downstreamClosed(_ connection: DownstreamConnection) {
@@ -225,7 +277,7 @@ public final class Worker {
     func shutdown() {
         closeListeners()
         for (_, c) in downstreams { c.close(reason: "shutdown") }
-        for (_, p) in pools { for c in p.connections { c.close(reason: "shutdown") } }
+        for (_, c) in upstreams { c.close(reason: "shutdown") }
     }
 
     // MARK: Utilities
@@ -268,6 +320,12 @@ private final class Acceptor: LoopHandler {
             case .success(let client)?: worker.accepted(fd: client, role: role)
             case .failure(let error)?:
                 worker.log("accept: \(error)")
+                if error.code == EMFILE || error.code == ENFILE {
+                    // Out of descriptors: the listener stays readable, so stop watching it
+                    // for a moment instead of spinning (and logging) every pass.
+                    worker.loop.modify(fd, interest: [])
+                    worker.loop.schedule(after: 100_000_000) { [self] in worker.loop.modify(fd, interest: .read) }
+                }
                 return
             }
         }

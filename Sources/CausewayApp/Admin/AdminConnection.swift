@@ -23,9 +23,21 @@ final class AdminConnection: LoopHandler {
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        if hangup {
+            // The peer is gone; epoll would keep reporting it while we wait for workers.
+            close()
+            return
+        }
         if writable { flush() }
-        if readable && !answered && fd >= 0 { read() }
-        if hangup && !answered { close() }
+        if readable && fd >= 0 {
+            if answered {
+                // One request per connection: ignore anything more (and stop being woken
+                // for it) until the response is out.
+                state.loop.modify(fd, interest: output.isEmpty ? [] : .write)
+            } else {
+                read()
+            }
+        }
     }
 
     func loopFlush() {}
