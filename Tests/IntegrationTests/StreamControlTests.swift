@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import CausewayHTTP
+import Glibc
 
 /// Resets and backpressure across the proxy.
 final class StreamControlTests: XCTestCase {
@@ -120,5 +121,69 @@ final class UpstreamGoawayTests: XCTestCase {
         XCTAssertEqual(client.statuses[c], 503, "a request whose body was sent is not replayed")
         XCTAssertEqual(client.closed[a], 0)
         XCTAssertEqual(client.closed[b], 0)
+    }
+}
+
+/// Request bytes a cancelled stream left queued inside the proxy must be credited back to
+/// the client's connection, or a few cancels starve every later upload on it.
+final class CancelledUploadCreditTests: XCTestCase {
+    func testCancelledUploadsDoNotStarveTheClientConnection() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        let sink = try SinkUpstream()
+        let echo = try NghttpdBackend(docroot: dir.path("www"))
+        defer { echo.stop() }
+        let sidecar = try CausewaySidecar(
+            dir: dir, services: ["sink": [TestEndpoint(port: sink.port)], "echo": [TestEndpoint(port: echo.port)]], workers: 1,
+            extraProxySpec: "  http2: { initialStreamWindow: 65535, connectionWindow: 65535 }"
+        )
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        let chunk = [UInt8](repeating: 0x42, count: 60_000)
+        func post(_ authority: String) -> (Int32, H2OutboundBody) {
+            let body = H2OutboundBody()
+            let id = client.session.submitRequest(
+                HeaderBlock([(":method", "POST"), (":scheme", "http"), (":authority", authority), (":path", "/echo")]), body: body)
+            chunk.withUnsafeBytes { client.session.send($0, on: body) }
+            client.session.finish(body)
+            return (id, body)
+        }
+        // Three uploads to a service that never reads: each leaves up to 60 KB in the proxy.
+        for _ in 0..<3 {
+            let (id, body) = post("sink")
+            try client.pump(seconds: 3) { body.bufferedBytes == 0 }
+            client.session.reset(streamID: id, errorCode: H2ErrorCode.cancel)
+            try client.flush()
+            try client.pump(seconds: 0.3)
+        }
+        // The same connection must still carry a full upload elsewhere.
+        let (id, _) = post("echo")
+        XCTAssertTrue(try client.pump(seconds: 10) { client.closed[id] != nil }, "upload stalled: the client's connection window leaked")
+        XCTAssertEqual(client.statuses[id], 200)
+        XCTAssertEqual(client.receivedBody[id], chunk.count)
+    }
+
+    func testPrefaceSplitAcrossReadsIsHTTP2() throws {
+        let dir = try TempDir()
+        let sidecar = try CausewaySidecar(dir: dir, services: [:], workers: 1)
+        defer { sidecar.stop() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = sidecar.port.bigEndian
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let first = Array("PRI * HTTP/2.0\r\n\r\n".utf8)
+        let second = Array("SM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]  // + empty SETTINGS
+        _ = first.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        usleep(100_000)
+        _ = second.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 512)
+        let n = recv(fd, &buf, buf.count, 0)
+        XCTAssertGreaterThanOrEqual(n, 9)
+        XCTAssertEqual(buf[3], 4, "expected the server's SETTINGS frame, got \(String(decoding: buf[0..<max(n, 0)], as: UTF8.self))")
     }
 }

@@ -193,3 +193,33 @@ final class GoawayUpstream: @unchecked Sendable {
 
     deinit { close(listenFD) }
 }
+
+/// An upstream that accepts requests and never reads their bodies or answers: a stalled
+/// service, so request bytes pile up inside the proxy.
+final class SinkUpstream: @unchecked Sendable {
+    let port: UInt16
+    private let listenFD: Int32
+    private let thread: Thread
+
+    init() throws {
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listenFD = listenFD
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
+        port = UInt16(bigEndian: addr.sin_port)
+        _ = Glibc.listen(listenFD, 16)
+        thread = Thread {
+            let fd = accept(listenFD, nil, nil)
+            guard fd >= 0 else { return }
+            let peer = H2TestPeer(fd: fd, role: .server)
+            _ = try? peer.pump(seconds: 30, consume: false)
+        }
+        thread.start()
+    }
+
+    deinit { close(listenFD) }
+}
