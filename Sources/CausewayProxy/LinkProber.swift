@@ -7,8 +7,10 @@ import CausewayTLS
 /// mirrored services behind a lost link fail fast (`503 no-healthy-upstream`) instead of
 /// every request waiting for a connect timeout.
 ///
-/// A probe is a TCP connect plus a full mTLS handshake that must present the link's
-/// identity, within the probe timeout. After `failureThreshold` consecutive failures a
+/// A probe is a TCP connect, a full mTLS handshake that must present the link's identity,
+/// and the HTTP/2 preface answered by the gateway's SETTINGS, within the probe timeout
+/// (in TLS 1.3 a server refuses a client certificate only after the client's handshake
+/// completed, so the handshake alone does not prove the gateway accepts us). After `failureThreshold` consecutive failures a
 /// gateway counts as down; one success brings it back. Runs on a loop thread of its own,
 /// never on a worker.
 public final class LinkProber: Sendable {
@@ -154,6 +156,7 @@ private final class ProbeAttempt: LoopHandler {
     private var output = OutputQueue()
     private var timer: TimerID?
     private var connected = false
+    private var secured = false
     private var done = false
 
     init(state: ProberState, health: GatewayHealth) {
@@ -201,14 +204,34 @@ private final class ProbeAttempt: LoopHandler {
 
     func loopFlush() {}
 
+    /// The client connection preface and an empty SETTINGS frame.
+    private static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+
     private func step(_ tls: TLSConnection) {
-        let result = tls.handshake()
+        if !secured {
+            switch tls.handshake() {
+            case .needsIO:
+                break
+            case .failed(let error):
+                return finish("tls: \(error.reason.rawValue)")
+            case .complete:
+                secured = true
+                _ = Self.preface.withUnsafeBytes { tls.writePlaintext($0) }
+            }
+        }
+        if secured {
+            // Any application data (the gateway's SETTINGS) means it accepted us.
+            var plain = [UInt8](repeating: 0, count: 4096)
+            switch plain.withUnsafeMutableBytes({ tls.readPlaintext(into: $0) }) {
+            case .bytes: return finish(nil)
+            case .wantMore: break
+            case .closed: return finish("gateway closed the connection")
+            case .failed(let error): return finish("tls: \(error.reason.rawValue)")
+            }
+        }
         tls.takeCiphertext(into: &output)
-        _ = OutputWriter.flush(&output, to: fd)
-        switch result {
-        case .complete: finish(nil)
-        case .needsIO: break
-        case .failed(let error): finish("tls: \(error.reason.rawValue)")
+        if case .failed(let code) = OutputWriter.flush(&output, to: fd) {
+            finish(SystemError("write", code: code).description)
         }
     }
 
