@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <pthread.h>
+#include <malloc.h>
 
 const uint32_t causeway_EPOLLIN = EPOLLIN;
 const uint32_t causeway_EPOLLOUT = EPOLLOUT;
@@ -79,3 +80,8 @@ uint64_t causeway_monotonic_ns(void) {
 int causeway_errno(void) { return errno; }
 
 void causeway_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+void causeway_tune_malloc(int trim_threshold, int mmap_threshold) {
+    mallopt(M_TRIM_THRESHOLD, trim_threshold);
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+}

@@ -32,7 +32,7 @@ public struct HeaderBlock: Sendable {
         if fields.capacity == 0 {
             // One allocation each for a typical block instead of repeated growth.
             bytes.reserveCapacity(512)
-            fields.reserveCapacity(16)
+            fields.reserveCapacity(24)
         }
         let ns = Int32(bytes.count)
         bytes.append(contentsOf: name)
@@ -45,6 +45,30 @@ public struct HeaderBlock: Sendable {
     public mutating func append(name: String, value: String) {
         var n = name, v = value
         n.withUTF8 { nb in v.withUTF8 { vb in append(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
+    }
+
+    /// Reserves room for `bytes` more name/value bytes and `fields` more fields.
+    public mutating func reserve(bytes extraBytes: Int, fields extraFields: Int) {
+        bytes.reserveCapacity(bytes.count + extraBytes)
+        fields.reserveCapacity(fields.count + extraFields)
+    }
+
+    /// A copy of this block without the fields named `name`, then `name: value` appended:
+    /// one allocation per array, no per-field work when `name` is absent (the usual case).
+    public func replacing(_ name: StaticString, with value: UnsafeRawBufferPointer) -> HeaderBlock {
+        var out = HeaderBlock()
+        let extra = name.utf8CodeUnitCount + value.count
+        if firstIndex(of: name) == nil {
+            out.bytes.reserveCapacity(bytes.count + extra)
+            out.fields.reserveCapacity(fields.count + 1)
+            out.bytes.append(contentsOf: bytes)
+            out.fields.append(contentsOf: fields)
+        } else {
+            out.reserve(bytes: bytes.count + extra, fields: fields.count + 1)
+            for i in fields.indices where !self.name(at: i, equals: name) { out.append(fieldAt: i, of: self) }
+        }
+        out.append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
+        return out
     }
 
     /// Appends field `index` of `other`.
@@ -65,6 +89,12 @@ public struct HeaderBlock: Sendable {
         return bytes.withUnsafeBytes { raw in
             memEqual(raw.baseAddress! + Int(f.nameStart), UnsafeRawPointer(name.utf8Start), Int(f.nameCount))
         }
+    }
+
+    /// True when field `index` is a pseudo-header (its name starts with `:`).
+    public func isPseudoHeader(at index: Int) -> Bool {
+        let f = fields[index]
+        return f.nameCount > 0 && bytes[Int(f.nameStart)] == 0x3A
     }
 
     /// Index of the first field named `name`.

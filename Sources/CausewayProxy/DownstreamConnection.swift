@@ -13,6 +13,8 @@ final class DownstreamConnection: H2Connection {
     let role: TrafficRole
     /// The client's SPIFFE ID (gateway listeners, after the handshake).
     private(set) var peerIdentity: String?
+    /// `x-forwarded-client-cert` for this client's requests, built once per connection.
+    private(set) var forwardedClientCert: [UInt8] = []
     private var streams: [Int32: ProxyStream] = [:]
     /// Until the client preface is seen, bytes are checked for HTTP/1.1 so such a client
     /// gets a readable error instead of a dropped connection.
@@ -36,6 +38,7 @@ final class DownstreamConnection: H2Connection {
 
     override func handshakeCompleted() -> Bool {
         peerIdentity = tls?.peerIdentity?.description
+        forwardedClientCert = RequestRewrite.forwardedClientCertValue(by: worker.snapshot.tls?.localIdentity, peer: peerIdentity)
         worker.metrics.tlsHandshakes["downstream", default: 0] &+= 1
         return peerIdentity != nil
     }

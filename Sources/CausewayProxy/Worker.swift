@@ -28,6 +28,9 @@ public final class Worker {
     /// Per service (by snapshot index): resolved endpoint pools, in the table's order.
     private var servicePools: [[UpstreamPool]] = []
     private var serviceCounters: [ServiceCounters] = []
+    /// Per service: the `:authority` to send for a mirrored service (its name in the source
+    /// cluster), as bytes; nil for local services.
+    private var remoteAuthorities: [[UInt8]?] = []
     private var balancers: [RoundRobin] = []
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
     /// Every open upstream connection, pooled or draining, for shutdown.
@@ -103,6 +106,7 @@ public final class Worker {
         }
         servicePools = nextPools
         serviceCounters = nextCounters
+        remoteAuthorities = new.services.services.map { $0.remoteName.map { Array($0.description.utf8) } }
         // Forget pools of endpoints that left the tables once their last connection closed.
         var live = Set<ObjectIdentifier>()
         for list in nextPools { for p in list { live.insert(ObjectIdentifier(p)) } }
@@ -131,9 +135,9 @@ public final class Worker {
         stream.serviceKey = entry.key
         var headers = headers
         if gateway {
-            headers = RequestRewrite.forwardedClientCert(headers, by: snapshot.tls?.localIdentity, peer: stream.downstream.peerIdentity)
-        } else if let remote = entry.remoteName {
-            headers = RequestRewrite.authority(headers, to: remote.description)
+            headers = RequestRewrite.forwardedClientCert(headers, value: stream.downstream.forwardedClientCert)
+        } else if let remote = remoteAuthorities[serviceIndex] {
+            headers = RequestRewrite.authority(headers, to: remote)
         }
         balanceAndForward(stream, headers: headers, avoiding: nil)
     }

@@ -52,6 +52,7 @@ struct Run: ParsableCommand {
             throw ExitCode(exitUsage)
         }
         ProcessSignals.prepare()
+        ProxyServer.prepareProcess()
         let server: ProxyServer
         do {
             server = try ProxyServer.start(loaded)
@@ -102,6 +103,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         ProcessSignals.prepare()
+        ProxyServer.prepareProcess()
         let failures: Int
         do {
             failures = try DemoRunner(sidecarPort: sidecarPort, adminPort: adminPort, requests: requests, keepRunning: !once)

@@ -42,5 +42,7 @@ int causeway_accept_nonblocking(int fd);
 uint64_t causeway_monotonic_ns(void);
 int causeway_errno(void);
 void causeway_set_thread_name(const char *name);
+/* mallopt(M_TRIM_THRESHOLD) and mallopt(M_MMAP_THRESHOLD): malloc.h is not in Glibc's module. */
+void causeway_tune_malloc(int trim_threshold, int mmap_threshold);
 
 #endif

@@ -28,6 +28,11 @@ public final class ProxyServer: Sendable {
     /// Where the admin listener is bound.
     public let adminAddress: String
 
+    /// Process-wide settings for running proxies: call once, before `start`.
+    public static func prepareProcess() {
+        MemoryTuning.keepFreedMemory()
+    }
+
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
