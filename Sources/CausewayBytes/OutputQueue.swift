@@ -105,6 +105,11 @@ public struct OutputQueue {
         }
     }
 
+    /// Frees the chunk kept for reuse (an idle connection need not hold 16 KiB).
+    public mutating func releaseSpare() {
+        spare = nil
+    }
+
     /// Drops everything queued.
     public mutating func removeAll() {
         segments.removeAll()

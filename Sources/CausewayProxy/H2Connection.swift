@@ -290,6 +290,12 @@ class H2Connection: LoopHandler {
         worker.loop.modify(fd, interest: new)
     }
 
+    /// Frees buffers kept for reuse; called by the worker for connections with no stream.
+    final func trimIdleMemory() {
+        session.output.releaseSpare()
+        wire.releaseSpare()
+    }
+
     /// Closes the socket and tells the subclass. Idempotent.
     func close(reason: String) {
         guard !isClosed else { return }

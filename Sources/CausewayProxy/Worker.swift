@@ -64,10 +64,11 @@ public final class Worker {
             if !c.secured, now &- c.acceptedAt > settings.handshakeTimeoutNanos {
                 metrics.tlsFailures[.init(side: "downstream", reason: "handshake-timeout"), default: 0] &+= 1
                 c.close(reason: "tls handshake timed out")
-            } else if c.activeStreams == 0, now &- c.idleSince > settings.downstreamIdleTimeoutNanos {
-                c.drain()
+            } else if c.activeStreams == 0 {
+                if now &- c.idleSince > settings.downstreamIdleTimeoutNanos { c.drain() } else { c.trimIdleMemory() }
             }
         }
+        for (_, c) in upstreams where c.activeStreams == 0 { c.trimIdleMemory() }
     }
 
     deinit {

