@@ -28,7 +28,7 @@ final class StreamControlTests: XCTestCase {
 
     func testUpstreamResetMidResponseResetsTheClientStream() throws {
         let dir = try TempDir()
-        let upstream = try ResettingUpstream()
+        let upstream = try ScriptedUpstream.resetting()
         let sidecar = try CausewaySidecar(dir: dir, services: ["flaky": [TestEndpoint(port: upstream.port)]], workers: 1)
         defer { sidecar.stop() }
         let client = try H2TestPeer.connect(port: sidecar.port)
@@ -102,7 +102,7 @@ final class StreamControlTests: XCTestCase {
 final class UpstreamGoawayTests: XCTestCase {
     func testGoawayFailsOnlyTheStreamsItMust() throws {
         let dir = try TempDir()
-        let upstream = try GoawayUpstream(requestsBeforeGoaway: 3)
+        let upstream = try ScriptedUpstream.goaway(after: 3)
         let sidecar = try CausewaySidecar(dir: dir, services: ["svc": [TestEndpoint(port: upstream.port)]], workers: 1)
         defer { sidecar.stop() }
         let client = try H2TestPeer.connect(port: sidecar.port)
@@ -130,7 +130,7 @@ final class CancelledUploadCreditTests: XCTestCase {
     func testCancelledUploadsDoNotStarveTheClientConnection() throws {
         let dir = try TempDir()
         try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
-        let sink = try SinkUpstream()
+        let sink = try ScriptedUpstream.sink()
         let echo = try NghttpdBackend(docroot: dir.path("www"))
         defer { echo.stop() }
         let sidecar = try CausewaySidecar(

@@ -93,14 +93,16 @@ final class H2TestPeer {
     }
 }
 
-/// A one-connection HTTP/2 server on a thread that answers every request with headers and
-/// 1 KiB of body, then resets the stream with INTERNAL_ERROR.
-final class ResettingUpstream: @unchecked Sendable {
+/// A loopback HTTP/2 server whose behaviour is a script run on a thread of its own, for
+/// upstream misbehaviour stock servers cannot produce on demand.
+final class ScriptedUpstream: @unchecked Sendable {
     let port: UInt16
     private let listenFD: Int32
     private let thread: Thread
 
-    init() throws {
+    /// Listens on a free loopback port and runs `script` with a function that accepts the
+    /// next connection as a server-side `H2TestPeer` (nil once the listener is closed).
+    init(_ script: @escaping @Sendable (_ accept: () -> H2TestPeer?) -> Void) throws {
         let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listenFD = listenFD
         var one: Int32 = 1
@@ -112,12 +114,31 @@ final class ResettingUpstream: @unchecked Sendable {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
         port = UInt16(bigEndian: addr.sin_port)
-        _ = Glibc.listen(listenFD, 16)
-        let fd = listenFD
+        guard Glibc.listen(listenFD, 16) == 0 else { throw HarnessError("listen failed") }
         thread = Thread {
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { return }
-            let peer = H2TestPeer(fd: client, role: .server)
+            script {
+                let fd = accept(listenFD, nil, nil)
+                return fd >= 0 ? H2TestPeer(fd: fd, role: .server) : nil
+            }
+        }
+        thread.start()
+    }
+
+    deinit { close(listenFD) }
+
+    /// Answers `id` with 200 and `text`.
+    private static func answer(_ peer: H2TestPeer, _ id: Int32, _ text: String) {
+        let body = H2OutboundBody()
+        Array(text.utf8).withUnsafeBytes { peer.session.send($0, on: body) }
+        peer.session.finish(body)
+        peer.session.submitResponse(streamID: id, HeaderBlock([(":status", "200")]), body: body)
+    }
+
+    /// Answers every request with headers and 1 KiB of body, then resets the stream with
+    /// INTERNAL_ERROR.
+    static func resetting() throws -> ScriptedUpstream {
+        try ScriptedUpstream { accept in
+            guard let peer = accept() else { return }
             var answered = Set<Int32>()
             _ = try? peer.pump(seconds: 10) {
                 for (id, _) in peer.requests where !answered.contains(id) {
@@ -131,53 +152,20 @@ final class ResettingUpstream: @unchecked Sendable {
                 return false
             }
         }
-        thread.start()
     }
 
-    deinit { close(listenFD) }
-}
-
-/// An upstream that, on its first connection, waits for `requestsBeforeGoaway` requests,
-/// sends GOAWAY naming only the first one as processed and answers it ("first"); every
-/// later connection answers everything ("second").
-final class GoawayUpstream: @unchecked Sendable {
-    let port: UInt16
-    private let listenFD: Int32
-    private let thread: Thread
-
-    init(requestsBeforeGoaway: Int) throws {
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.listenFD = listenFD
-        var one: Int32 = 1
-        setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
-        port = UInt16(bigEndian: addr.sin_port)
-        _ = Glibc.listen(listenFD, 16)
-        thread = Thread {
-            func answer(_ peer: H2TestPeer, _ id: Int32, _ text: String) {
-                let body = H2OutboundBody()
-                Array(text.utf8).withUnsafeBytes { peer.session.send($0, on: body) }
-                peer.session.finish(body)
-                peer.session.submitResponse(streamID: id, HeaderBlock([(":status", "200")]), body: body)
-            }
-            // First connection: GOAWAY after the requests arrive.
-            let first = accept(listenFD, nil, nil)
-            guard first >= 0 else { return }
-            let peer = H2TestPeer(fd: first, role: .server)
-            _ = try? peer.pump(seconds: 10) { peer.requests.count >= requestsBeforeGoaway }
+    /// On the first connection: waits for `requests` requests, sends GOAWAY naming only the
+    /// lowest as processed and answers it ("first"). The next connection answers everything
+    /// ("second").
+    static func goaway(after requests: Int) throws -> ScriptedUpstream {
+        try ScriptedUpstream { accept in
+            guard let peer = accept() else { return }
+            _ = try? peer.pump(seconds: 10) { peer.requests.count >= requests }
             let lowest = peer.requests.keys.min() ?? 1
             peer.session.goaway(lastStreamID: lowest, errorCode: H2ErrorCode.noError)
             answer(peer, lowest, "first")
             try? peer.flush()
-            // Later connections: answer everything.
-            let second = accept(listenFD, nil, nil)
-            guard second >= 0 else { return }
-            let next = H2TestPeer(fd: second, role: .server)
+            guard let next = accept() else { return }
             var answered = Set<Int32>()
             _ = try? next.pump(seconds: 10) {
                 for id in next.ended where !answered.contains(id) && next.requests[id] != nil {
@@ -188,38 +176,13 @@ final class GoawayUpstream: @unchecked Sendable {
             }
             _ = try? peer.pump(seconds: 1)
         }
-        thread.start()
     }
 
-    deinit { close(listenFD) }
-}
-
-/// An upstream that accepts requests and never reads their bodies or answers: a stalled
-/// service, so request bytes pile up inside the proxy.
-final class SinkUpstream: @unchecked Sendable {
-    let port: UInt16
-    private let listenFD: Int32
-    private let thread: Thread
-
-    init() throws {
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.listenFD = listenFD
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &len) } }
-        port = UInt16(bigEndian: addr.sin_port)
-        _ = Glibc.listen(listenFD, 16)
-        thread = Thread {
-            let fd = accept(listenFD, nil, nil)
-            guard fd >= 0 else { return }
-            let peer = H2TestPeer(fd: fd, role: .server)
+    /// Accepts requests and never reads their bodies or answers: a stalled service.
+    static func sink() throws -> ScriptedUpstream {
+        try ScriptedUpstream { accept in
+            guard let peer = accept() else { return }
             _ = try? peer.pump(seconds: 30, consume: false)
         }
-        thread.start()
     }
-
-    deinit { close(listenFD) }
 }
