@@ -111,7 +111,11 @@ final class DownstreamConnection: H2Connection {
                 }
             case .streamClosed(let id, let code):
                 if let stream = streams.removeValue(forKey: id) { downstreamClosed(stream, errorCode: code) }
-                if streams.isEmpty { idleSince = worker.loop.now }
+                if streams.isEmpty {
+                    idleSince = worker.loop.now
+                    // Deliver what is queued, then close.
+                    if peerHalfClosed { closeAfterFlushing() }
+                }
             case .bodySent(let id, let count):
                 // Response bytes left towards the client: return that credit upstream.
                 if let stream = streams[id], let up = stream.responseCreditConnection, !up.isClosed {
@@ -198,6 +202,20 @@ final class DownstreamConnection: H2Connection {
         worker.metrics.streamsReset &+= 1
         scheduleFlush()
     }
+
+    /// A client that half-closes still gets the responses to what it sent: stop reading and
+    /// close once the last stream is done.
+    override func peerFinishedSending() {
+        if streams.isEmpty {
+            close(reason: "peer closed the connection")
+        } else {
+            peerHalfClosed = true
+            stopReading()
+        }
+    }
+
+    /// True once the client half-closed: the connection closes when its last stream does.
+    private var peerHalfClosed = false
 
     /// Sends GOAWAY and lets the streams in flight finish; the connection closes when the
     /// last one does (or at once if there is none).

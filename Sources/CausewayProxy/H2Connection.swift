@@ -67,6 +67,29 @@ class H2Connection: LoopHandler {
     func countReceived(_ n: Int) {}
     func countSent(_ n: Int) {}
 
+    /// The peer half-closed its side (read EOF). By default the connection closes; a
+    /// subclass may keep writing the responses it still owes.
+    func peerFinishedSending() {
+        close(reason: "peer closed the connection")
+    }
+
+    /// Stops watching for reads for good (the peer has nothing more to send).
+    final func stopReading() {
+        readClosed = true
+        setInterest(session.output.isEmpty && wire.isEmpty ? [] : .write)
+    }
+
+    /// Close as soon as everything queued has been written.
+    final func closeAfterFlushing() {
+        closeWhenDrained = true
+        scheduleFlush()
+    }
+
+    private var closeWhenDrained = false
+
+    /// True after `stopReading()`: interest changes never re-enable reads.
+    private(set) var readClosed = false
+
     /// Called when the socket becomes writable before anything else (upstream connect).
     func socketWritable() -> Bool { true }
 
@@ -106,7 +129,7 @@ class H2Connection: LoopHandler {
                 if session.wantsWrite && secured && rounds < 8 { continue }
                 if session.wantsWrite && secured { scheduleFlush() }
                 setInterest(.read)
-                if !session.isAlive { close(reason: "session finished") }
+                if closeWhenDrained { close(reason: "peer closed the connection") } else if !session.isAlive { close(reason: "session finished") }
                 return
             case .blocked:
                 // Stop reading until the peer drains what we owe it.
@@ -156,9 +179,9 @@ class H2Connection: LoopHandler {
             case .bytes(0):
                 if let tls {
                     tls.receivedEndOfStream()
-                    _ = decrypt(tls)
+                    if !decrypt(tls) { return }
                 }
-                close(reason: "peer closed the connection")
+                peerFinishedSending()
                 return
             case .bytes(let n):
                 countReceived(n)
@@ -284,7 +307,8 @@ class H2Connection: LoopHandler {
         worker.loop.scheduleFlush(self)
     }
 
-    final func setInterest(_ new: Interest) {
+    final func setInterest(_ requested: Interest) {
+        let new = readClosed ? requested.subtracting(.read) : requested
         guard new != interest, !isClosed else { return }
         interest = new
         worker.loop.modify(fd, interest: new)

@@ -1,5 +1,7 @@
 import Foundation
+import Glibc
 import XCTest
+import CausewayHTTP
 
 /// The sidecar forwarding h2c to a real nghttpd, driven by real clients (curl, nghttp, h2load).
 final class ForwardingTests: XCTestCase {
@@ -92,5 +94,16 @@ final class ForwardingTests: XCTestCase {
         let config = try sidecar.admin("/config")
         XCTAssertTrue(config.contains("test-cluster"), config)
         XCTAssertTrue(config.contains("backend"), config)
+    }
+
+    /// A client that half-closes after sending its request still gets the response.
+    func testHalfClosedClientStillGetsItsResponse() throws {
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        let id = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "backend"), (":path", "/hello")]), body: nil)
+        try client.flush()
+        client.shutdownWrite()
+        XCTAssertTrue(try client.pump(seconds: 10) { client.closed[id] != nil }, client.events.joined(separator: ", "))
+        XCTAssertEqual(client.statuses[id], 200)
+        XCTAssertEqual(client.receivedBody[id], "hello from the backend\n".utf8.count)
     }
 }

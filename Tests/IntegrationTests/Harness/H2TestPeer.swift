@@ -41,9 +41,22 @@ final class H2TestPeer {
         return H2TestPeer(fd: fd, role: .client, window: window)
     }
 
+    /// False after `shutdownWrite()`: what the session produces is dropped.
+    private(set) var canWrite = true
+
+    /// Half-closes the connection (SHUT_WR), as a client that has sent everything may.
+    func shutdownWrite() {
+        canWrite = false
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Writes whatever the session has to send.
     func flush() throws {
         try session.produceOutput(limit: 1 << 24)
+        if !canWrite {
+            session.output.consume(session.output.pendingBytes)
+            return
+        }
         while !session.output.isEmpty {
             var bytes: [UInt8] = []
             session.output.withSegments(maxSegments: 1024) { segs in
