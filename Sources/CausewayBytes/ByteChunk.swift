@@ -6,6 +6,8 @@ public struct ByteChunkHeader {
     public var writeIndex: Int
     /// Usable bytes (what was asked for; `ManagedBuffer.capacity` asks malloc each time).
     public let size: Int
+    /// The next chunk of the `ChunkQueue` holding this one (a chunk is in at most one).
+    var next: ByteChunk?
 }
 
 /// A fixed-capacity byte buffer that moves between a stream's queue and a connection's
@@ -22,7 +24,7 @@ public final class ByteChunk: ManagedBuffer<ByteChunkHeader, UInt8> {
     /// Allocates a chunk of at least `capacity` bytes of uninitialised storage.
     public static func make(capacity: Int = defaultCapacity) -> ByteChunk {
         precondition(capacity > 0)
-        let buffer = ByteChunk.create(minimumCapacity: capacity) { _ in ByteChunkHeader(readIndex: 0, writeIndex: 0, size: capacity) }
+        let buffer = ByteChunk.create(minimumCapacity: capacity) { _ in ByteChunkHeader(readIndex: 0, writeIndex: 0, size: capacity, next: nil) }
         return unsafeDowncast(buffer, to: ByteChunk.self)
     }
 
@@ -51,6 +53,12 @@ public final class ByteChunk: ManagedBuffer<ByteChunkHeader, UInt8> {
     @inlinable public var writeIndex: Int {
         get { header.writeIndex }
         set { header.writeIndex = newValue }
+    }
+
+    /// The next chunk in its queue.
+    var next: ByteChunk? {
+        get { header.next }
+        set { header.next = newValue }
     }
 
     /// Bytes written and not yet consumed.

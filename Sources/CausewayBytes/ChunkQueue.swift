@@ -3,9 +3,10 @@
 /// Appending copies into the tail chunk (the only copy a DATA payload gets on its way
 /// through the proxy); reading hands out contiguous runs of the head chunk so that the
 /// consumer can reference them instead of copying (see `OutputQueue.appendReference`).
+/// The chunks are linked through their headers, so a queue allocates nothing but chunks.
 public struct ChunkQueue {
-    private var chunks: [ByteChunk] = []
-    private var head = 0
+    private var head: ByteChunk?
+    private var tail: ByteChunk?
     /// Total unread bytes.
     public private(set) var readableBytes = 0
 
@@ -18,15 +19,17 @@ public struct ChunkQueue {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
         while !rest.isEmpty {
-            let tail: ByteChunk
-            if head < chunks.count, let last = chunks.last, last.writableBytes > 0 {
-                tail = last
+            let target: ByteChunk
+            if let t = tail, t.writableBytes > 0 {
+                target = t
             } else {
                 // The first chunk fits the first write: most bodies are small.
-                tail = chunks.isEmpty ? ByteChunk.make(forFirstWrite: rest.count) : ByteChunk.make()
-                chunks.append(tail)
+                let fresh = head == nil ? ByteChunk.make(forFirstWrite: rest.count) : ByteChunk.make()
+                if let t = tail { t.next = fresh } else { head = fresh }
+                tail = fresh
+                target = fresh
             }
-            let n = tail.append(rest)
+            let n = target.append(rest)
             readableBytes += n
             rest = UnsafeRawBufferPointer(rebasing: rest[n...])
         }
@@ -35,8 +38,7 @@ public struct ChunkQueue {
     /// The first contiguous run of unread bytes, at most `limit` long, without consuming it.
     /// Returns nil when the queue is empty.
     public func peek(limit: Int) -> (chunk: ByteChunk, offset: Int, count: Int)? {
-        guard head < chunks.count else { return nil }
-        let c = chunks[head]
+        guard let c = head else { return nil }
         let n = min(limit, c.readableBytes)
         return n > 0 ? (c, c.readIndex, n) : nil
     }
@@ -46,19 +48,17 @@ public struct ChunkQueue {
         precondition(count <= readableBytes)
         var left = count
         readableBytes -= count
-        while left > 0 {
-            let c = chunks[head]
+        while left > 0, let c = head {
             let n = min(left, c.readableBytes)
             c.readIndex += n
             left -= n
             // Never rewind a drained chunk: an OutputQueue may still reference its bytes.
-            if c.readableBytes == 0 && (c.writableBytes == 0 || head + 1 < chunks.count) {
-                head += 1
+            // A drained tail with room left stays, for the next append.
+            if c.readableBytes == 0 && (c.writableBytes == 0 || c !== tail) {
+                head = c.next
+                c.next = nil
+                if head == nil { tail = nil }
             }
-        }
-        if head > 0 && (head == chunks.count || head >= 16) {
-            chunks.removeFirst(head)
-            head = 0
         }
     }
 
@@ -73,10 +73,15 @@ public struct ChunkQueue {
         return copied
     }
 
-    /// Drops every queued byte.
+    /// Drops every queued byte, unlinking the chunks one by one (no deep release chain).
     public mutating func removeAll() {
-        chunks.removeAll()
-        head = 0
+        var c = head
+        while let chunk = c {
+            c = chunk.next
+            chunk.next = nil
+        }
+        head = nil
+        tail = nil
         readableBytes = 0
     }
 }

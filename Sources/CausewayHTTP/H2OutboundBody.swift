@@ -19,6 +19,8 @@ public final class H2OutboundBody {
 
     public init() {}
 
+    deinit { queue.removeAll() }
+
     /// Bytes queued and not yet framed.
     public var bufferedBytes: Int { queue.readableBytes }
 
