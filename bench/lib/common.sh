@@ -1,12 +1,79 @@
-# bench/lib/common.sh — process, port and /proc helpers for the bench scripts (sourced).
+# bench/lib/common.sh — what bench/h2c-single-hop.sh and bench/chain.sh share (sourced).
 #
-# The same helpers as in h2c-single-hop.sh (which keeps its own copies), for bench/chain.sh.
-# The sourcing script sets BENCH_NAME (for messages), TMP (scratch directory), CLK_TCK,
-# and the arrays STARTED (pids it started) and, optionally, LOAD_PID (a running h2load).
+# Process, port and /proc helpers, and the steps both scripts take the same way: parameter
+# checks, the Causeway build, the workspace and its cleanup, the backend's docroot, h2load
+# runs (smoke test, warm-up), the check for other busy processes, the machine lines of the
+# report's metadata and the report itself.
+# The sourcing script sets BENCH_NAME (for messages) before sourcing, and BENCH_DIR, REPO_DIR,
+# CLK_TCK, RUN_TIMEOUT, AUTHORITY, URL_FOR (a function: system -> URL) and the parameters the
+# functions below name. workspace() sets TMP, RAW, REPORT, STARTED, STOP_SIGNAL and LOAD_PID.
 # shellcheck shell=bash disable=SC2317
 
 die() { echo "${BENCH_NAME:-bench}: error: $*" >&2; exit 2; }
 say() { echo "${BENCH_NAME:-bench}: $*" >&2; }
+
+PIN_LOAD=()                         # command prefix for h2load and nghttpd (h2c-single-hop.sh --pin)
+
+# ---------------------------------------------------------------- parameters and prerequisites
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+check_load_params() {               # check_load_params VAR...: each a non-negative integer; then
+  local v                           # rounds, requests, clients, streams >= 1 and requests >= clients
+  for v in "$@"; do
+    is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
+  done
+  ((ROUNDS >= 1 && REQUESTS >= 1 && CLIENTS >= 1 && STREAMS >= 1)) || die "rounds, requests, clients, streams must be >= 1"
+  ((REQUESTS >= CLIENTS)) || die "requests ($REQUESTS) must be >= clients ($CLIENTS)"
+}
+
+check_http2_params() {              # the HTTP/2 settings every proxy gets (--stream-window ...)
+  ((STREAM_WINDOW >= 65535 && STREAM_WINDOW <= 2147483647 && CONN_WINDOW >= 65535 && CONN_WINDOW <= 2147483647)) \
+    || die "windows must be 65535..2147483647 bytes"
+  ((MAX_STREAMS >= 1)) || die "--max-streams must be >= 1"
+}
+
+per_client() { python3 -c "print(f'{$1/$CLIENTS:g}')"; }   # per_client TOTAL: h2load's --rps for TOTAL req/s
+
+parse_systems() {                   # parse_systems NAME...: SYSTEMS (comma list of the NAMEs) -> SYS, SEEN
+  local s n ok list names
+  IFS=',' read -r -a list <<<"$SYSTEMS"
+  printf -v names '%s, ' "$@"
+  declare -gA SEEN=()
+  SYS=()
+  for s in "${list[@]}"; do
+    [[ -z "$s" ]] && continue
+    ok=0
+    for n in "$@"; do [[ "$s" == "$n" ]] && ok=1; done
+    ((ok)) || die "unknown system '$s' (${names%, })"
+    [[ -n "${SEEN[$s]:-}" ]] && continue
+    SEEN[$s]=1; SYS+=("$s")
+  done
+  ((${#SYS[@]} >= 1)) || die "no system to run"
+}
+has_sys() { [[ -n "${SEEN[$1]:-}" ]]; }
+
+require_tools() {                   # require_tools HINT TOOL...: exit 2 naming the tools not on PATH, then HINT
+  local hint=$1 t missing=()
+  shift
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "${BENCH_NAME:-bench}: missing: ${missing[*]}" >&2
+  echo "$hint" >&2
+  exit 2
+}
+
+causeway_binary() {                 # build Causeway unless CAUSEWAY_BIN is set, then check CAUSEWAY_BIN
+  if [[ -z "$CAUSEWAY_BIN" ]]; then
+    local build=(swift build -c release --product causeway)
+    [[ -n "$CAUSEWAY_SCRATCH" ]] && build+=(--scratch-path "$CAUSEWAY_SCRATCH")
+    say "building Causeway: (cd $REPO_DIR && ${build[*]})"
+    (cd "$REPO_DIR" && "${build[@]}") >&2 || die "Causeway failed to build (run with --no-causeway to check the harness alone)"
+    CAUSEWAY_BIN="$(cd "$REPO_DIR" && "${build[@]}" --show-bin-path)/causeway"
+  fi
+  [[ -x "$CAUSEWAY_BIN" ]] || die "Causeway binary not found or not executable: $CAUSEWAY_BIN"
+}
 
 # ---------------------------------------------------------------- processes
 descendants() {                     # pid and all its descendants, parents first
@@ -60,7 +127,7 @@ cpu_ticks() {                       # utime+stime (clock ticks) of a process tre
 
 sched_ns() {                        # CPU time (ns) the scheduler ran a process tree's live threads
   # sum_exec_runtime, field 1 of /proc/PID/task/TID/schedstat: exact, where utime/stime are
-  # sampled at each timer tick (CONFIG_TICK_CPU_ACCOUNTING).
+  # sampled at each timer tick (CONFIG_TICK_CPU_ACCOUNTING) and have a statistical error.
   local total=0 p f v
   for p in $(descendants "$1"); do
     for f in /proc/"$p"/task/*/schedstat; do
@@ -91,7 +158,7 @@ thread_count() {                    # threads in a process tree
 
 file_size() { if [[ -f "$1" ]]; then stat -c %s "$1"; else echo 0; fi; }
 
-# Other busy processes (a Swift build, someone else's test suite) spoil the figures: say so,
+# Other busy processes (a Swift build, someone else's benchmark) spoil the figures: say so,
 # and record it. busy_processes SECONDS prints the processes other than ours that used at
 # least 10% of a CPU over SECONDS seconds ("name pct%, ..."), from two snapshots of /proc.
 cpu_snapshot() {                    # "pid ticks comm" for every process
@@ -189,4 +256,172 @@ try_listen() {                      # like wait_listen, but returns 1 instead of
     sleep 0.1
   done
   return 1
+}
+
+# ---------------------------------------------------------------- workspace and cleanup
+workspace() {                       # workspace PREFIX TMPNAME: REPORT, RAW, TMP; cleanup on exit
+  # The report is RESULTS_DIR/PREFIX<UTC timestamp>.txt, the raw outputs go beside it.
+  STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+  mkdir -p "$RESULTS_DIR"
+  REPORT="$RESULTS_DIR/$1$STAMP.txt"
+  RAW="$RESULTS_DIR/$1$STAMP"       # raw h2load outputs, configs, log tails
+  mkdir -p "$RAW"
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/$2.XXXXXX")
+  STARTED=()                        # pids this script started (process-tree roots)
+  declare -gA STOP_SIGNAL=()        # pid -> signal that stops it cleanly (default TERM)
+  LOAD_PID=""                       # the h2load that runs now, if any
+  trap cleanup EXIT
+  trap 'say "interrupted"; exit 130' INT
+  trap 'say "terminated"; exit 143' TERM
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  [[ -n "${LOAD_PID:-}" ]] && stop_tree "$LOAD_PID"
+  # nghttpx's master stops and reaps its worker on QUIT (on TERM it leaves it to init).
+  for p in "${STARTED[@]}"; do stop_tree "$p" "${STOP_SIGNAL[$p]:-TERM}"; done
+  if ((KEEP_TMP)); then say "temporary files kept in $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+
+start_bg() {                        # start_bg LOG CMD...: start in the background; sets BG_PID
+  "${@:2}" >"$1" 2>&1 &
+  BG_PID=$!
+  STARTED+=("$BG_PID")
+}
+
+# ---------------------------------------------------------------- backend
+start_backend() {                   # start_backend PORT: nghttpd on PORT serving /hello (100 bytes)
+  DOCROOT="$TMP/docroot"            # and /body-BODY_SIZE; sets URL_PATH, NGHTTPD_CMD, NGHTTPD_PID
+  mkdir -p "$DOCROOT"
+  python3 - "$DOCROOT" "$BODY_SIZE" <<'EOF'
+import os, sys
+root, size = sys.argv[1], int(sys.argv[2])
+def body(n):  # printable, deterministic
+    line = b"causeway bench " * (n // 15 + 1)
+    return line[:n]
+with open(os.path.join(root, "hello"), "wb") as f:
+    f.write(body(100))
+if size != 100:
+    with open(os.path.join(root, f"body-{size}"), "wb") as f:
+        f.write(body(size))
+EOF
+  # shellcheck disable=SC2034  # URL_PATH is for the sourcing script
+  if ((BODY_SIZE == 100)); then URL_PATH=/hello; else URL_PATH=/body-$BODY_SIZE; fi
+  NGHTTPD_CMD=(nghttpd --no-tls -d "$DOCROOT" "$1")
+  start_bg "$TMP/nghttpd.log" "${PIN_LOAD[@]}" "${NGHTTPD_CMD[@]}"
+  NGHTTPD_PID=$BG_PID
+  wait_listen nghttpd "$NGHTTPD_PID" "$1" "$TMP/nghttpd.log" 10
+}
+
+# ---------------------------------------------------------------- load
+# show_cmd ARG...: the arguments as one line, quoting those with a space or a quote
+show_cmd() { local a out=""; for a in "$@"; do [[ "$a" == *[\ \']* ]] && out+="'$a' " || out+="$a "; done; echo "${out% }"; }
+
+H2LOAD_RC=0
+run_h2load() {                      # run_h2load OUTFILE [h2load args...]; sets H2LOAD_RC, never fails
+  local out=$1; shift
+  H2LOAD_RC=0
+  # In the background and `wait`ed for, so that a signal to this script is handled at once
+  # (bash defers traps until a foreground command ends); cleanup() stops LOAD_PID.
+  "${PIN_LOAD[@]}" timeout --signal=TERM --kill-after=10 "$RUN_TIMEOUT" h2load "$@" >"$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || H2LOAD_RC=$?
+  LOAD_PID=""
+}
+
+stalled() { ((H2LOAD_RC == 124 || H2LOAD_RC == 137)); }   # the last run was killed by --run-timeout
+
+summary_line() {                    # one-line summary of an h2load output for the progress log
+  if grep -qE '^requests:' "$1"; then
+    grep -E '^(finished in|requests:)' "$1" | tr '\n' ' ' | sed 's/  */ /g'
+  else
+    echo "no summary from h2load (exit status $H2LOAD_RC); last line: $(tail -n 1 "$1")"
+  fi
+}
+
+smoke_ok() {
+  grep -qE '^requests: 1 total, 1 started, 1 done, 1 succeeded' "$1" \
+    && grep -qE '^status codes: 1 2xx' "$1" \
+    && grep -qE "\\($BODY_SIZE\\) data\$" "$1"
+}
+
+smoke() {                           # smoke SYSTEM TRIES: one request through SYSTEM must come back 2xx
+  local s=$1 i                      # with the whole body; tried every 0.5 s (a proxy may listen before
+  for ((i = 0; i < $2; i++)); do    # its routes are loaded); if it never does, h2load's output to stderr
+    run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    smoke_ok "$RAW/smoke-$s.txt" && return 0
+    sleep 0.5
+  done
+  cat "$RAW/smoke-$s.txt" >&2
+  return 1
+}
+
+note_busy_before() {                # other load before the warm-up -> BUSY_BEFORE
+  BUSY_BEFORE=$(busy_processes 2)
+  if [[ -n "$BUSY_BEFORE" ]]; then say "warning: other processes that load the CPU are running: $BUSY_BEFORE"; fi
+  BUSY_RUNS=""                      # what busy_processes saw just before each measured run
+}
+
+pause_before_run() {                # pause_before_run LABEL: the 1 s pause before a measured run,
+  local busy                        # noting other load in BUSY_RUNS
+  busy=$(busy_processes 1)
+  if [[ -n "$busy" ]]; then
+    say "  warning: other CPU-hungry processes: $busy"
+    BUSY_RUNS+="${BUSY_RUNS:+; }$1: $busy"
+  fi
+}
+
+warm_up() {                         # WARMUP requests per system (not measured; same clients and
+  local s wc=$CLIENTS               # streams, no rate limit); "system rc output" lines in WARMUP_RESULTS
+  WARMUP_RESULTS="$TMP/warmup.tsv"; : >"$WARMUP_RESULTS"
+  ((WARMUP > 0)) || return 0
+  ((WARMUP < wc)) && wc=$WARMUP
+  for s in "${SYS[@]}"; do
+    say "warm-up $s: $WARMUP requests"
+    run_h2load "$RAW/warmup-$s.txt" -n "$WARMUP" -c "$wc" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    printf '%s\t%s\t%s\n' "$s" "$H2LOAD_RC" "$RAW/warmup-$s.txt" >>"$WARMUP_RESULTS"
+    say "  $(summary_line "$RAW/warmup-$s.txt")"
+  done
+}
+
+# ---------------------------------------------------------------- report
+tree_rev() {                        # tree_rev IGNORED: HEAD's short hash, and " + uncommitted changes" if
+  local rev dirty=""                # `git status --porcelain` has a line that does not match IGNORED (grep)
+  rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+  if git -C "$REPO_DIR" status --porcelain 2>/dev/null | grep -qv "$1"; then dirty=" + uncommitted changes"; fi
+  echo "$rev$dirty"
+}
+
+meta_common() {                     # the META lines (key TAB value) both reports read
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  printf 'nproc\t%s\n' "$(nproc)"
+  printf 'cpu\t%s\n' "$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  printf 'kernel\t%s\n' "$(uname -srm)"
+  printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  printf 'cgroup_cpu_max\t%s\n' "$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a)"
+  printf 'clk_tck\t%s\n' "$CLK_TCK"
+  printf 'nghttp2\t%s; %s; %s\n' "$(h2load --version 2>&1 | head -n 1)" "$(nghttpx --version 2>&1 | head -n 1)" "$(nghttpd --version 2>&1 | head -n 1)"
+  printf 'swift\t%s\n' "$( (swift --version 2>&1 || echo n/a) | grep -m 1 -E 'Swift version|n/a')"
+  printf 'busy_before\t%s\n' "${BUSY_BEFORE:-none}"
+  printf 'busy_runs\t%s\n' "${BUSY_RUNS:-none}"
+  printf 'busy_after\t%s\n' "${BUSY_AFTER:-none}"
+  printf 'rounds\t%s\n' "$ROUNDS"
+  printf 'requests\t%s\n' "$REQUESTS"
+  printf 'warmup\t%s\n' "$WARMUP"
+  printf 'body_size\t%s\n' "$BODY_SIZE"
+  printf 'backend\t%s\n' "${NGHTTPD_CMD[*]}"
+  printf 'systems\t%s\n' "${SYS[*]}"
+  printf 'max_cpu_ratio\t%s\n' "$MAX_CPU_RATIO"
+  printf 'raw\t%s\n' "$RAW"
+}
+
+write_report() {                    # write_report NOTE ARGS...: report.py ARGS > REPORT, print it, and
+  local status=0                    # exit with report.py's status (NOTE: where the rest is)
+  python3 "$BENCH_DIR/lib/report.py" "${@:2}" >"$REPORT" || status=$?
+  cat "$REPORT"
+  say "report written to $REPORT ($1)"
+  exit "$status"
 }

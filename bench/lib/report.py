@@ -93,12 +93,25 @@ def machine_lines(meta, w):
     w(f"  swift       {meta['swift']}")
     if "causeway" in meta:
         w(f"  causeway    {meta['causeway']}")
-    if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none":
+    if no_other_load(meta):
         w("  other load  none seen (no other process used >= 10% of a CPU in the 2 s before the "
           "warm-up, the 1 s before each run, or the 2 s at the end)")
     else:
         w(f"  other load  FIGURES SUSPECT: before warm-up: {meta['busy_before']}; "
           f"before runs: {meta['busy_runs']}; at the end: {meta['busy_after']}")
+
+
+def report_start(title, meta):
+    """A report's first lines (TITLE, the Machine block, the "Parameters" heading), and the
+    function that adds a line."""
+    out = []
+    w = out.append
+    w(title)
+    w("")
+    machine_lines(meta, w)
+    w("")
+    w("Parameters")
+    return out, w
 
 
 def read_meta(path):
@@ -123,26 +136,114 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def no_other_load(meta):
+    return meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none"
+
+
+def read_rows(path):
+    """The rows of a TSV file with a header line, as dicts."""
+    lines = open(path, encoding="utf-8").read().splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+def parse_run(row, requests, body_size):
+    """What both scripts record of a measured run (a RUNS.tsv row): h2load's figures, its exit
+    status, latency percentiles, the requests that got no 2xx and whether every body was whole."""
+    r = parse_h2load(row["output"])
+    r["system"], r["round"], r["rc"] = row["system"], int(row["round"]), int(row["rc"])
+    r["p50"], r["p99"], r["p999"] = latency_percentiles(row["latency_log"])
+    r["bad"] = bad_requests(r, requests)
+    r["body_ok"] = (r["data_bytes"] is not None and r["succeeded"]
+                    and r["data_bytes"] == r["succeeded"] * body_size)
+    return r
+
+
+def outcome_cells(r):
+    """The first columns of a run's row: system, round, req/s and what failed."""
+    non2xx = None if r["succeeded"] is None else (r["done"] or 0) - (r["s2xx"] or 0)
+    return [r["system"], str(r["round"]), fmt(r["rps"], ".0f"), fmt(r["failed"], "d"),
+            fmt(r["errored"], "d"), fmt(r["timeout"], "d"), fmt(non2xx, "d")]
+
+
+def latency_cells(r):
+    return [fmt(r["p50"], "d"), fmt(r["p99"], "d"), fmt(r["p999"], "d")]
+
+
+def run_problems(r, label, requests, body_size):
+    """What broke in one run (LABEL names it): no summary from h2load, its exit status, short bodies."""
+    problems = []
+    if r["bad"] is None:
+        # No summary: h2load was killed (a stall) or crashed; the caller counts the whole run as bad.
+        problems.append(f"{label}: no summary from h2load (exit status {r['rc']}"
+                        f"{', killed by --run-timeout' if r['rc'] in (124, 137) else ''}); "
+                        f"it had reported {r['progress']}% of {requests} requests done")
+    elif r["rc"] != 0:
+        problems.append(f"{label}: h2load exit status {r['rc']}")
+    if r["bad"] == 0 and not r["body_ok"]:
+        problems.append(f"{label}: received {r['data_bytes']} body bytes, "
+                        f"expected {r['succeeded']} x {body_size}")
+    return problems
+
+
+def warmup_notes(warmup_path):
+    """A note per system whose warm-up had failed requests (or no readable output)."""
+    notes = []
+    for line in open(warmup_path, encoding="utf-8").read().splitlines():
+        s, _rc, path = line.split("\t")
+        wr = parse_h2load(path)
+        wb = None if wr["total"] is None else wr["failed"] + wr["errored"] + wr["timeout"]
+        if wb is None or wb > 0:
+            notes.append(f"{s}: {'unreadable' if wb is None else wb} failed in warm-up")
+    return notes
+
+
+def per_round_ratios(runs, other):
+    """Causeway's CPU µs/req over OTHER's, round by round, as text (RUNS: one phase)."""
+    by_round = {}
+    for r in runs:
+        by_round.setdefault(r["round"], {})[r["system"]] = r
+    return [f"{rr['causeway']['cpu_us'] / rr[other]['cpu_us']:.2f}"
+            for _, rr in sorted(by_round.items())
+            if "causeway" in rr and other in rr
+            and rr["causeway"]["cpu_us"] and rr[other]["cpu_us"]]
+
+
+def verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, notes):
+    """The end of both verdicts: the --max-cpu-ratio check (CPU_RATIO None: not compared), the
+    failed requests, broken runs and notes. Returns the exit status: 1 if a request failed or a
+    run broke, else 3 if the CPU ratio is above --max-cpu-ratio, else 0."""
+    status = 0
+    limit = meta.get("max_cpu_ratio")
+    if cpu_ratio is not None and limit and cpu_ratio > float(limit):
+        w(f"  FAIL: CPU ratio {cpu_ratio:.2f} above --max-cpu-ratio {limit}")
+        status = 3
+    if total_bad == 0 and not broken:
+        w(f"  requests          0 failed, errored, timed out or non-2xx of {measured} measured")
+    else:
+        w(f"  FAIL: {total_bad} of {measured} measured requests failed, errored, timed out "
+          f"or were not 2xx")
+        status = 1
+    for b in broken:
+        w(f"  FAIL: {b}")
+        status = 1
+    for n in notes:
+        w(f"  note: {n}")
+    w(f"  raw outputs       {meta['raw']}")
+    return status
+
+
 def main():
     meta_path, runs_path, warmup_path, clk_tck = sys.argv[1:5]
     clk_tck = int(clk_tck)
-    meta = {}
-    for line in open(meta_path, encoding="utf-8"):
-        k, _, v = line.rstrip("\n").partition("\t")
-        meta[k] = v
+    meta = read_meta(meta_path)
     requests = int(meta["requests"])
     body_size = int(meta["body_size"])
     systems = meta["systems"].split()
 
     runs = []
-    lines = open(runs_path, encoding="utf-8").read().splitlines()
-    header = lines[0].split("\t")
-    for line in lines[1:]:
-        row = dict(zip(header, line.split("\t")))
-        r = parse_h2load(row["output"])
-        r["system"] = row["system"]
-        r["round"] = int(row["round"])
-        r["rc"] = int(row["rc"])
+    for row in read_rows(runs_path):
+        r = parse_run(row, requests, body_size)
         done = r["done"] or 0
         proxied = row["system"] != "direct"
         cpu_ticks = int(row["cpu1"]) - int(row["cpu0"])
@@ -154,19 +255,9 @@ def main():
                            if done else None)
         r["log_bytes"] = ((int(row["log1"]) - int(row["log0"])) / done
                           if (proxied and done) else None)
-        r["p50"], r["p99"], r["p999"] = latency_percentiles(row["latency_log"])
-        r["bad"] = bad_requests(r, requests)
-        r["body_ok"] = (r["data_bytes"] is not None and r["succeeded"]
-                        and r["data_bytes"] == r["succeeded"] * body_size)
         runs.append(r)
 
-    out = []
-    w = out.append
-    w("Causeway h2c single-hop benchmark — bench/h2c-single-hop.sh")
-    w("")
-    machine_lines(meta, w)
-    w("")
-    w("Parameters")
+    out, w = report_start("Causeway h2c single-hop benchmark — bench/h2c-single-hop.sh", meta)
     w(f"  regime      {meta['regime']}" + (f" ({meta['rps']} req/s total = {meta['rps_per_client']} per client)"
                                          if meta["regime"] == "rate" else ""))
     w(f"  load        {meta['h2load']}")
@@ -184,24 +275,11 @@ def main():
 
     cols = ["system", "round", "req/s", "failed", "errored", "timeout", "non-2xx",
             "CPU µs/req", "sched µs/req", "backend µs/req", "p50 µs", "p99 µs", "p99.9 µs", "log B/req"]
-    table = []
-    for r in runs:
-        non2xx = None if r["succeeded"] is None else (r["done"] or 0) - (r["s2xx"] or 0)
-        table.append([r["system"], str(r["round"]), fmt(r["rps"], ".0f"),
-                      fmt(r["failed"], "d"), fmt(r["errored"], "d"), fmt(r["timeout"], "d"),
-                      fmt(non2xx, "d"), fmt(r["cpu_us"], ".2f"), fmt(r["sched_us"], ".2f"),
-                      fmt(r["backend_us"], ".2f"),
-                      fmt(r["p50"], "d"), fmt(r["p99"], "d"), fmt(r["p999"], "d"),
-                      fmt(r["log_bytes"], ".1f")])
-    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
-
-    def line(row):
-        return "  " + "  ".join(v.ljust(widths[i]) if i == 0 else v.rjust(widths[i])
-                                for i, v in enumerate(row))
+    table = [outcome_cells(r) + [fmt(r["cpu_us"], ".2f"), fmt(r["sched_us"], ".2f"),
+                                 fmt(r["backend_us"], ".2f")]
+             + latency_cells(r) + [fmt(r["log_bytes"], ".1f")] for r in runs]
     w(f"Runs ({requests} requests each)")
-    w(line(cols))
-    for row in table:
-        w(line(row))
+    text_table(cols, table, w)
     w("")
 
     med = {}
@@ -210,45 +288,21 @@ def main():
     mrows = []
     for s in systems:
         rs = [r for r in runs if r["system"] == s]
-        rps = [r["rps"] for r in rs if r["rps"] is not None]
         cpu = [r["cpu_us"] for r in rs if r["cpu_us"] is not None]
-        p50 = [r["p50"] for r in rs if r["p50"] is not None]
-        p99 = [r["p99"] for r in rs if r["p99"] is not None]
-        med[s] = {"rps": statistics.median(rps) if rps else None,
-                  "cpu": statistics.median(cpu) if cpu else None}
+        med[s] = {"rps": median_or_none([r["rps"] for r in rs]), "cpu": median_or_none(cpu)}
         mrows.append([s, str(len(rs)), fmt(med[s]["rps"], ".0f"), fmt(med[s]["cpu"], ".2f"),
                       f"{min(cpu):.2f}-{max(cpu):.2f}" if cpu else "-",
-                      fmt(statistics.median(p50) if p50 else None, ".0f"),
-                      fmt(statistics.median(p99) if p99 else None, ".0f")])
-    mw = [max(len(c), *(len(row[i]) for row in mrows)) for i, c in enumerate(mcols)]
-    for row in [mcols] + mrows:
-        w("  " + "  ".join(v.ljust(mw[i]) if i == 0 else v.rjust(mw[i]) for i, v in enumerate(row)))
+                      fmt(median_or_none([r["p50"] for r in rs]), ".0f"),
+                      fmt(median_or_none([r["p99"] for r in rs]), ".0f")])
+    text_table(mcols, mrows, w)
     w("")
 
-    status = 0
     total_bad = 0
     broken = []
     for r in runs:
-        if r["bad"] is None:
-            # No summary: h2load was killed (a stall) or crashed. Count the whole run as bad.
-            total_bad += requests
-            broken.append(f"{r['system']} round {r['round']}: no summary from h2load (exit status "
-                          f"{r['rc']}{', killed by --run-timeout' if r['rc'] in (124, 137) else ''}); "
-                          f"it had reported {r['progress']}% of {requests} requests done")
-        else:
-            total_bad += r["bad"]
-            if r["rc"] != 0:
-                broken.append(f"{r['system']} round {r['round']}: h2load exit status {r['rc']}")
-        if r["bad"] == 0 and not r["body_ok"]:
-            broken.append(f"{r['system']} round {r['round']}: received {r['data_bytes']} body bytes, "
-                          f"expected {r['succeeded']} x {body_size}")
-    warm_bad = []
-    for line_ in open(warmup_path, encoding="utf-8").read().splitlines():
-        s, rc, path = line_.split("\t")
-        wr = parse_h2load(path)
-        wb = None if wr["total"] is None else wr["failed"] + wr["errored"] + wr["timeout"]
-        if wb is None or wb > 0:
-            warm_bad.append(f"{s}: {'unreadable' if wb is None else wb} failed in warm-up")
+        # No summary (h2load was killed by a stall, or crashed): the whole run counts as bad.
+        total_bad += requests if r["bad"] is None else r["bad"]
+        broken += run_problems(r, f"{r['system']} round {r['round']}", requests, body_size)
 
     rounds = int(meta["rounds"])
     for s_ in systems:
@@ -258,41 +312,20 @@ def main():
             broken.append(f"{s_}: round(s) {', '.join(skipped)} skipped after a stalled run")
     measured = sum(1 for _ in runs) * requests
     w("Verdict")
+    cpu_ratio = None
     if "causeway" in med and "nghttpx" in med and med["nghttpx"]["cpu"] and med["causeway"]["cpu"]:
         cpu_ratio = med["causeway"]["cpu"] / med["nghttpx"]["cpu"]
         rps_ratio = (med["causeway"]["rps"] / med["nghttpx"]["rps"]
                      if med["nghttpx"]["rps"] and med["causeway"]["rps"] else None)
         w(f"  Causeway/nghttpx  CPU µs/req {cpu_ratio:.2f}x   req/s {fmt(rps_ratio, '.2f')}x   "
           f"(ratios of medians)")
-        by_round = {}
-        for r in runs:
-            by_round.setdefault(r["round"], {})[r["system"]] = r
-        paired = [f"{rr['causeway']['cpu_us'] / rr['nghttpx']['cpu_us']:.2f}"
-                  for _, rr in sorted(by_round.items())
-                  if "causeway" in rr and "nghttpx" in rr
-                  and rr["causeway"]["cpu_us"] and rr["nghttpx"]["cpu_us"]]
-        w(f"  per round         CPU µs/req ratio {' '.join(paired)}")
+        w(f"  per round         CPU µs/req ratio {' '.join(per_round_ratios(runs, 'nghttpx'))}")
         target = 1.5
         w(f"  issue 2 target    CPU/req <= {target}x nghttpx: "
           + ("met" if cpu_ratio <= target else "NOT met"))
-        limit = meta.get("max_cpu_ratio")
-        if limit and cpu_ratio > float(limit):
-            w(f"  FAIL: CPU ratio {cpu_ratio:.2f} above --max-cpu-ratio {limit}")
-            status = 3
     else:
         w("  Causeway/nghttpx  - (needs both systems)")
-    if total_bad == 0 and not broken:
-        w(f"  requests          0 failed, errored, timed out or non-2xx of {measured} measured")
-    else:
-        w(f"  FAIL: {total_bad} of {measured} measured requests failed, errored, timed out "
-          f"or were not 2xx")
-        status = 1
-    for b in broken:
-        w(f"  FAIL: {b}")
-        status = 1
-    for b in warm_bad:
-        w(f"  note: {b}")
-    w(f"  raw outputs       {meta['raw']}")
+    status = verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, warmup_notes(warmup_path))
     print("\n".join(out))
     return status
 
@@ -310,13 +343,9 @@ def ratio(a, b):
 
 def chain_runs(runs_path, clk_tck, body_size):
     runs = []
-    lines = open(runs_path, encoding="utf-8").read().splitlines()
-    header = lines[0].split("\t")
-    for line in lines[1:]:
-        row = dict(zip(header, line.split("\t")))
-        r = parse_h2load(row["output"])
-        r["system"], r["phase"] = row["system"], row["phase"]
-        r["round"], r["rc"], r["requests"] = int(row["round"]), int(row["rc"]), int(row["requests"])
+    for row in read_rows(runs_path):
+        r = parse_run(row, int(row["requests"]), body_size)
+        r["phase"], r["requests"] = row["phase"], int(row["requests"])
         done = r["done"] or 0
 
         def delta(k):
@@ -334,10 +363,6 @@ def chain_runs(runs_path, clk_tck, body_size):
         r["links"] = int(row["links"]) if row.get("links", "").isdigit() else None
         r["link_down"], r["link_up"], r["link_segs"] = link_per_request(
             row.get("link0"), row.get("link1"), done)
-        r["p50"], r["p99"], r["p999"] = latency_percentiles(row["latency_log"])
-        r["bad"] = bad_requests(r, r["requests"])
-        r["body_ok"] = (r["data_bytes"] is not None and r["succeeded"]
-                        and r["data_bytes"] == r["succeeded"] * body_size)
         runs.append(r)
     return runs
 
@@ -410,13 +435,7 @@ def chain_main(argv):
     mem = chain_memory(mem_path)
     rate = int(meta["rate"])
 
-    out = []
-    w = out.append
-    w("Causeway two-hop chain benchmark — bench/chain.sh")
-    w("")
-    machine_lines(meta, w)
-    w("")
-    w("Parameters")
+    out, w = report_start("Causeway two-hop chain benchmark — bench/chain.sh", meta)
     w("  chain       h2load -h2c-> sidecar (cluster1) -mTLS h2-> gateway (cluster2) -h2c-> nghttpd; "
       "one worker per proxy, all on 127.0.0.1")
     w(f"  command     {meta['command']}")
@@ -453,12 +472,10 @@ def chain_main(argv):
         for r in runs:
             if r["phase"] != phase:
                 continue
-            non2xx = None if r["succeeded"] is None else (r["done"] or 0) - (r["s2xx"] or 0)
-            row = [r["system"], str(r["round"]), fmt(r["rps"], ".0f"), fmt(r["failed"], "d"),
-                   fmt(r["errored"], "d"), fmt(r["timeout"], "d"), fmt(non2xx, "d"),
-                   fmt(r["cpu_us"], ".2f"), fmt(r["s_us"], ".2f"), fmt(r["g_us"], ".2f"),
-                   fmt(r["sched_us"], ".2f"), fmt(r["backend_us"], ".2f"),
-                   fmt(r["p50"], "d"), fmt(r["p99"], "d"), fmt(r["p999"], "d")]
+            row = (outcome_cells(r)
+                   + [fmt(r["cpu_us"], ".2f"), fmt(r["s_us"], ".2f"), fmt(r["g_us"], ".2f"),
+                      fmt(r["sched_us"], ".2f"), fmt(r["backend_us"], ".2f")]
+                   + latency_cells(r))
             row += [fmt(r["link_down"], ".1f"), fmt(r["link_up"], ".1f"), fmt(r["link_segs"], ".3f")]
             if phase == "saturated":
                 row += [fmt(r["links"], "d"), fmt(r["log_bytes"], ".1f")]
@@ -539,19 +556,10 @@ def chain_main(argv):
                 "failed"], srows, w)
     w("")
 
-    status = 0
     broken = []
     for r in runs:
-        if r["bad"] is None:
-            broken.append(f"{r['system']} round {r['round']} {r['phase']}: no summary from h2load "
-                          f"(exit status {r['rc']}"
-                          f"{', killed by --run-timeout' if r['rc'] in (124, 137) else ''}); "
-                          f"it had reported {r['progress']}% of {r['requests']} requests done")
-        elif r["rc"] != 0:
-            broken.append(f"{r['system']} round {r['round']} {r['phase']}: h2load exit status {r['rc']}")
-        if r["bad"] == 0 and not r["body_ok"]:
-            broken.append(f"{r['system']} round {r['round']} {r['phase']}: received {r['data_bytes']} "
-                          f"body bytes, expected {r['succeeded']} x {body_size}")
+        broken += run_problems(r, f"{r['system']} round {r['round']} {r['phase']}", r["requests"],
+                               body_size)
     phases = ["saturated"] + (["rate"] if rate else [])
     for s in systems:
         for ph in phases:
@@ -561,13 +569,7 @@ def chain_main(argv):
                 why = meta.get(f"dead_{s}") or (f"stalled in {meta.get(f'stalled_{s}')}"
                                                 if meta.get(f"stalled_{s}") else "?")
                 broken.append(f"{s} {ph}: round(s) {', '.join(skipped)} skipped ({why})")
-    notes = []
-    for line_ in open(warmup_path, encoding="utf-8").read().splitlines():
-        s, rc, path = line_.split("\t")
-        wr = parse_h2load(path)
-        wb = None if wr["total"] is None else wr["failed"] + wr["errored"] + wr["timeout"]
-        if wb is None or wb > 0:
-            notes.append(f"{s}: {'unreadable' if wb is None else wb} failed in warm-up")
+    notes = warmup_notes(warmup_path)
     for s, m in mem.items():
         if m["rc"] != 0:
             notes.append(f"{s}: idle mTLS measurement incomplete (opened {m.get('opened', '?')}, "
@@ -590,16 +592,10 @@ def chain_main(argv):
                 f"KiB/idle conn {fmt(ratio(cw['kib'], o['kib']), '.2f')}x")
         w(f"  {label:<17} {line}  (ratios of medians)")
         verdict_md.append(f"- {label}: {line} (ratios of medians)")
-        by_round = {}
-        for r in runs:
-            if r["phase"] == "saturated":
-                by_round.setdefault(r["round"], {})[r["system"]] = r
-        paired = [f"{rr['causeway']['cpu_us'] / rr[other]['cpu_us']:.2f}"
-                  for _, rr in sorted(by_round.items())
-                  if "causeway" in rr and other in rr
-                  and rr["causeway"]["cpu_us"] and rr[other]["cpu_us"]]
+        paired = per_round_ratios([r for r in runs if r["phase"] == "saturated"], other)
         w(f"  {'per round':<17} CPU µs/req ratio {' '.join(paired)}")
         verdict_md.append(f"  per round CPU µs/req ratio: {' '.join(paired)}")
+    cpu_ratio = None
     if cw and med.get("nghttpx") and cw["cpu"] and med["nghttpx"]["cpu"]:
         cpu_ratio = cw["cpu"] / med["nghttpx"]["cpu"]
         met = cpu_ratio <= CHAIN_TARGET and total_bad == 0 and not broken
@@ -609,24 +605,9 @@ def chain_main(argv):
                   + ("met" if met else "NOT met"))
         w(f"  issue 3 target    {target}")
         verdict_md.append(f"- issue 3 target: {target}")
-        limit = meta.get("max_cpu_ratio")
-        if limit and cpu_ratio > float(limit):
-            w(f"  FAIL: CPU ratio {cpu_ratio:.2f} above --max-cpu-ratio {limit}")
-            status = 3
     else:
         w("  issue 3 target    - (needs causeway and nghttpx)")
-    if total_bad == 0 and not broken:
-        w(f"  requests          0 failed, errored, timed out or non-2xx of {measured} measured")
-    else:
-        w(f"  FAIL: {total_bad} of {measured} measured requests failed, errored, timed out "
-          f"or were not 2xx")
-        status = 1
-    for b in broken:
-        w(f"  FAIL: {b}")
-        status = 1
-    for n in notes:
-        w(f"  note: {n}")
-    w(f"  raw outputs       {meta['raw']}")
+    status = verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, notes)
 
     # Markdown summary, for bench/README.md.
     md = []
@@ -638,7 +619,7 @@ def chain_main(argv):
               f"requests, `--log-file` for latency); {rounds} rounds, alternating "
               f"{' '.join(systems)}; body {body_size} B; windows: {meta['windows']}; "
               f"certificates: {meta['certs']}, {meta['key_type']}. "
-              + ("Other load: none seen." if meta["busy_before"] == meta["busy_runs"] == meta["busy_after"] == "none"
+              + ("Other load: none seen." if no_other_load(meta)
                  else f"Other load seen: {meta['busy_before']}; {meta['busy_runs']}; {meta['busy_after']}."))
     md.append("")
     md.append(f"| system | saturated req/s | CPU µs/req, both proxies (min–max) | sidecar / gateway µs/req "
