@@ -18,6 +18,11 @@ public struct OutputQueue {
     @usableFromInline var head = 0
     /// Bytes queued and not yet written.
     public private(set) var pendingBytes = 0
+    /// The owned chunk copied bytes go into. Copies between DATA references keep filling
+    /// it (as new segments), so a pass that interleaves many small frames with payload
+    /// references needs one chunk, not one per frame. Rewound when the queue drains.
+    private var current: ByteChunk?
+    /// A filled owned chunk kept for reuse once written.
     private var spare: ByteChunk?
 
     public init() {}
@@ -29,26 +34,26 @@ public struct OutputQueue {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
         while !rest.isEmpty {
-            if head < segments.count, segments[segments.count - 1].owned {
-                let i = segments.count - 1
-                let chunk = segments[i].chunk
-                if segments[i].end == chunk.writeIndex, chunk.writableBytes > 0 {
-                    let n = chunk.append(rest)
-                    segments[i].end += n
-                    pendingBytes += n
-                    rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-                    continue
+            guard let chunk = current, chunk.writableBytes > 0 else {
+                if let s = spare {
+                    spare = nil
+                    s.reset()
+                    current = s
+                } else {
+                    current = ByteChunk.make()
                 }
+                continue
             }
-            let chunk: ByteChunk
-            if let s = spare {
-                spare = nil
-                s.reset()
-                chunk = s
+            let start = chunk.writeIndex
+            let n = chunk.append(rest)
+            let last = segments.count - 1
+            if last >= head, segments[last].owned, segments[last].chunk === chunk, segments[last].end == start {
+                segments[last].end += n
             } else {
-                chunk = ByteChunk.make()
+                segments.append(Segment(chunk: chunk, start: start, end: start + n, owned: true))
             }
-            segments.append(Segment(chunk: chunk, start: 0, end: 0, owned: true))
+            pendingBytes += n
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
         }
     }
 
@@ -91,23 +96,27 @@ public struct OutputQueue {
                 break
             }
             left -= len
-            if segments[head].owned && segments[head].chunk.size >= ByteChunk.defaultCapacity {
-                spare = segments[head].chunk
+            let chunk = segments[head].chunk
+            if segments[head].owned && chunk !== current && chunk.size >= ByteChunk.defaultCapacity {
+                spare = chunk
             }
             head += 1
         }
         if head == segments.count {
             segments.removeAll(keepingCapacity: true)
             head = 0
+            // Everything written: the current chunk can be refilled from the start.
+            current?.reset()
         } else if head >= 32 {
             segments.removeFirst(head)
             head = 0
         }
     }
 
-    /// Frees the chunk kept for reuse (an idle connection need not hold 16 KiB).
+    /// Frees the chunks kept for reuse (an idle connection need not hold 16 KiB).
     public mutating func releaseSpare() {
         spare = nil
+        if isEmpty { current = nil }
     }
 
     /// Drops everything queued.
@@ -115,5 +124,6 @@ public struct OutputQueue {
         segments.removeAll()
         head = 0
         pendingBytes = 0
+        current = nil
     }
 }
