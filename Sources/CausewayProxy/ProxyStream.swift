@@ -49,8 +49,6 @@ final class ProxyStream {
     /// to check the index still means the same service on a retry).
     var serviceIndex = -1
     var serviceKey: ServiceKey?
-    /// The endpoint chosen by the balancer.
-    var endpointIndex = 0
     /// Request body bytes handed to the upstream session so far.
     var requestBytesForwarded = 0
     /// True after one replay on another connection (at most one per request).

@@ -181,8 +181,8 @@ final class UpstreamConnection: H2Connection {
                 }
             case .goaway(let lastStreamID, let code):
                 worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))")
-                if state != .closed { state = .draining }
-                pool.remove(self)
+                // No new streams here; close as soon as the ones in flight are done.
+                stopAcceptingStreams()
             case .settings:
                 settingsReceived = true
             }

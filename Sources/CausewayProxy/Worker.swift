@@ -154,7 +154,6 @@ public final class Worker {
         if let avoiding, candidates[pick] === avoiding, candidates.count > 1 {
             pick = balancers[stream.serviceIndex].next(count: candidates.count) ?? pick
         }
-        stream.endpointIndex = pick
         forward(stream, headers: headers, pool: candidates[pick])
     }
 
