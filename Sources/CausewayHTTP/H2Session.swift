@@ -114,8 +114,8 @@ public final class H2Session {
     /// Sends a request (client role) and returns its stream id, or a negative nghttp2 error.
     ///
     /// - Parameter body: the request body, or nil to end the stream with the headers.
-    public func submitRequest(_ headers: HeaderBlock, body: H2OutboundBody?) -> Int32 {
-        withNameValues(headers) { nva, count in
+    public func submitRequest(_ headers: HeaderBlock, edit: HeaderEdit = .none, body: H2OutboundBody?) -> Int32 {
+        withNameValues(headers, edit: edit) { nva, count in
             if let body {
                 var provider = Self.provider(for: body)
                 let id = nghttp2_submit_request(session, nil, nva, count, &provider, nil)
@@ -232,6 +232,24 @@ public final class H2Session {
 
     /// Builds nghttp2's name/value array over `headers`' bytes without copying them
     /// (nghttp2 copies during submission).
+    func withNameValues<R>(_ headers: HeaderBlock, edit: HeaderEdit, _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        if edit.isEmpty { return withNameValues(headers, body) }
+        // `body` runs inside forEachField, while the pointers into `headers`, the edit's
+        // arrays and static strings are valid; nghttp2 copies them.
+        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: headers.count + 2) { nva in
+            var count = 0
+            return edit.forEachField(of: headers, { name, value in
+                nva[count] = nghttp2_nv(
+                    name: UnsafeMutablePointer(mutating: name.baseAddress!.assumingMemoryBound(to: UInt8.self)),
+                    value: UnsafeMutablePointer(mutating: (value.baseAddress ?? UnsafeRawPointer(name.baseAddress!)).assumingMemoryBound(to: UInt8.self)),
+                    namelen: name.count, valuelen: value.count,
+                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+                )
+                count += 1
+            }, then: { body(UnsafePointer(nva.baseAddress!), count) })
+        }
+    }
+
     func withNameValues<R>(_ headers: HeaderBlock, _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         headers.bytes.withUnsafeBufferPointer { raw in
             let base = UnsafeMutablePointer(mutating: raw.baseAddress ?? UnsafePointer(bitPattern: 1)!)

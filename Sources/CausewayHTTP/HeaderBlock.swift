@@ -47,30 +47,6 @@ public struct HeaderBlock: Sendable {
         n.withUTF8 { nb in v.withUTF8 { vb in append(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
     }
 
-    /// Reserves room for `bytes` more name/value bytes and `fields` more fields.
-    public mutating func reserve(bytes extraBytes: Int, fields extraFields: Int) {
-        bytes.reserveCapacity(bytes.count + extraBytes)
-        fields.reserveCapacity(fields.count + extraFields)
-    }
-
-    /// A copy of this block without the fields named `name`, then `name: value` appended:
-    /// one allocation per array, no per-field work when `name` is absent (the usual case).
-    public func replacing(_ name: StaticString, with value: UnsafeRawBufferPointer) -> HeaderBlock {
-        var out = HeaderBlock()
-        let extra = name.utf8CodeUnitCount + value.count
-        if firstIndex(of: name) == nil {
-            out.bytes.reserveCapacity(bytes.count + extra)
-            out.fields.reserveCapacity(fields.count + 1)
-            out.bytes.append(contentsOf: bytes)
-            out.fields.append(contentsOf: fields)
-        } else {
-            out.reserve(bytes: bytes.count + extra, fields: fields.count + 1)
-            for i in fields.indices where !self.name(at: i, equals: name) { out.append(fieldAt: i, of: self) }
-        }
-        out.append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
-        return out
-    }
-
     /// Appends field `index` of `other`.
     public mutating func append(fieldAt index: Int, of other: HeaderBlock) {
         let f = other.fields[index]

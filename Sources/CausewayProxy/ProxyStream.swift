@@ -35,6 +35,9 @@ final class ProxyStream {
     /// The request headers, kept until the request is submitted (and for a retry after
     /// GOAWAY when no body byte was sent).
     var requestHeaders: HeaderBlock?
+    /// How the request's headers change on the way upstream (XFCC at a gateway, the remote
+    /// `:authority` for a mirrored service).
+    var requestEdit = HeaderEdit.none
     /// Request body towards the upstream; nil when the request ended with its headers.
     var requestBody: H2OutboundBody?
     /// True once the downstream ended its half of the stream.

@@ -117,7 +117,7 @@ final class UpstreamConnection: H2Connection {
     /// Submits `stream`'s request. Returns false if nghttp2 refused it.
     func submit(_ stream: ProxyStream, headers: HeaderBlock) -> Bool {
         let body = stream.requestEnded ? nil : H2OutboundBody()
-        let id = session.submitRequest(headers, body: body)
+        let id = session.submitRequest(headers, edit: stream.requestEdit, body: body)
         guard id > 0 else { return false }
         if let t = idleTimer { worker.loop.cancel(t); idleTimer = nil }
         stream.upstream = self

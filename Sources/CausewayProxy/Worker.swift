@@ -134,11 +134,11 @@ public final class Worker {
         let entry = table.services[serviceIndex]
         stream.serviceIndex = serviceIndex
         stream.serviceKey = entry.key
-        var headers = headers
+        // The block is not copied: the edit is applied as nghttp2 takes the headers.
         if gateway {
-            headers = RequestRewrite.forwardedClientCert(headers, value: stream.downstream.forwardedClientCert)
+            stream.requestEdit = RequestRewrite.forwardedClientCert(stream.downstream.forwardedClientCert)
         } else if let remote = remoteAuthorities[serviceIndex] {
-            headers = RequestRewrite.authority(headers, to: remote)
+            stream.requestEdit = RequestRewrite.authority(remote)
         }
         balanceAndForward(stream, headers: headers, avoiding: nil)
     }
@@ -193,8 +193,8 @@ public final class Worker {
     }
 
     /// Re-submits a request the upstream refused without processing it (GOAWAY above its
-    /// last stream id) to the same service, preferring another endpoint. `headers` are the
-    /// ones already rewritten for that service, so the request is not routed again.
+    /// last stream id) to the same service, preferring another endpoint, with the same
+    /// headers and edit: the request is not routed again.
     /// Returns false if it cannot be retried.
     func retry(_ stream: ProxyStream, headers: HeaderBlock, refusedBy pool: UpstreamPool) -> Bool {
         guard !stream.retried, !stream.downstream.isClosed, let key = stream.serviceKey else { return false }

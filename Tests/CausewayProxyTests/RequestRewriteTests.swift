@@ -8,14 +8,14 @@ final class RequestRewriteTests: XCTestCase {
     func testAuthorityIsReplacedInPlaceAheadOfRegularHeaders() {
         let request = HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "webapp-cluster2"), (":path", "/"),
                                    ("user-agent", "t"), ("accept", "*/*")])
-        let out = RequestRewrite.authority(request, to: Array("webapp.production".utf8))
+        let out = RequestRewrite.authority(Array("webapp.production".utf8)).applied(to: request)
         XCTAssertEqual(names(out), [":method", ":scheme", ":authority", ":path", "user-agent", "accept"])
         XCTAssertEqual(out.value(of: ":authority"), "webapp.production")
     }
 
     func testHostIsDroppedAndAuthorityAddedAfterThePseudoHeaders() {
         let request = HeaderBlock([(":method", "GET"), (":scheme", "http"), (":path", "/"), ("host", "webapp-cluster2"), ("accept", "*/*")])
-        let out = RequestRewrite.authority(request, to: Array("webapp.production".utf8))
+        let out = RequestRewrite.authority(Array("webapp.production".utf8)).applied(to: request)
         XCTAssertEqual(names(out), [":method", ":scheme", ":path", ":authority", "accept"])
         XCTAssertEqual(out.value(of: ":authority"), "webapp.production")
         XCTAssertNil(out.value(of: "host"))
@@ -26,11 +26,11 @@ final class RequestRewriteTests: XCTestCase {
         XCTAssertEqual(String(decoding: value, as: UTF8.self), "By=spiffe://mesh.local/ns/a/sa/gw;URI=spiffe://mesh.local/ns/b/sa/caller")
         let forged = HeaderBlock([(":method", "GET"), (":path", "/"), ("x-forwarded-client-cert", "By=evil"), ("accept", "*/*"),
                                   ("x-forwarded-client-cert", "URI=evil")])
-        let out = RequestRewrite.forwardedClientCert(forged, value: value)
+        let out = RequestRewrite.forwardedClientCert(value).applied(to: forged)
         XCTAssertEqual(names(out), [":method", ":path", "accept", "x-forwarded-client-cert"])
         XCTAssertEqual(out.value(of: "x-forwarded-client-cert"), String(decoding: value, as: UTF8.self))
         // Without one, the block is copied whole and the header appended.
-        let plain = RequestRewrite.forwardedClientCert(HeaderBlock([(":method", "GET")]), value: value)
+        let plain = RequestRewrite.forwardedClientCert(value).applied(to: HeaderBlock([(":method", "GET")]))
         XCTAssertEqual(names(plain), [":method", "x-forwarded-client-cert"])
     }
 }
