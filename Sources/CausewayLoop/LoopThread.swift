@@ -38,6 +38,34 @@ public enum LoopThread {
     }
 }
 
+extension LoopThread {
+    /// A loop thread serving one listening socket: the socket is bound before the thread
+    /// starts (so a busy port is the caller's error) and handed to `setup` on the loop.
+    public struct Listening: Sendable {
+        public let mailbox: Mailbox
+        public let join: @Sendable () -> Void
+        /// The bound address (port 0 resolved).
+        public let address: SocketAddress
+    }
+
+    /// Listens on `address`, then starts a loop thread and calls `setup` with the loop and
+    /// the listening descriptor, which `setup` owns from then on.
+    public static func listening(
+        on address: SocketAddress, name: String, backlog: Int32 = 1024,
+        setup: @escaping @Sendable (EventLoop, Int32) -> Void
+    ) throws(SystemError) -> Listening {
+        let fd = try Sockets.listen(on: address, reusePort: false, backlog: backlog)
+        let bound = SocketAddress.local(of: fd) ?? address
+        do {
+            let (mailbox, join) = try start(name: name) { loop in setup(loop, fd) }
+            return Listening(mailbox: mailbox, join: join, address: bound)
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+    }
+}
+
 private final class ThreadStart {
     let name: String
     let mailbox: Mailbox

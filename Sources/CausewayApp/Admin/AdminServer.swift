@@ -15,30 +15,18 @@ final class AdminServer: Sendable {
     let boundAddress: String
 
     static func start(address: SocketAddressSpec, cluster: String, workers: [WorkerHandle], config: LoadedConfig) throws(StartupError) -> AdminServer {
-        guard var socketAddress = SocketAddress(ip: address.host, port: address.port) else {
+        guard let socketAddress = SocketAddress(ip: address.host, port: address.port) else {
             throw StartupError("admin address \(address) is not an IP address")
         }
-        let fd: Int32
         do {
-            fd = try Sockets.listen(on: socketAddress, reusePort: false, backlog: 64)
-        } catch {
-            throw StartupError("admin listener on \(address): \(error)")
-        }
-        if let actual = SocketAddress.local(of: fd) { socketAddress = actual }
-        do {
-            let (mailbox, join) = try LoopThread.start(name: "causeway-admin") { loop in
+            let thread = try LoopThread.listening(on: socketAddress, name: "causeway-admin", backlog: 64) { loop, fd in
                 let state = AdminState(loop: loop, cluster: cluster, workers: workers, config: config)
                 loop.context = state
-                do {
-                    try state.listen(fd: fd)
-                } catch {
-                    Syscall.close(fd)
-                }
+                do { try state.listen(fd: fd) } catch { Syscall.close(fd) }
             }
-            return AdminServer(mailbox: mailbox, join: join, boundAddress: socketAddress.description)
+            return AdminServer(mailbox: thread.mailbox, join: thread.join, boundAddress: thread.address.description)
         } catch {
-            Syscall.close(fd)
-            throw StartupError("cannot start admin thread: \(error)")
+            throw StartupError("admin listener on \(address): \(error)")
         }
     }
 

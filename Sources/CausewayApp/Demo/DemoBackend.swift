@@ -16,24 +16,16 @@ final class DemoBackend: Sendable {
 
     /// Starts the responder on `host:port` (port 0 picks one) on a thread of its own.
     static func start(host: String, port: UInt16, name: String) throws(StartupError) -> DemoBackend {
-        guard var socketAddress = SocketAddress(ip: host, port: port) else { throw StartupError("\(host) is not an IP address") }
-        let fd: Int32
+        guard let socketAddress = SocketAddress(ip: host, port: port) else { throw StartupError("\(host) is not an IP address") }
         do {
-            fd = try Sockets.listen(on: socketAddress, reusePort: false)
-        } catch {
-            throw StartupError("demo backend on \(host):\(port): \(error)")
-        }
-        if let actual = SocketAddress.local(of: fd) { socketAddress = actual }
-        do {
-            let (mailbox, join) = try LoopThread.start(name: "causeway-demo") { loop in
+            let thread = try LoopThread.listening(on: socketAddress, name: "causeway-demo") { loop, fd in
                 let acceptor = DemoAcceptor(loop: loop, fd: fd, name: name)
                 loop.context = acceptor
                 do { try loop.register(fd, handler: acceptor, interest: .read) } catch { Syscall.close(fd) }
             }
-            return DemoBackend(mailbox: mailbox, join: join, address: socketAddress.description)
+            return DemoBackend(mailbox: thread.mailbox, join: thread.join, address: thread.address.description)
         } catch {
-            Syscall.close(fd)
-            throw StartupError("demo backend thread: \(error)")
+            throw StartupError("demo backend on \(host):\(port): \(error)")
         }
     }
 
