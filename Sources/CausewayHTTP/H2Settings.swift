@@ -7,15 +7,20 @@ public struct H2Settings: Sendable, Equatable {
     public var initialStreamWindow: UInt32
     /// Connection-level receive window, bytes (raised with WINDOW_UPDATE on stream 0).
     public var connectionWindow: UInt32
-    /// SETTINGS_MAX_HEADER_LIST_SIZE, bytes.
+    /// SETTINGS_MAX_HEADER_LIST_SIZE, bytes, and the limit we enforce on every received
+    /// header block as it is decoded: the sum of name + value + 32 per field (RFC 9113 §6.5.2).
     public var maxHeaderListSize: UInt32
+    /// Most fields in one received header block (pseudo-headers included).
+    public var maxHeaderFields: UInt32
 
     public init(maxConcurrentStreams: UInt32 = 256, initialStreamWindow: UInt32 = 1 << 20,
-                connectionWindow: UInt32 = 16 << 20, maxHeaderListSize: UInt32 = 65536) {
+                connectionWindow: UInt32 = 16 << 20, maxHeaderListSize: UInt32 = 65536,
+                maxHeaderFields: UInt32 = 100) {
         self.maxConcurrentStreams = maxConcurrentStreams
         self.initialStreamWindow = initialStreamWindow
         self.connectionWindow = connectionWindow
         self.maxHeaderListSize = maxHeaderListSize
+        self.maxHeaderFields = maxHeaderFields
     }
 }
 

@@ -113,8 +113,10 @@ public final class EventLoop {
     }
 
     private static func mask(_ interest: Interest) -> UInt32 {
-        var m: UInt32 = causeway_EPOLLRDHUP
-        if interest.contains(.read) { m |= causeway_EPOLLIN }
+        // RDHUP only with reads: once a connection stops reading (its peer half-closed, or
+        // backpressure), a level-triggered RDHUP would report the same FIN on every pass.
+        var m: UInt32 = 0
+        if interest.contains(.read) { m |= causeway_EPOLLIN | causeway_EPOLLRDHUP }
         if interest.contains(.write) { m |= causeway_EPOLLOUT }
         return m
     }

@@ -5,9 +5,9 @@ import CausewayMesh
 public struct ProxySettings: Sendable {
     /// The `cluster` label on every metric.
     public var cluster: String
-    /// SETTINGS advertised to downstream clients.
+    /// SETTINGS advertised to downstream clients, and the header limits enforced on them.
     public var downstreamHTTP2: H2Settings
-    /// SETTINGS advertised to upstream servers.
+    /// SETTINGS advertised to upstream servers, and the header limits enforced on them.
     public var upstreamHTTP2: H2Settings
     /// Give up on a connect after this long, nanoseconds.
     public var connectTimeoutNanos: UInt64
@@ -15,22 +15,91 @@ public struct ProxySettings: Sendable {
     public var idleTimeoutNanos: UInt64
     /// Upstream connections one worker may open to one endpoint.
     public var maxConnectionsPerEndpoint: Int
-    /// Close a client connection with no stream after this long, nanoseconds (GOAWAY first).
-    public var downstreamIdleTimeoutNanos: UInt64
-    /// Close a gateway client that has not completed its TLS handshake after this long.
-    public var handshakeTimeoutNanos: UInt64
+    /// Downstream timeouts.
+    public var timeouts: ProxyTimeouts
+    /// Downstream limits.
+    public var limits: ProxyLimits
 
     public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
                 connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int,
-                downstreamIdleTimeoutNanos: UInt64 = 300_000_000_000, handshakeTimeoutNanos: UInt64 = 10_000_000_000) {
-        self.downstreamIdleTimeoutNanos = downstreamIdleTimeoutNanos
-        self.handshakeTimeoutNanos = handshakeTimeoutNanos
+                timeouts: ProxyTimeouts = ProxyTimeouts(), limits: ProxyLimits = ProxyLimits()) {
         self.cluster = cluster
         self.downstreamHTTP2 = downstreamHTTP2
         self.upstreamHTTP2 = upstreamHTTP2
         self.connectTimeoutNanos = connectTimeoutNanos
         self.idleTimeoutNanos = idleTimeoutNanos
         self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
+        self.timeouts = timeouts
+        self.limits = limits
+    }
+
+    /// Close a client connection with no stream after this long, nanoseconds (GOAWAY first).
+    public var downstreamIdleTimeoutNanos: UInt64 { timeouts.downstreamIdleNanos }
+    /// Close a gateway client that has not completed its TLS handshake after this long.
+    public var handshakeTimeoutNanos: UInt64 { timeouts.handshakeNanos }
+}
+
+/// Downstream timeouts, nanoseconds; 0 means "none" where a field says it may be 0.
+/// Checked by the worker's once-a-second sweep, so each fires up to a second late.
+public struct ProxyTimeouts: Sendable, Equatable {
+    /// A client must complete a request header block within this long of starting it (and a
+    /// new connection its first one within this long of the accept); else the connection
+    /// is closed. Default 10 s; never 0.
+    public var requestHeadersNanos: UInt64 = 10_000_000_000
+    /// A stream with no progress in either direction (bytes received from or delivered to
+    /// either side) for this long ends: `408 request-timeout` while the request is still
+    /// arriving, `504 upstream-timeout` while waiting for the response, a reset once the
+    /// response started. Default 5 min; never 0.
+    public var streamIdleNanos: UInt64 = 300_000_000_000
+    /// Whole-request deadline from the request's headers to the response's end, with the
+    /// same outcomes as `streamIdleNanos`. 0 (the default): none.
+    public var requestNanos: UInt64 = 0
+    /// After GOAWAY (drain on SIGTERM, idle or age), a connection still open this long is
+    /// closed hard. Default 10 s; never 0.
+    public var drainNanos: UInt64 = 10_000_000_000
+    /// Connections older than this are drained (GOAWAY, then hard close after
+    /// `drainNanos`). 0 (the default): no limit.
+    public var maxConnectionAgeNanos: UInt64 = 0
+    /// Close a client connection with no stream after this long (GOAWAY first). Default 5 min.
+    public var downstreamIdleNanos: UInt64 = 300_000_000_000
+    /// Close a gateway client that has not completed its TLS handshake after this long.
+    /// Default 10 s.
+    public var handshakeNanos: UInt64 = 10_000_000_000
+
+    /// The defaults above.
+    public init() {}
+}
+
+/// Limits that bound what one worker and one downstream connection may cost.
+public struct ProxyLimits: Sendable, Equatable {
+    /// Downstream connections one worker serves at once; more are closed at accept and
+    /// counted. Default 10,000.
+    public var maxDownstreamConnectionsPerWorker: Int = 10_000
+    /// Response bytes one downstream connection may hold buffered (received from upstreams,
+    /// not yet taken by the client) across its streams; a stream that would go beyond is
+    /// reset. Default 32 MiB.
+    public var maxBufferedResponseBytesPerConnection: Int = 32 << 20
+
+    /// The defaults above.
+    public init() {}
+}
+
+/// A listening socket a worker takes over, with what it serves.
+public struct ListenerSpec: Sendable {
+    /// The listening socket (non-blocking, `SO_REUSEPORT`), owned by the worker from now on.
+    public var fd: Int32
+    /// The listener's `name` in the configuration (logs, access log).
+    public var name: String
+    /// What its connections may reach.
+    public var role: TrafficRole
+    /// Whether each request on it writes an access log line.
+    public var accessLog: Bool
+
+    public init(fd: Int32, name: String, role: TrafficRole, accessLog: Bool) {
+        self.fd = fd
+        self.name = name
+        self.role = role
+        self.accessLog = accessLog
     }
 }
 

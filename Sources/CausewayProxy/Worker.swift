@@ -210,9 +210,9 @@ public final class Worker {
     // MARK: Connections
 
     /// Starts accepting on a listening socket opened by the control thread.
-    func addListener(fd: Int32, role: TrafficRole) throws(SystemError) {
-        let acceptor = Acceptor(worker: self, fd: fd, role: role)
-        try loop.register(fd, handler: acceptor, interest: .read)
+    func addListener(_ listener: ListenerSpec) throws(SystemError) {
+        let acceptor = Acceptor(worker: self, fd: listener.fd, role: listener.role)
+        try loop.register(listener.fd, handler: acceptor, interest: .read)
         acceptors.append(acceptor)
     }
 

@@ -14,13 +14,13 @@ public final class WorkerHandle: Sendable {
     }
 
     /// Starts a worker thread serving `listenerFDs` (listening sockets it takes over).
-    public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [(fd: Int32, role: TrafficRole)]) throws(SystemError) -> WorkerHandle {
+    public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [ListenerSpec]) throws(SystemError) -> WorkerHandle {
         let (mailbox, join) = try LoopThread.start(name: "causeway-w\(index)") { loop in
             let worker = Worker(loop: loop, index: index, snapshot: snapshot)
             loop.context = worker
-            for (fd, role) in listeners {
+            for listener in listeners {
                 do {
-                    try worker.addListener(fd: fd, role: role)
+                    try worker.addListener(listener)
                 } catch {
                     worker.log("cannot watch listener: \(error)")
                 }

@@ -38,7 +38,7 @@ public final class ProxyServer: Sendable {
         let proxy = config.proxy
         let tls = try SnapshotBuilder.meshTLS(proxy)
         let snapshot = SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: 1)
-        var fdsByWorker = Array(repeating: [(fd: Int32, role: TrafficRole)](), count: proxy.workers)
+        var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
         func cleanup() { for fd in opened { Syscall.close(fd) } }
@@ -52,7 +52,7 @@ public final class ProxyServer: Sendable {
                 do {
                     let fd = try Sockets.listen(on: address, reusePort: true)
                     opened.append(fd)
-                    fdsByWorker[w].append((fd, role))
+                    fdsByWorker[w].append(ListenerSpec(fd: fd, name: listener.name, role: role, accessLog: false))
                     // Port 0: the first socket picks a port; the other workers share it.
                     if w == 0, address.port == 0, let actual = SocketAddress.local(of: fd) { address = actual }
                 } catch {
