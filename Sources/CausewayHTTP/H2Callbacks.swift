@@ -14,6 +14,8 @@ enum H2Callbacks {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
         nghttp2_session_callbacks_set_send_data_callback(callbacks, sendData)
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, onBeginFrame)
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, onFrameNotSend)
     }
 
     @inline(__always)
@@ -34,16 +36,79 @@ enum H2Callbacks {
             // allocation until the first field).
             s.pendingBlock.removeAllDroppingStorage()
             s.pendingBlockStream = frame!.pointee.hd.stream_id
+            s.pendingBlockBudget = s.headerLimits
+            s.headerBlockInProgress = true
         }
         return 0
     }
 
+    /// Stores one field, or drops it once the block is over its limits. nghttp2 1.52 does
+    /// not enforce SETTINGS_MAX_HEADER_LIST_SIZE, and HPACK lets a peer name a 4 KB table
+    /// entry with one byte, so the limit is counted here as fields are decoded.
     static let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
         withSession(userData) { s in
-            s.pendingBlock.append(
-                name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                value: UnsafeRawBufferPointer(start: value, count: valueLength)
-            )
+            switch s.pendingBlockBudget.charge(nameLength: nameLength, valueLength: valueLength) {
+            case .within:
+                s.pendingBlock.append(
+                    name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                    value: UnsafeRawBufferPointer(start: value, count: valueLength)
+                )
+                return 0
+            case .over:
+                s.pendingBlock.removeAllDroppingStorage()
+                // A client is told at once: nghttp2 resets the stream, ignores the rest of
+                // the block, and the relay answers 502 from this event.
+                guard s.role == .server else {
+                    s.events.append(.headersTooLarge(streamID: frame!.pointee.hd.stream_id, endStream: false))
+                    return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+                }
+                return 0
+            case .far:
+                // Far past the limit (an HPACK bomb): stop decoding callbacks for this
+                // block; nghttp2 resets the stream.
+                s.glitches &+= 1
+                return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+            }
+        }
+    }
+
+    /// Sees every frame header before its payload: counts frames that cost us work and
+    /// give the peer nothing (empty DATA, SETTINGS, PRIORITY), and catches HEADERS that
+    /// would open a stream below one the client already opened, which nghttp2 1.52 ignores
+    /// although RFC 9113 §5.1.1 makes it a connection error.
+    static let onBeginFrame: nghttp2_on_begin_frame_callback = { raw, hd, userData in
+        withSession(userData) { s in
+            let header = hd!.pointee
+            switch UInt32(header.type) {
+            case NGHTTP2_DATA.rawValue:
+                if header.length == 0 && header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0 { s.glitches &+= 1 }
+            case NGHTTP2_SETTINGS.rawValue:
+                if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { s.glitches &+= 1 }
+            case NGHTTP2_PRIORITY.rawValue:
+                s.glitches &+= 1
+            case NGHTTP2_HEADERS.rawValue:
+                let id = header.stream_id
+                guard s.role == .server, id & 1 == 1 else { break }
+                if id > s.highestClientStream {
+                    s.highestClientStream = id
+                } else if nghttp2_session_find_stream(raw, id) == nil && !s.recentlyClosed.contains(id) {
+                    // Never opened (the client skipped it) and not a late trailer of a
+                    // stream we just closed.
+                    s.connectionError = H2ErrorCode.protocolError
+                }
+            default:
+                break
+            }
+        }
+        return 0
+    }
+
+    static let onFrameNotSend: nghttp2_on_frame_not_send_callback = { _, frame, _, userData in
+        withSession(userData) { s in
+            let hd = frame!.pointee.hd
+            if UInt32(hd.type) == NGHTTP2_HEADERS.rawValue && hd.stream_id > 0 {
+                s.events.append(.headersNotSent(streamID: hd.stream_id))
+            }
         }
         return 0
     }
@@ -58,6 +123,12 @@ enum H2Callbacks {
         switch UInt32(hd.type) {
         case NGHTTP2_HEADERS.rawValue:
             guard hd.stream_id == s.pendingBlockStream else { return 0 }
+            s.headerBlockInProgress = false
+            if s.pendingBlockBudget.exceeded {
+                s.pendingBlock.removeAllDroppingStorage()
+                if s.role == .server { s.events.append(.headersTooLarge(streamID: hd.stream_id, endStream: endStream)) }
+                return 0
+            }
             s.events.append(.headers(streamID: hd.stream_id, block: s.takePendingBlock(), endStream: endStream))
         case NGHTTP2_DATA.rawValue:
             if endStream { s.events.append(.endStream(streamID: hd.stream_id)) }
@@ -80,6 +151,8 @@ enum H2Callbacks {
     static let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
         withSession(userData) { s in
             s.bodies[streamID] = nil
+            if streamID == s.pendingBlockStream { s.headerBlockInProgress = false }
+            s.recentlyClosed.insert(streamID)
             s.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
         }
         return 0

@@ -19,6 +19,14 @@ public enum H2Event {
     /// `count` bytes of an outbound body left in DATA frames; return that much window
     /// credit on the stream they came from.
     case bodySent(streamID: Int32, count: Int)
+    /// A received header block went over `maxHeaderListSize` or `maxHeaderFields`; its
+    /// fields were dropped as they were decoded. Server role: reported when the block is
+    /// complete, the stream still open (answer 431). Client role: reported as soon as the
+    /// limit is passed; nghttp2 then resets the stream.
+    case headersTooLarge(streamID: Int32, endStream: Bool)
+    /// nghttp2 could not send a HEADERS frame we submitted on this stream (too large to
+    /// serialize, or the stream went away); nothing else will be sent on it: reset it.
+    case headersNotSent(streamID: Int32)
 }
 
 /// HTTP/2 error codes (RFC 9113 §7) the proxy uses.
@@ -28,4 +36,5 @@ public enum H2ErrorCode {
     public static let internalError: UInt32 = 0x2
     public static let refusedStream: UInt32 = 0x7
     public static let cancel: UInt32 = 0x8
+    public static let enhanceYourCalm: UInt32 = 0xb
 }

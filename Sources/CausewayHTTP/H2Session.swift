@@ -22,6 +22,25 @@ public final class H2Session {
     var pendingBlock = HeaderBlock()
     /// The stream `pendingBlock` belongs to.
     var pendingBlockStream: Int32 = 0
+    /// Limits of every received header block (from the settings).
+    let headerLimits: HeaderBudget
+    /// What the block being received has cost so far.
+    var pendingBlockBudget: HeaderBudget
+    /// True between the first frame of a received header block and its END_HEADERS: the
+    /// owner times how long a peer takes to finish one (request headers timeout).
+    public internal(set) var headerBlockInProgress = false
+    /// Frames that cost work and carry nothing (empty DATA, SETTINGS, PRIORITY, header
+    /// blocks far over the limit). The owner decays it over time (`forgiveGlitches`);
+    /// past `glitchLimit` the session ends with ENHANCE_YOUR_CALM.
+    public internal(set) var glitches = 0
+    /// Glitches tolerated before the connection is ended (nghttp2 1.67's default burst).
+    public static let glitchLimit = 1000
+    /// Highest stream id a client opened with HEADERS (server role).
+    var highestClientStream: Int32 = 0
+    /// Streams that closed lately (late trailers on them are not an error).
+    var recentlyClosed = RecentStreams()
+    /// A connection error a callback found that nghttp2 does not raise itself.
+    var connectionError: UInt32?
 
     /// Moves the assembled block out, leaving an empty one (a move, not a copy).
     @inline(__always)
@@ -35,6 +54,8 @@ public final class H2Session {
     /// client preface arrives).
     public init(role: H2Role, settings: H2Settings) {
         self.role = role
+        headerLimits = HeaderBudget(maxSize: Int(settings.maxHeaderListSize), maxFields: Int(settings.maxHeaderFields))
+        pendingBlockBudget = headerLimits
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         H2Callbacks.install(on: callbacks!)
@@ -43,6 +64,15 @@ public final class H2Session {
         nghttp2_option_set_no_auto_window_update(option, 1)
         // Bounded queues of control frames we owe the peer (PING/SETTINGS floods).
         nghttp2_option_set_max_outbound_ack(option, 1000)
+        // Set explicitly (CVE-2023-44487, CVE-2024-28182): linking fails on a libnghttp2
+        // without these backports instead of silently running unprotected. Rapid reset:
+        // a burst of 1,000 received RST_STREAM, then 33 per second.
+        nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
+        nghttp2_option_set_max_continuations(option, 8)
+        nghttp2_option_set_max_settings(option, 32)
+        // A block we may send is as large as one we accept, plus room for our own edits
+        // (x-forwarded-client-cert); a larger one is reported by `headersNotSent`.
+        nghttp2_option_set_max_send_header_block_length(option, Int(settings.maxHeaderListSize) + 4096)
         var raw: OpaquePointer?
         // `self` is passed unretained: the session is deleted in deinit, before self is gone.
         let rc: Int32
@@ -60,6 +90,8 @@ public final class H2Session {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialStreamWindow),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+            // RFC 9218: we never act on RFC 7540 priorities, so say so.
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         if role == .client {
             iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
@@ -84,6 +116,27 @@ public final class H2Session {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let n = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if n < 0 { throw Self.error(Int32(n)) }
+        if let code = connectionError {
+            connectionError = nil
+            nghttp2_session_terminate_session(session, code)
+            throw H2SessionError(code: Int32(NGHTTP2_ERR_PROTO.rawValue), reason: "protocol error (HEADERS on a stream that was never opened)")
+        }
+        if glitches > Self.glitchLimit {
+            nghttp2_session_terminate_session(session, H2ErrorCode.enhanceYourCalm)
+            throw H2SessionError(code: Int32(NGHTTP2_ERR_FLOODED.rawValue), reason: "too many frames without content (flood)")
+        }
+    }
+
+    /// Forgets `count` glitches (the owner calls this as time passes, e.g. 33 a second, so
+    /// only a burst ends the connection).
+    public func forgiveGlitches(_ count: Int) {
+        glitches = max(0, glitches - count)
+    }
+
+    /// Ends the connection: GOAWAY with `errorCode` naming the last stream processed.
+    /// Streams in flight are closed; flush `output`, then close the socket.
+    public func terminate(errorCode: UInt32) {
+        nghttp2_session_terminate_session(session, errorCode)
     }
 
     // MARK: Output
@@ -183,6 +236,16 @@ public final class H2Session {
             nghttp2_session_consume_connection(session, count)
         }
     }
+
+    /// Returns `count` bytes of receive window on `streamID` only (the connection's window
+    /// having been returned already, as bytes arrived). Nothing happens if the stream is gone.
+    public func consumeStream(streamID: Int32, count: Int) {
+        guard count > 0 else { return }
+        _ = nghttp2_session_consume_stream(session, streamID, count)
+    }
+
+    /// Bytes of the peer's window we may still send on the connection.
+    public var remoteWindow: Int { Int(nghttp2_session_get_remote_window_size(session)) }
 
     /// Returns `count` bytes of connection-level receive window only.
     public func consumeConnection(count: Int) {

@@ -39,4 +39,8 @@ public struct H2SessionError: Error, CustomStringConvertible {
     /// nghttp2's text for it.
     public let reason: String
     public var description: String { "\(reason) (nghttp2 \(code))" }
+
+    /// `code` of a session ended for a flood (of frames without content, or of frames
+    /// nghttp2 owes acknowledgements for).
+    public static let floodCode: Int32 = -904
 }

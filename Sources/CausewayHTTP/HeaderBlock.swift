@@ -123,6 +123,15 @@ public struct HeaderBlock: Sendable {
         } ?? nil
     }
 
+    /// This block without any field named `name`: itself when there is none (no copy),
+    /// else a filtered copy (trailers, a rare path).
+    public func removingAll(named name: StaticString) -> HeaderBlock {
+        guard firstIndex(of: name) != nil else { return self }
+        var out = HeaderBlock()
+        for i in fields.indices where !self.name(at: i, equals: name) { out.append(fieldAt: i, of: self) }
+        return out
+    }
+
     /// Removes every field and releases the storage.
     public mutating func removeAllDroppingStorage() {
         if !fields.isEmpty || fields.capacity > 0 {

@@ -6,17 +6,21 @@ public struct HeaderEdit: Sendable {
     public var authority: [UInt8]?
     /// A field that replaces every field of the same name; it is sent after the block.
     public var replacing: (name: StaticString, value: [UInt8])?
+    /// A name whose every field is left out (with no replacement).
+    public var dropping: StaticString?
 
-    public init(authority: [UInt8]? = nil, replacing: (name: StaticString, value: [UInt8])? = nil) {
+    public init(authority: [UInt8]? = nil, replacing: (name: StaticString, value: [UInt8])? = nil,
+                dropping: StaticString? = nil) {
         self.authority = authority
         self.replacing = replacing
+        self.dropping = dropping
     }
 
     /// No change.
     public static let none = HeaderEdit()
 
     /// True when this edit changes nothing.
-    public var isEmpty: Bool { authority == nil && replacing == nil }
+    public var isEmpty: Bool { authority == nil && replacing == nil && dropping == nil }
 
     /// Calls `emit` with each (name, value) of `headers` after the edit, in the order they
     /// go on the wire: pseudo-headers first, `:authority` where it was (or after the other
@@ -47,6 +51,7 @@ public struct HeaderEdit: Sendable {
                         }
                     }
                     if let r = replacing, headers.name(at: i, equals: r.name) { continue }
+                    if let d = dropping, headers.name(at: i, equals: d) { continue }
                     let (n, v) = field(i)
                     emit(n, v)
                 }

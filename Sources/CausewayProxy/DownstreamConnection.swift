@@ -6,9 +6,27 @@ import CausewayTLS
 /// A client connection accepted by a listener: h2c with prior knowledge on a sidecar
 /// listener, mTLS HTTP/2 on a gateway listener.
 ///
-/// Each new request goes through `Worker.dispatch` (route → balance → forward); body,
-/// trailers and resets are then relayed between the two streams of its `ProxyStream`.
+/// Each new request goes to `Forwarder.dispatch` (route → balance → forward); body,
+/// trailers, resets and credit then go through `Relay`. The worker's once-a-second sweep
+/// calls `sweep(now:)` for timeouts.
 final class DownstreamConnection: H2Connection {
+    /// The connection's life, apart from "closed" (`isClosed`).
+    enum Lifecycle: Equatable {
+        /// Serving requests.
+        case open
+        /// GOAWAY sent at `since` (monotonic ns): in-flight streams finish, then it
+        /// closes; at `since + timeouts.drainNanos` it is closed hard.
+        case draining(since: UInt64)
+    }
+
+    /// Where the client's connection preface stands.
+    enum Preface: Equatable {
+        /// This many preface bytes matched so far (it may arrive split).
+        case awaiting(matched: Int)
+        /// Seen whole: everything goes to nghttp2.
+        case seen
+    }
+
     /// The listener's role: what requests may reach and how they are routed.
     let role: TrafficRole
     /// The client's SPIFFE ID (gateway listeners, after the handshake).
@@ -16,24 +34,30 @@ final class DownstreamConnection: H2Connection {
     /// `x-forwarded-client-cert` for this client's requests, built once per connection.
     private(set) var forwardedClientCert: [UInt8] = []
     private var streams: [Int32: ProxyStream] = [:]
-    /// Until the client preface is seen, bytes are checked for HTTP/1.1 so such a client
-    /// gets a readable error instead of a dropped connection.
-    private var prefaceChecked = false
-    /// Preface bytes matched so far (the preface may arrive split).
-    private var prefaceMatched = 0
-    /// When the connection was accepted (monotonic ns), for the handshake timeout.
+    private var preface = Preface.awaiting(matched: 0)
+    private(set) var lifecycle = Lifecycle.open
+    /// When the connection was accepted (monotonic ns), for the handshake timeout and the
+    /// maximum connection age.
     let acceptedAt: UInt64
     /// When the last stream closed, or the connection was accepted (monotonic ns); the
     /// worker closes connections idle longer than the idle timeout.
     private(set) var idleSince: UInt64
+    /// When the sweep first saw a header block (or the preface) unfinished; 0 when none is.
+    private var headersPendingSince: UInt64 = 0
+    /// How the recent streams ended (rapid-reset detection).
+    private var resets = ResetTracker()
+    /// Response bytes queued for this client and not yet framed, across its streams.
+    private(set) var bufferedResponseBytes = 0
+    /// True once the client half-closed: the connection closes when its last stream does.
+    private var peerHalfClosed = false
 
     init(worker: Worker, fd: Int32, role: TrafficRole, tls: TLSConnection?) {
         self.role = role
         self.acceptedAt = worker.loop.now
         self.idleSince = worker.loop.now
         super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2), tls: tls)
-        worker.metrics.downstreamConnectionsActive += 1
-        worker.metrics.downstreamConnectionsTotal += 1
+        worker.metrics.increment(.downstreamConnectionsActive)
+        worker.metrics.increment(.downstreamConnectionsTotal)
     }
 
     override func handshakeCompleted() -> Bool {
@@ -48,23 +72,28 @@ final class DownstreamConnection: H2Connection {
         worker.log("gateway refused a client: \(error)")
     }
 
-    override func countReceived(_ n: Int) { worker.metrics.downstreamBytesReceived &+= UInt64(n) }
-    override func countSent(_ n: Int) { worker.metrics.downstreamBytesSent &+= UInt64(n) }
+    override func countReceived(_ n: Int) { worker.metrics.increment(.downstreamBytesReceived, by: Int64(n)) }
+    override func countSent(_ n: Int) { worker.metrics.increment(.downstreamBytesSent, by: Int64(n)) }
+
+    // MARK: The preface
 
     override func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if !prefaceChecked {
-            switch HTTP2Preface.match(bytes, alreadyMatched: prefaceMatched) {
-            case .complete: prefaceChecked = true
-            case .partial(let n): prefaceMatched = n
+        if case .awaiting(let matched) = preface {
+            switch HTTP2Preface.match(bytes, alreadyMatched: matched) {
+            case .complete: preface = .seen
+            case .partial(let n): preface = .awaiting(matched: n)
             case .mismatch:
-                prefaceChecked = true
-                // Something that starts like a request line is an HTTP/1.x client; other
-                // garbage goes to nghttp2, which answers with a GOAWAY.
-                let first = prefaceMatched > 0 ? HTTP2Preface.bytes[0] : (bytes.first ?? 0)
-                if first >= 0x41 && first <= 0x5A {
+                preface = .seen
+                // A request line is an HTTP/1.x client (h2c listener only: on TLS it would
+                // be plaintext in a TLS stream); anything else is a broken HTTP/2 client,
+                // which gets GOAWAY(PROTOCOL_ERROR) as RFC 9113 §3.4 asks.
+                if tls == nil && matched == 0 && HTTP2Preface.looksLikeHTTP1(bytes) {
                     rejectHTTP1()
-                    return false
+                } else {
+                    session.terminate(errorCode: H2ErrorCode.protocolError)
+                    closeAfterFlushing()
                 }
+                return false
             }
         }
         return super.received(bytes)
@@ -80,48 +109,55 @@ final class DownstreamConnection: H2Connection {
     // MARK: Events from the client
 
     override func handle(_ events: [H2Event]) {
+        let now = worker.loop.now
         for event in events {
             switch event {
             case .headers(let id, let block, let endStream):
                 if let stream = streams[id] {
-                    requestTrailers(stream, block)
+                    Relay.requestEnd(stream, trailers: block)
                 } else {
-                    let stream = ProxyStream(downstream: self, downstreamID: id, requestEnded: endStream)
+                    let stream = ProxyStream(downstream: self, downstreamID: id, requestEnded: endStream, now: now)
                     streams[id] = stream
-                    worker.dispatch(stream, headers: block)
+                    worker.forwarder.dispatch(stream, headers: block)
+                }
+            case .headersTooLarge(let id, let endStream):
+                worker.metrics.increment(.headerLimitRejections)
+                if let stream = streams[id] {
+                    // Trailers over the limit: the request cannot be forwarded whole.
+                    Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
+                    fail(stream, .headerTooLarge)
+                } else {
+                    let stream = ProxyStream(downstream: self, downstreamID: id, requestEnded: endStream, now: now)
+                    streams[id] = stream
+                    fail(stream, .headerTooLarge)
                 }
             case .data(let id, let bytes):
-                // Forward while the upstream stream is open, even after the response ended:
-                // a request body must not be cut short behind a clean END_STREAM.
-                if let stream = streams[id], let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
-                    stream.requestBytesForwarded += bytes.count
-                    up.session.send(bytes, on: body)
-                    up.scheduleFlush()
+                if let stream = streams[id] {
+                    Relay.requestData(stream, bytes, now: now)
                 } else {
-                    // Nobody will forward these bytes: give the credit back now.
                     session.consume(streamID: id, count: bytes.count)
                 }
             case .endStream(let id):
-                if let stream = streams[id] {
-                    stream.requestEnded = true
-                    if let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
-                        up.session.finish(body)
-                        up.scheduleFlush()
-                    }
-                }
+                if let stream = streams[id] { Relay.requestEnd(stream, trailers: nil) }
             case .streamClosed(let id, let code):
-                if let stream = streams.removeValue(forKey: id) { downstreamClosed(stream, errorCode: code) }
+                if let stream = streams.removeValue(forKey: id) {
+                    Relay.downstreamClosed(stream, errorCode: code)
+                    // Either side's reset counts: a client can provoke ours too.
+                    if resets.record(premature: code != H2ErrorCode.noError) { calmDown() }
+                }
                 if streams.isEmpty {
-                    idleSince = worker.loop.now
+                    idleSince = now
                     // Deliver what is queued, then close.
-                    if peerHalfClosed { closeAfterFlushing() }
+                    if peerHalfClosed || lifecycle != .open { closeAfterFlushing() }
                 }
             case .bodySent(let id, let count):
-                // Response bytes left towards the client: return that credit upstream.
-                if let stream = streams[id], let up = stream.responseCreditConnection, !up.isClosed {
-                    // nghttp2 returns connection-level credit even if the stream is closed.
-                    up.session.consume(streamID: stream.upstreamID, count: count)
-                    up.scheduleFlush()
+                // Response bytes left towards the client.
+                if let stream = streams[id] { Relay.responseSent(stream, count: count, now: now) }
+            case .headersNotSent(let id):
+                // Response headers nghttp2 could not serialize: nothing else can follow.
+                if let stream = streams[id] {
+                    reset(stream, errorCode: H2ErrorCode.internalError)
+                    Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
                 }
             case .goaway, .settings:
                 break
@@ -129,43 +165,26 @@ final class DownstreamConnection: H2Connection {
         }
     }
 
-    private func requestTrailers(_ stream: ProxyStream, _ block: HeaderBlock) {
-        stream.requestEnded = true
-        if let body = stream.requestBody, let up = stream.upstream, !up.isClosed {
-            up.session.finish(body, trailers: block)
-            up.scheduleFlush()
-        }
+    /// Most recent streams were reset early: GOAWAY ENHANCE_YOUR_CALM, then close.
+    private func calmDown() {
+        guard !isClosed else { return }
+        worker.metrics.increment(.prematureResetGoaways)
+        worker.log("client sent or provoked too many early resets; GOAWAY ENHANCE_YOUR_CALM")
+        session.terminate(errorCode: H2ErrorCode.enhanceYourCalm)
+        closeAfterFlushing()
     }
 
-    /// The client's stream closed: normally after the response, or early (cancel, error).
-    private func downstreamClosed(_ stream: ProxyStream, errorCode: UInt32) {
-        let unfinished = stream.state != .done
-        stream.state = .done
-        if let credit = stream.responseCreditConnection, !credit.isClosed,
-           let body = stream.responseBody, body.bufferedBytes > 0 {
-            // Response bytes we buffered for the client will never be framed: return them.
-            credit.session.consume(streamID: stream.upstreamID, count: body.bufferedBytes)
-            credit.scheduleFlush()
-        }
-        stream.responseCreditConnection = nil
-        if let up = stream.upstream, !up.isClosed {
-            // Still open upstream: either the response is unfinished (client cancel) or the
-            // request body is still going out, which nobody needs any more.
-            up.session.reset(streamID: stream.upstreamID, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
-            if unfinished || !stream.responseEnded { worker.metrics.streamsReset &+= 1 }
-            stream.releaseQueuedRequest(from: up)
-            up.scheduleFlush()
-            up.detach(stream)
-        }
+    override func sessionFailed(_ error: H2SessionError) {
+        if error.code == H2SessionError.floodCode { worker.metrics.increment(.floodGoaways) }
     }
 
-    // MARK: Responses
+    // MARK: The response side, for Relay
 
     /// Sends upstream response headers to the client.
     func respond(_ stream: ProxyStream, headers: HeaderBlock, endStream: Bool, status: Int) {
         guard stream.state != .done else { return }
         stream.state = endStream ? .done : .responding
-        stream.counters?.count(status: status)
+        stream.counters.count(status: status)
         if endStream {
             session.submitResponse(streamID: stream.downstreamID, headers, body: nil)
         } else {
@@ -176,7 +195,34 @@ final class DownstreamConnection: H2Connection {
         scheduleFlush()
     }
 
-    /// Answers a request with a proxy-made error response.
+    /// Queues response body bytes. Returns false (queuing nothing) when this connection
+    /// would hold more unread response bytes than its limit.
+    func sendResponseBody(_ bytes: UnsafeRawBufferPointer, on body: H2OutboundBody) -> Bool {
+        guard bufferedResponseBytes + bytes.count <= worker.settings.limits.maxBufferedResponseBytesPerConnection else { return false }
+        bufferedResponseBytes += bytes.count
+        session.send(bytes, on: body)
+        scheduleFlush()
+        return true
+    }
+
+    /// Ends a response body, with trailers if any.
+    func finishResponse(_ body: H2OutboundBody, trailers: HeaderBlock?) {
+        session.finish(body, trailers: trailers)
+        scheduleFlush()
+    }
+
+    /// Relayed response bytes left the queue (framed, or dropped).
+    func responseBytesLeft(_ count: Int) {
+        bufferedResponseBytes -= count
+    }
+
+    /// Returns `count` bytes of request window on `stream` (and the connection).
+    func returnRequestCredit(_ stream: ProxyStream, count: Int) {
+        session.consume(streamID: stream.downstreamID, count: count)
+        scheduleFlush()
+    }
+
+    /// Answers a request with a proxy-made error response (the `respond` stage).
     func fail(_ stream: ProxyStream, _ failure: ProxyFailure) {
         guard stream.state != .done, stream.state != .responding else {
             reset(stream, errorCode: H2ErrorCode.internalError)
@@ -185,7 +231,7 @@ final class DownstreamConnection: H2Connection {
         stream.state = .done
         // This body is ours: its bytes must not be credited to any upstream.
         stream.responseCreditConnection = nil
-        (stream.counters ?? worker.metrics.unrouted).count(status: failure.status)
+        stream.counters.count(status: failure.status)
         var text = failure.message + "\n"
         let body = H2OutboundBody()
         text.withUTF8 { session.send(UnsafeRawBufferPointer($0), on: body) }
@@ -199,9 +245,11 @@ final class DownstreamConnection: H2Connection {
     func reset(_ stream: ProxyStream, errorCode: UInt32) {
         stream.state = .done
         session.reset(streamID: stream.downstreamID, errorCode: errorCode)
-        worker.metrics.streamsReset &+= 1
+        worker.metrics.increment(.streamsReset)
         scheduleFlush()
     }
+
+    // MARK: Lifecycle
 
     /// A client that half-closes still gets the responses to what it sent: stop reading and
     /// close once the last stream is done.
@@ -214,24 +262,65 @@ final class DownstreamConnection: H2Connection {
         }
     }
 
-    /// True once the client half-closed: the connection closes when its last stream does.
-    private var peerHalfClosed = false
-
-    /// Sends GOAWAY and lets the streams in flight finish; the connection closes when the
-    /// last one does (or at once if there is none).
+    /// Sends GOAWAY once and lets the streams in flight finish; the connection closes when
+    /// the last one does (or at once if there is none), or hard after the drain timeout.
     func drain() {
+        guard lifecycle == .open, !isClosed else { return }
+        lifecycle = .draining(since: worker.loop.now)
         session.shutdownGracefully()
-        scheduleFlush()
+        if streams.isEmpty { closeAfterFlushing() } else { scheduleFlush() }
     }
 
     /// Streams in flight.
     var activeStreams: Int { streams.count }
 
+    /// The worker's once-a-second check: handshake, header, drain, age, idle and stream
+    /// timeouts; flood counters decay.
+    func sweep(now: UInt64) {
+        let timeouts = worker.settings.timeouts
+        session.forgiveGlitches(33)
+        if !secured {
+            if now &- acceptedAt > timeouts.handshakeNanos {
+                worker.metrics.tlsFailures[.init(side: "downstream", reason: "handshake-timeout"), default: 0] &+= 1
+                close(reason: "tls handshake timed out")
+            }
+            return
+        }
+        if case .draining(let since) = lifecycle, now &- since > timeouts.drainNanos {
+            worker.metrics.increment(.drainHardCloses)
+            close(reason: "still open \(timeouts.drainNanos / 1_000_000) ms after GOAWAY")
+            return
+        }
+        if headersPending {
+            if headersPendingSince == 0 {
+                headersPendingSince = now
+            } else if now &- headersPendingSince > timeouts.requestHeadersNanos {
+                worker.metrics.increment(.requestHeaderTimeouts)
+                close(reason: "request headers not completed in time")
+                return
+            }
+        } else {
+            headersPendingSince = 0
+        }
+        if timeouts.maxConnectionAgeNanos > 0 && now &- acceptedAt > timeouts.maxConnectionAgeNanos { drain() }
+        if streams.isEmpty {
+            if now &- idleSince > timeouts.downstreamIdleNanos { drain() } else { trimIdleMemory() }
+            return
+        }
+        for stream in streams.values { Relay.expireIfDue(stream, now: now, timeouts: timeouts) }
+    }
+
+    /// True while the client is part-way through its preface or a header block.
+    private var headersPending: Bool {
+        if case .awaiting(let matched) = preface, matched > 0 { return true }
+        return session.headerBlockInProgress
+    }
+
     override func didClose(reason: String) {
-        worker.metrics.downstreamConnectionsActive -= 1
+        worker.metrics.increment(.downstreamConnectionsActive, by: -1)
         let open = streams
         streams.removeAll()
-        for (_, stream) in open { downstreamClosed(stream, errorCode: H2ErrorCode.cancel) }
+        for (_, stream) in open { Relay.downstreamClosed(stream, errorCode: H2ErrorCode.cancel) }
         worker.downstreamClosed(self)
     }
 }
@@ -259,5 +348,23 @@ enum HTTP2Preface {
             matched += 1
         }
         return matched == bytes.count ? .complete : .partial(matched)
+    }
+
+    /// True when `first` starts like an HTTP/1.x request line: an upper-case method, a
+    /// space, and ` HTTP/1.` before the end of the first line.
+    static func looksLikeHTTP1(_ first: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < first.count, first[i] >= 0x41 && first[i] <= 0x5A { i += 1 }
+        guard i > 0, i < first.count, first[i] == 0x20 else { return false }
+        let marker: [UInt8] = Array(" HTTP/1.".utf8)
+        var j = i
+        while j + marker.count <= first.count {
+            if first[j] == 0x0D || first[j] == 0x0A { return false }
+            var k = 0
+            while k < marker.count && first[j + k] == marker[k] { k += 1 }
+            if k == marker.count { return true }
+            j += 1
+        }
+        return false
     }
 }

@@ -63,6 +63,9 @@ class H2Connection: LoopHandler {
     /// The TLS handshake failed; called before the connection closes.
     func handshakeFailed(_ error: TLSError) {}
 
+    /// The session ended with a connection error (before the socket closes).
+    func sessionFailed(_ error: H2SessionError) {}
+
     /// Counts bytes for metrics.
     func countReceived(_ n: Int) {}
     func countSent(_ n: Int) {}
@@ -103,7 +106,13 @@ class H2Connection: LoopHandler {
             guard socketWritable() else { return }
             if !isClosed { loopFlush() }
         }
-        if (readable || hangup) && !isClosed { readAvailable() }
+        guard (readable || hangup) && !isClosed else { return }
+        if !readClosed {
+            readAvailable()
+        } else if hangup {
+            // Both directions are gone: nothing queued can be delivered any more.
+            close(reason: "peer hung up")
+        }
     }
 
     func loopFlush() {
@@ -276,6 +285,7 @@ class H2Connection: LoopHandler {
             try session.receive(bytes)
         } catch {
             dispatchEvents()
+            sessionFailed(error)
             // nghttp2 queued a GOAWAY; try to send it, then close.
             try? session.produceOutput(limit: Self.outputHighWater)
             _ = writeToSocket()

@@ -11,26 +11,113 @@ final class ServiceCounters {
     func count(status: Int) { byStatus[status, default: 0] &+= 1 }
 }
 
+/// Every unlabelled worker metric, declared once: its Prometheus name, type and help come
+/// from here, its value lives in `CounterValues`, and sums across workers are generic.
+public enum Counter: Int, CaseIterable, Sendable {
+    case downstreamConnectionsActive
+    case downstreamConnectionsTotal
+    case downstreamConnectionsRejected
+    case upstreamConnectionsActive
+    case upstreamConnectionsTotal
+    case upstreamConnectFailures
+    case downstreamBytesReceived
+    case downstreamBytesSent
+    case upstreamBytesReceived
+    case upstreamBytesSent
+    case streamsReset
+    case requestHeaderTimeouts
+    case streamTimeouts
+    case drainHardCloses
+    case prematureResetGoaways
+    case floodGoaways
+    case responseBufferOverflows
+    case headerLimitRejections
+
+    /// True for values that go up and down (the rest only grow).
+    public var isGauge: Bool { self == .downstreamConnectionsActive || self == .upstreamConnectionsActive }
+
+    /// The Prometheus metric name.
+    public var name: String {
+        switch self {
+        case .downstreamConnectionsActive: "causeway_downstream_connections_active"
+        case .downstreamConnectionsTotal: "causeway_downstream_connections_total"
+        case .downstreamConnectionsRejected: "causeway_downstream_connections_rejected_total"
+        case .upstreamConnectionsActive: "causeway_upstream_connections_active"
+        case .upstreamConnectionsTotal: "causeway_upstream_connections_total"
+        case .upstreamConnectFailures: "causeway_upstream_connect_failures_total"
+        case .downstreamBytesReceived: "causeway_downstream_received_bytes_total"
+        case .downstreamBytesSent: "causeway_downstream_sent_bytes_total"
+        case .upstreamBytesReceived: "causeway_upstream_received_bytes_total"
+        case .upstreamBytesSent: "causeway_upstream_sent_bytes_total"
+        case .streamsReset: "causeway_streams_reset_total"
+        case .requestHeaderTimeouts: "causeway_request_header_timeouts_total"
+        case .streamTimeouts: "causeway_stream_timeouts_total"
+        case .drainHardCloses: "causeway_drain_hard_closes_total"
+        case .prematureResetGoaways: "causeway_premature_reset_goaways_total"
+        case .floodGoaways: "causeway_flood_goaways_total"
+        case .responseBufferOverflows: "causeway_response_buffer_overflows_total"
+        case .headerLimitRejections: "causeway_header_limit_rejections_total"
+        }
+    }
+
+    /// The Prometheus help text.
+    public var help: String {
+        switch self {
+        case .downstreamConnectionsActive: "Open downstream (client) connections."
+        case .downstreamConnectionsTotal: "Downstream connections accepted."
+        case .downstreamConnectionsRejected: "Downstream connections closed at accept: the worker's connection limit was reached."
+        case .upstreamConnectionsActive: "Open upstream connections."
+        case .upstreamConnectionsTotal: "Upstream connections opened."
+        case .upstreamConnectFailures: "Upstream connects that failed, were refused or timed out."
+        case .downstreamBytesReceived: "Bytes read from downstream connections."
+        case .downstreamBytesSent: "Bytes written to downstream connections."
+        case .upstreamBytesReceived: "Bytes read from upstream connections."
+        case .upstreamBytesSent: "Bytes written to upstream connections."
+        case .streamsReset: "Streams the proxy reset on either side."
+        case .requestHeaderTimeouts: "Downstream connections closed because a header block (or the preface) did not complete in time."
+        case .streamTimeouts: "Streams ended by the stream idle or request timeout (408, 504 or a reset)."
+        case .drainHardCloses: "Connections closed hard because they had not finished draining after GOAWAY in time."
+        case .prematureResetGoaways: "Connections ended with GOAWAY ENHANCE_YOUR_CALM: most of their recent streams were reset early."
+        case .floodGoaways: "Connections ended for floods of frames without content or of protocol errors."
+        case .responseBufferOverflows: "Streams reset because their client connection held too many response bytes unread."
+        case .headerLimitRejections: "Header blocks refused for size or field count (431 downstream, reset upstream)."
+        }
+    }
+}
+
+/// A value per `Counter`, in one fixed array: cheap to increment, to copy between threads
+/// and to add up.
+public struct CounterValues: Sendable {
+    private var values = [Int64](repeating: 0, count: Counter.allCases.count)
+
+    public init() {}
+
+    public subscript(_ counter: Counter) -> Int64 {
+        get { values[counter.rawValue] }
+        set { values[counter.rawValue] = newValue }
+    }
+
+    /// Adds `other` counter by counter.
+    public mutating func add(_ other: CounterValues) {
+        for i in values.indices { values[i] &+= other.values[i] }
+    }
+}
+
 /// One worker's counters. Touched only on the worker's thread; read by sending the worker
-/// a message (`Worker.metricsSnapshot()`), so no atomics or locks on the request path.
+/// a message (`WorkerHandle.collectMetrics`), so no atomics or locks on the request path.
 final class WorkerMetrics {
     var services: [String: ServiceCounters] = [:]
     /// Requests that matched no service, by status.
     let unrouted = ServiceCounters(service: "")
-    var downstreamConnectionsActive = 0
-    var downstreamConnectionsTotal: UInt64 = 0
-    var upstreamConnectionsActive = 0
-    var upstreamConnectionsTotal: UInt64 = 0
-    var upstreamConnectFailures: UInt64 = 0
-    var downstreamBytesReceived: UInt64 = 0
-    var downstreamBytesSent: UInt64 = 0
-    var upstreamBytesReceived: UInt64 = 0
-    var upstreamBytesSent: UInt64 = 0
-    var streamsReset: UInt64 = 0
+    /// The plain counters and gauges.
+    var counters = CounterValues()
     /// TLS handshakes that completed, by side ("downstream", "upstream").
     var tlsHandshakes: [String: UInt64] = [:]
     /// TLS handshakes refused or broken, by side and reason.
     var tlsFailures: [MetricsSnapshot.TLSFailureKey: UInt64] = [:]
+
+    @inline(__always)
+    func increment(_ counter: Counter, by n: Int64 = 1) { counters[counter] &+= n }
 
     func counters(for service: String) -> ServiceCounters {
         if let c = services[service] { return c }
@@ -40,26 +127,15 @@ final class WorkerMetrics {
     }
 
     func snapshot() -> MetricsSnapshot {
-        var requests: [MetricsSnapshot.RequestCount] = []
+        var s = MetricsSnapshot()
         for c in services.values {
-            for (status, n) in c.byStatus { requests.append(.init(service: c.service, status: status, count: n)) }
+            for (status, n) in c.byStatus { s.requests.append(.init(service: c.service, status: status, count: n)) }
         }
-        for (status, n) in unrouted.byStatus { requests.append(.init(service: "", status: status, count: n)) }
-        return MetricsSnapshot(
-            requests: requests,
-            downstreamConnectionsActive: downstreamConnectionsActive,
-            downstreamConnectionsTotal: downstreamConnectionsTotal,
-            upstreamConnectionsActive: upstreamConnectionsActive,
-            upstreamConnectionsTotal: upstreamConnectionsTotal,
-            upstreamConnectFailures: upstreamConnectFailures,
-            downstreamBytesReceived: downstreamBytesReceived,
-            downstreamBytesSent: downstreamBytesSent,
-            upstreamBytesReceived: upstreamBytesReceived,
-            upstreamBytesSent: upstreamBytesSent,
-            streamsReset: streamsReset,
-            tlsHandshakes: tlsHandshakes,
-            tlsFailures: tlsFailures
-        )
+        for (status, n) in unrouted.byStatus { s.requests.append(.init(service: "", status: status, count: n)) }
+        s.counters = counters
+        s.tlsHandshakes = tlsHandshakes
+        s.tlsFailures = tlsFailures
+        return s
     }
 }
 
@@ -71,23 +147,15 @@ public struct MetricsSnapshot: Sendable {
         public var status: Int
         public var count: UInt64
     }
-
-    public var requests: [RequestCount] = []
-    public var downstreamConnectionsActive = 0
-    public var downstreamConnectionsTotal: UInt64 = 0
-    public var upstreamConnectionsActive = 0
-    public var upstreamConnectionsTotal: UInt64 = 0
-    public var upstreamConnectFailures: UInt64 = 0
-    public var downstreamBytesReceived: UInt64 = 0
-    public var downstreamBytesSent: UInt64 = 0
-    public var upstreamBytesReceived: UInt64 = 0
-    public var upstreamBytesSent: UInt64 = 0
-    public var streamsReset: UInt64 = 0
     /// A TLS failure's labels.
     public struct TLSFailureKey: Sendable, Hashable {
         public var side: String
         public var reason: String
     }
+
+    public var requests: [RequestCount] = []
+    /// The plain counters and gauges (`Counter`).
+    public var counters = CounterValues()
     /// Completed TLS handshakes by side.
     public var tlsHandshakes: [String: UInt64] = [:]
     /// Refused or broken TLS handshakes by side and reason.
@@ -95,42 +163,13 @@ public struct MetricsSnapshot: Sendable {
 
     public init() {}
 
-    init(requests: [RequestCount], downstreamConnectionsActive: Int, downstreamConnectionsTotal: UInt64,
-         upstreamConnectionsActive: Int, upstreamConnectionsTotal: UInt64, upstreamConnectFailures: UInt64,
-         downstreamBytesReceived: UInt64, downstreamBytesSent: UInt64, upstreamBytesReceived: UInt64,
-         upstreamBytesSent: UInt64, streamsReset: UInt64,
-         tlsHandshakes: [String: UInt64], tlsFailures: [TLSFailureKey: UInt64]) {
-        self.requests = requests
-        self.downstreamConnectionsActive = downstreamConnectionsActive
-        self.downstreamConnectionsTotal = downstreamConnectionsTotal
-        self.upstreamConnectionsActive = upstreamConnectionsActive
-        self.upstreamConnectionsTotal = upstreamConnectionsTotal
-        self.upstreamConnectFailures = upstreamConnectFailures
-        self.downstreamBytesReceived = downstreamBytesReceived
-        self.downstreamBytesSent = downstreamBytesSent
-        self.upstreamBytesReceived = upstreamBytesReceived
-        self.upstreamBytesSent = upstreamBytesSent
-        self.streamsReset = streamsReset
-        self.tlsHandshakes = tlsHandshakes
-        self.tlsFailures = tlsFailures
-    }
-
     /// Adds `other` (another worker's counters) into this one.
     public mutating func merge(_ other: MetricsSnapshot) {
         var totals: [String: [Int: UInt64]] = [:]
         for r in requests + other.requests { totals[r.service, default: [:]][r.status, default: 0] += r.count }
         requests = totals.flatMap { service, byStatus in byStatus.map { RequestCount(service: service, status: $0.key, count: $0.value) } }
             .sorted { ($0.service, $0.status) < ($1.service, $1.status) }
-        downstreamConnectionsActive += other.downstreamConnectionsActive
-        downstreamConnectionsTotal += other.downstreamConnectionsTotal
-        upstreamConnectionsActive += other.upstreamConnectionsActive
-        upstreamConnectionsTotal += other.upstreamConnectionsTotal
-        upstreamConnectFailures += other.upstreamConnectFailures
-        downstreamBytesReceived += other.downstreamBytesReceived
-        downstreamBytesSent += other.downstreamBytesSent
-        upstreamBytesReceived += other.upstreamBytesReceived
-        upstreamBytesSent += other.upstreamBytesSent
-        streamsReset += other.streamsReset
+        counters.add(other.counters)
         tlsHandshakes.merge(other.tlsHandshakes, uniquingKeysWith: +)
         tlsFailures.merge(other.tlsFailures, uniquingKeysWith: +)
     }

@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayMesh
 
 /// Why the proxy answered a request itself instead of the upstream.
 ///
@@ -21,6 +22,30 @@ public enum ProxyFailure: Sendable, Equatable {
     case notExported
     /// The remote gateway's certificate is not the identity its `Link` names.
     case upstreamIdentityMismatch
+    /// The request's header block is over `maxHeaderListSize` or `maxHeaderFields`.
+    case headerTooLarge
+    /// The upstream's response header block is over our limits (nothing was sent yet).
+    case upstreamHeaderTooLarge
+    /// The client stopped making progress before its request ended (stream idle or
+    /// request timeout).
+    case requestTimeout
+    /// The request ended but the upstream did not answer in time.
+    case upstreamTimeout
+    /// `host` and `:authority` name different hosts.
+    case authorityMismatch
+    /// CONNECT: the proxy is not a tunnel.
+    case methodNotAllowed
+
+    /// The failure for a route rejection.
+    init(_ rejection: RouteRejection) {
+        switch rejection {
+        case .missingAuthority: self = .missingAuthority
+        case .authorityMismatch: self = .authorityMismatch
+        case .methodNotAllowed: self = .methodNotAllowed
+        case .noRoute: self = .noRoute
+        case .notExported: self = .notExported
+        }
+    }
 
     /// The HTTP status sent downstream.
     public var status: Int {
@@ -28,8 +53,12 @@ public enum ProxyFailure: Sendable, Equatable {
         case .noRoute: 404
         case .notExported: 403
         case .noHealthyUpstream, .upstreamConnectFailure, .upstreamRefused, .upstreamIdentityMismatch: 503
-        case .upstreamReset: 502
-        case .missingAuthority: 400
+        case .upstreamReset, .upstreamHeaderTooLarge: 502
+        case .missingAuthority, .authorityMismatch: 400
+        case .headerTooLarge: 431
+        case .requestTimeout: 408
+        case .upstreamTimeout: 504
+        case .methodNotAllowed: 405
         }
     }
 
@@ -44,6 +73,12 @@ public enum ProxyFailure: Sendable, Equatable {
         case .missingAuthority: "missing-authority"
         case .notExported: "not-exported"
         case .upstreamIdentityMismatch: "upstream-identity-mismatch"
+        case .headerTooLarge: "header-too-large"
+        case .upstreamHeaderTooLarge: "upstream-header-too-large"
+        case .requestTimeout: "request-timeout"
+        case .upstreamTimeout: "upstream-timeout"
+        case .authorityMismatch: "authority-mismatch"
+        case .methodNotAllowed: "method-not-allowed"
         }
     }
 
@@ -58,6 +93,12 @@ public enum ProxyFailure: Sendable, Equatable {
         case .missingAuthority: "the request has no :authority or host header"
         case .notExported: "this gateway does not export the requested service"
         case .upstreamIdentityMismatch: "the remote gateway's identity is not the one its link expects"
+        case .headerTooLarge: "the request's headers are larger than this proxy accepts"
+        case .upstreamHeaderTooLarge: "the upstream's response headers are larger than this proxy accepts"
+        case .requestTimeout: "the request did not arrive in time"
+        case .upstreamTimeout: "the upstream did not respond in time"
+        case .authorityMismatch: "host and :authority name different hosts"
+        case .methodNotAllowed: "this proxy does not tunnel (CONNECT)"
         }
     }
 
@@ -68,6 +109,7 @@ public enum ProxyFailure: Sendable, Equatable {
         h.append(name: "content-type", value: "text/plain; charset=utf-8")
         h.append(name: "content-length", value: String(bodyLength))
         h.append(name: "x-causeway-reason", value: reason)
+        if self == .methodNotAllowed { h.append(name: "allow", value: "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE") }
         return h
     }
 }

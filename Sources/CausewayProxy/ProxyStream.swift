@@ -2,11 +2,13 @@ import CausewayHTTP
 import CausewayMesh
 
 /// One request on its way through the proxy: a downstream stream paired with at most one
-/// upstream stream, and the two bodies moving between them.
+/// upstream stream (an attempt), and the two bodies moving between them. Only `Relay`
+/// moves bytes, credit and resets between the two sides.
 ///
 /// Window credit follows the bytes: what the downstream sent us is returned to it only when
-/// the upstream session has framed it (`bodySent`), and vice versa, so a slow reader on
-/// either side slows the writer on the other and memory stays bounded.
+/// the upstream session has framed it, and response bytes are credited to the upstream
+/// *stream* only when the downstream took them (the upstream *connection*'s window is
+/// returned as bytes arrive, so one slow client cannot stall a shared connection).
 final class ProxyStream {
     /// Where the request is in its life.
     enum State {
@@ -28,15 +30,15 @@ final class ProxyStream {
     /// The upstream connection and stream, once submitted.
     var upstream: UpstreamConnection?
     var upstreamID: Int32 = 0
-    /// The connection owed window credit for response bytes still buffered towards the
+    /// The connection owed stream credit for response bytes still buffered towards the
     /// downstream. Outlives `upstream` (cleared when the upstream stream closes), because
     /// a response that ended upstream may still be draining downstream.
     var responseCreditConnection: UpstreamConnection?
     /// The request headers, kept until the request is submitted (and for a retry after
     /// GOAWAY when no body byte was sent).
     var requestHeaders: HeaderBlock?
-    /// How the request's headers change on the way upstream (XFCC at a gateway, the remote
-    /// `:authority` for a mirrored service).
+    /// How the request's headers change on the way upstream (XFCC, the remote `:authority`
+    /// of a mirrored service).
     var requestEdit = HeaderEdit.none
     /// Request body towards the upstream; nil when the request ended with its headers.
     var requestBody: H2OutboundBody?
@@ -46,31 +48,30 @@ final class ProxyStream {
     var responseBody: H2OutboundBody?
     /// True once the upstream ended its half.
     var responseEnded = false
-    /// The service's metrics, nil for requests that matched no service.
-    var counters: ServiceCounters?
-    /// The routed service (index in the snapshot the request was routed with, and its key
-    /// to check the index still means the same service on a retry).
-    var serviceIndex = -1
-    var serviceKey: ServiceKey?
+    /// The routed backend (service state on this worker); nil until routed, and for
+    /// requests answered without one.
+    var backend: BackendState?
     /// Request body bytes handed to the upstream session so far.
     var requestBytesForwarded = 0
     /// True after one replay on another connection (at most one per request).
     var retried = false
+    /// What to answer if the upstream stream closes before its response started, when the
+    /// upstream side already knows why (its response headers were too large).
+    var upstreamFailure: ProxyFailure?
+    /// When the request's headers arrived (monotonic ns): the request timeout counts from here.
+    let startedAt: UInt64
+    /// When bytes last moved for this stream in either direction (monotonic ns): the stream
+    /// idle timeout counts from here.
+    var lastProgress: UInt64
 
-    init(downstream: DownstreamConnection, downstreamID: Int32, requestEnded: Bool) {
+    init(downstream: DownstreamConnection, downstreamID: Int32, requestEnded: Bool, now: UInt64) {
         self.downstream = downstream
         self.downstreamID = downstreamID
         self.requestEnded = requestEnded
+        self.startedAt = now
+        self.lastProgress = now
     }
 
-    /// The upstream will never frame the request bytes still queued for it: drop them and
-    /// return their window credit to the downstream (connection-level if its stream is
-    /// closed), so the client's connection window never leaks.
-    func releaseQueuedRequest(from upstream: UpstreamConnection?) {
-        guard let body = requestBody, body.bufferedBytes > 0 else { return }
-        let dropped = upstream?.session.abandon(body) ?? body.discard()
-        guard !downstream.isClosed else { return }
-        downstream.session.consume(streamID: downstreamID, count: dropped)
-        downstream.scheduleFlush()
-    }
+    /// The counters this request's responses are counted in.
+    var counters: ServiceCounters { backend?.counters ?? downstream.worker.metrics.unrouted }
 }

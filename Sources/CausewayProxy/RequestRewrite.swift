@@ -13,8 +13,11 @@ enum RequestRewrite {
     /// Replaces any `x-forwarded-client-cert` the caller sent with the verified identities
     /// of this hop (`forwardedClientCertValue`).
     static func forwardedClientCert(_ value: [UInt8]) -> HeaderEdit {
-        HeaderEdit(replacing: ("x-forwarded-client-cert", value))
+        HeaderEdit(replacing: (forwardedClientCertName, value))
     }
+
+    /// The header carrying the caller's verified identity; only this proxy may set it.
+    static let forwardedClientCertName: StaticString = "x-forwarded-client-cert"
 
     /// Envoy's XFCC format for one hop: `By=<our SPIFFE ID>;URI=<caller's SPIFFE ID>`.
     static func forwardedClientCertValue(by local: String?, peer: String?) -> [UInt8] {

@@ -3,7 +3,8 @@ import CausewayHTTP
 import CausewayLoop
 import CausewayTLS
 
-/// A pooled, multiplexed h2c connection from one worker to one endpoint.
+/// A pooled, multiplexed HTTP/2 connection (h2c, or mTLS to a remote gateway) from one
+/// worker to one endpoint.
 ///
 /// Requests may be submitted while the TCP connect is still in progress; their frames wait
 /// in the session's output until the socket is writable.
@@ -32,8 +33,8 @@ final class UpstreamConnection: H2Connection {
     init(worker: Worker, pool: UpstreamPool, fd: Int32, tls: TLSConnection?) {
         self.pool = pool
         super.init(worker: worker, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2), tls: tls)
-        worker.metrics.upstreamConnectionsActive += 1
-        worker.metrics.upstreamConnectionsTotal += 1
+        worker.metrics.increment(.upstreamConnectionsActive)
+        worker.metrics.increment(.upstreamConnectionsTotal)
         worker.upstreamOpened(self)
     }
 
@@ -65,8 +66,12 @@ final class UpstreamConnection: H2Connection {
 
     override var writeEnabled: Bool { state != .connecting }
 
-    override func countReceived(_ n: Int) { worker.metrics.upstreamBytesReceived &+= UInt64(n) }
-    override func countSent(_ n: Int) { worker.metrics.upstreamBytesSent &+= UInt64(n) }
+    override func countReceived(_ n: Int) { worker.metrics.increment(.upstreamBytesReceived, by: Int64(n)) }
+    override func countSent(_ n: Int) { worker.metrics.increment(.upstreamBytesSent, by: Int64(n)) }
+
+    /// Bytes of request body this connection may still send before the server returns
+    /// window: the pool prefers connections that can make progress.
+    var sendWindow: Int { session.remoteWindow }
 
     override func socketWritable() -> Bool {
         guard state == .connecting else { return true }
@@ -100,13 +105,13 @@ final class UpstreamConnection: H2Connection {
 
     override func handshakeFailed(_ error: TLSError) {
         worker.metrics.tlsFailures[.init(side: "upstream", reason: error.reason.rawValue), default: 0] &+= 1
-        worker.metrics.upstreamConnectFailures &+= 1
+        worker.metrics.increment(.upstreamConnectFailures)
         worker.log("upstream \(pool.address): tls: \(error)")
         failAll(error.reason == .identityMismatch ? .upstreamIdentityMismatch : .upstreamConnectFailure)
     }
 
     private func connectFailed(reason: String) {
-        worker.metrics.upstreamConnectFailures &+= 1
+        worker.metrics.increment(.upstreamConnectFailures)
         worker.log("upstream \(pool.address): \(reason)")
         failAll(.upstreamConnectFailure)
         close(reason: reason)
@@ -153,32 +158,69 @@ final class UpstreamConnection: H2Connection {
         }
     }
 
+    // MARK: The request side, for Relay
+
+    /// Queues request body bytes on `body`'s stream.
+    func sendRequestBody(_ bytes: UnsafeRawBufferPointer, on body: H2OutboundBody) {
+        session.send(bytes, on: body)
+        scheduleFlush()
+    }
+
+    /// Ends the request body, with `trailers` after the last DATA frame if any.
+    func finishRequest(_ body: H2OutboundBody, trailers: HeaderBlock?) {
+        session.finish(body, trailers: trailers)
+        scheduleFlush()
+    }
+
+    /// Resets `stream`'s upstream stream.
+    func resetStream(_ stream: ProxyStream, errorCode: UInt32) {
+        session.reset(streamID: stream.upstreamID, errorCode: errorCode)
+        scheduleFlush()
+    }
+
+    /// Drops what `body` still holds; returns the number of bytes dropped.
+    func abandonRequestBody(_ body: H2OutboundBody) -> Int {
+        session.abandon(body)
+    }
+
+    /// The client took `count` response bytes of `stream`: return that much of the
+    /// stream's window (the connection's went back when they arrived).
+    func returnResponseCredit(_ stream: ProxyStream, count: Int) {
+        session.consumeStream(streamID: stream.upstreamID, count: count)
+        scheduleFlush()
+    }
+
     // MARK: Events from the upstream
 
     override func handle(_ events: [H2Event]) {
+        let now = worker.loop.now
         for event in events {
             switch event {
             case .headers(let id, let block, let endStream):
                 guard let stream = streams[id] else { continue }
-                responseHeaders(stream, block, endStream: endStream)
+                Relay.responseHead(stream, block, endStream: endStream, now: now)
             case .data(let id, let bytes):
-                if let stream = streams[id], let body = stream.responseBody, stream.state == .responding {
-                    stream.downstream.session.send(bytes, on: body)
-                    stream.downstream.scheduleFlush()
-                } else {
-                    session.consume(streamID: id, count: bytes.count)
-                }
+                // The connection's window goes back at once: it is shared by every client
+                // with a stream here, and must not wait for the slowest of them.
+                session.consumeConnection(count: bytes.count)
+                if let stream = streams[id], Relay.responseData(stream, bytes, now: now) { continue }
+                session.consumeStream(streamID: id, count: bytes.count)
+                scheduleFlush()
             case .endStream(let id):
-                if let stream = streams[id] { responseEnded(stream, trailers: nil) }
+                if let stream = streams[id] { Relay.responseEnd(stream, trailers: nil) }
             case .streamClosed(let id, let code):
-                if let stream = streams.removeValue(forKey: id) { upstreamClosed(stream, errorCode: code) }
+                if let stream = streams.removeValue(forKey: id) { Relay.upstreamClosed(stream, errorCode: code, pool: pool) }
                 armIdleTimerIfIdle()
             case .bodySent(let id, let count):
                 // Request bytes left towards the upstream: return that credit downstream.
-                if let stream = streams[id] {
-                    stream.downstream.session.consume(streamID: stream.downstreamID, count: count)
-                    stream.downstream.scheduleFlush()
-                }
+                if let stream = streams[id] { Relay.requestSent(stream, count: count, now: now) }
+            case .headersTooLarge(let id, _):
+                // nghttp2 resets the stream; its close answers the client from this.
+                worker.metrics.increment(.headerLimitRejections)
+                streams[id]?.upstreamFailure = .upstreamHeaderTooLarge
+            case .headersNotSent:
+                // A request HEADERS nghttp2 could not send: it closes the stream itself.
+                break
             case .goaway(let lastStreamID, let code):
                 worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))")
                 // No new streams here; close as soon as the ones in flight are done.
@@ -189,55 +231,11 @@ final class UpstreamConnection: H2Connection {
         }
     }
 
-    private func responseHeaders(_ stream: ProxyStream, _ block: HeaderBlock, endStream: Bool) {
-        guard let status = block.status else {
-            // No :status: these are trailers.
-            if stream.state == .responding { responseEnded(stream, trailers: block) }
-            return
-        }
-        // Informational responses (100 Continue, 103) are not relayed in this version.
-        if status < 200 { return }
-        stream.downstream.respond(stream, headers: block, endStream: endStream, status: status)
-        if endStream { stream.responseEnded = true }
-    }
-
-    private func responseEnded(_ stream: ProxyStream, trailers: HeaderBlock?) {
-        stream.responseEnded = true
-        guard stream.state == .responding, let body = stream.responseBody else { return }
-        stream.state = .done
-        stream.downstream.session.finish(body, trailers: trailers)
-        stream.downstream.scheduleFlush()
-    }
-
-    /// The upstream stream closed: normally, or by reset, GOAWAY or connection loss.
-    private func upstreamClosed(_ stream: ProxyStream, errorCode: UInt32) {
-        stream.upstream = nil
-        // Request bytes buffered for the upstream will never be framed: return them.
-        stream.releaseQueuedRequest(from: nil)
-        switch stream.state {
-        case .done:
-            return
-        case .routing, .awaitingResponse:
-            if errorCode == H2ErrorCode.refusedStream && stream.requestBytesForwarded == 0 && stream.requestEnded {
-                // Never processed by the upstream (GOAWAY / REFUSED_STREAM): safe to retry.
-                if let headers = stream.requestHeaders, worker.retry(stream, headers: headers, refusedBy: pool) { return }
-            }
-            stream.downstream.fail(stream, errorCode == H2ErrorCode.refusedStream ? .upstreamRefused : .upstreamReset)
-        case .responding:
-            if errorCode == 0 && stream.responseEnded { return }
-            stream.downstream.reset(stream, errorCode: errorCode == 0 ? H2ErrorCode.internalError : errorCode)
-        }
-    }
-
     /// Fails every stream (connect failure): each gets a proxy-made response.
     private func failAll(_ failure: ProxyFailure) {
         let open = streams
         streams.removeAll()
-        for (_, stream) in open {
-            stream.releaseQueuedRequest(from: self)
-            stream.upstream = nil
-            stream.downstream.fail(stream, failure)
-        }
+        for (_, stream) in open { Relay.upstreamFailed(stream, failure, connection: self) }
     }
 
     /// Takes this connection out of its pool: no new streams (GOAWAY received, stream ids
@@ -253,10 +251,10 @@ final class UpstreamConnection: H2Connection {
         worker.upstreamClosed(self)
         if let t = connectTimer { worker.loop.cancel(t) }
         if let t = idleTimer { worker.loop.cancel(t) }
-        worker.metrics.upstreamConnectionsActive -= 1
+        worker.metrics.increment(.upstreamConnectionsActive, by: -1)
         pool.remove(self)
         let open = streams
         streams.removeAll()
-        for (_, stream) in open { upstreamClosed(stream, errorCode: H2ErrorCode.internalError) }
+        for (_, stream) in open { Relay.upstreamClosed(stream, errorCode: H2ErrorCode.internalError, pool: pool) }
     }
 }

@@ -37,9 +37,14 @@ final class UpstreamPool {
 
     /// A connection for one more stream, opening one if needed.
     func acquire(worker: Worker) throws(SystemError) -> UpstreamConnection {
+        // The fewest streams wins, but a connection whose send window is exhausted (its
+        // server is not reading request bodies) loses to any that can make progress.
         var best: UpstreamConnection?
         for c in connections where c.acceptsStreams {
-            if best == nil || c.activeStreams < best!.activeStreams { best = c }
+            guard let b = best else { best = c; continue }
+            let (cOpen, bOpen) = (c.sendWindow > 0, b.sendWindow > 0)
+            if cOpen != bOpen { if cOpen { best = c }; continue }
+            if c.activeStreams < b.activeStreams { best = c }
         }
         if let best { return best }
         if connections.count >= worker.settings.maxConnectionsPerEndpoint,
@@ -51,7 +56,7 @@ final class UpstreamPool {
             guard let context = worker.snapshot.tls?.client else {
                 throw SystemError("mTLS to \(address) without a TLS configuration", code: EINVAL)
             }
-            tls = TLSConnection(context: context, expectedPeer: identity, sessionCache: worker.tlsSessionCache,
+            tls = TLSConnection(context: context, expectedPeer: identity, sessionCache: worker.forwarder.tlsSessionCache,
                                 upstreamKey: address.description)
         }
         let fd = try Sockets.connect(to: address)

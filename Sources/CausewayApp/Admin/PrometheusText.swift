@@ -13,21 +13,9 @@ enum PrometheusText {
         for r in m.requests.sorted(by: { ($0.service, $0.status) < ($1.service, $1.status) }) {
             out += "causeway_requests_total{\(c),service=\"\(escape(r.service))\",code=\"\(r.status)\"} \(r.count)\n"
         }
-        let gauges: [(String, String, String, String)] = [
-            ("causeway_downstream_connections_active", "gauge", "Open downstream (client) connections.", "\(m.downstreamConnectionsActive)"),
-            ("causeway_downstream_connections_total", "counter", "Downstream connections accepted.", "\(m.downstreamConnectionsTotal)"),
-            ("causeway_upstream_connections_active", "gauge", "Open upstream connections.", "\(m.upstreamConnectionsActive)"),
-            ("causeway_upstream_connections_total", "counter", "Upstream connections opened.", "\(m.upstreamConnectionsTotal)"),
-            ("causeway_upstream_connect_failures_total", "counter", "Upstream connects that failed, were refused or timed out.", "\(m.upstreamConnectFailures)"),
-            ("causeway_downstream_received_bytes_total", "counter", "Bytes read from downstream connections.", "\(m.downstreamBytesReceived)"),
-            ("causeway_downstream_sent_bytes_total", "counter", "Bytes written to downstream connections.", "\(m.downstreamBytesSent)"),
-            ("causeway_upstream_received_bytes_total", "counter", "Bytes read from upstream connections.", "\(m.upstreamBytesReceived)"),
-            ("causeway_upstream_sent_bytes_total", "counter", "Bytes written to upstream connections.", "\(m.upstreamBytesSent)"),
-            ("causeway_streams_reset_total", "counter", "Streams the proxy reset on either side.", "\(m.streamsReset)"),
-        ]
-        for (name, type, help, value) in gauges {
-            family(name, type, help)
-            out += "\(name){\(c)} \(value)\n"
+        for counter in Counter.allCases {
+            family(counter.name, counter.isGauge ? "gauge" : "counter", counter.help)
+            out += "\(counter.name){\(c)} \(m.counters[counter])\n"
         }
         family("causeway_tls_handshakes_total", "counter", "TLS handshakes completed, by side (downstream: gateway clients; upstream: remote gateways).")
         for side in ["downstream", "upstream"] {

@@ -1,0 +1,35 @@
+import CausewayHTTP
+import CausewayMesh
+
+/// route: reads the request head out of its header block (bytes, no copy) and asks the
+/// pure `RouteDecision` in CausewayMesh where it goes.
+enum Route {
+    static func decide(_ headers: HeaderBlock, in table: ServiceTable, role: TrafficRole) -> RouteDecision {
+        let scope: RouteScope = role == .gateway ? .exportedOnly : .anyService
+        // Nested closures keep every value a borrowed pointer into the block.
+        return withOptionalValue(headers, ":method") { method in
+            withOptionalValue(headers, ":authority") { authority in
+                withOptionalValue(headers, "host") { host in
+                    RouteDecision.decide(RequestHead(method: method, authority: authority, host: host), in: table, scope: scope)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func withOptionalValue<R>(_ headers: HeaderBlock, _ name: StaticString, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let index = headers.firstIndex(of: name) else { return body(nil) }
+        return headers.withValue(at: index) { body($0) }
+    }
+
+    /// The header edit for a request to `backend` arriving on a listener of `role`: a
+    /// gateway replaces `x-forwarded-client-cert` with the verified identities of this hop;
+    /// a sidecar drops any the client sent (it proves nothing) and, for a mirrored service,
+    /// sends the service's name in its own cluster.
+    static func edit(for backend: BackendState, role: TrafficRole, forwardedClientCert: [UInt8]) -> HeaderEdit {
+        switch role {
+        case .gateway: return RequestRewrite.forwardedClientCert(forwardedClientCert)
+        case .sidecar: return HeaderEdit(authority: backend.remoteAuthority, dropping: RequestRewrite.forwardedClientCertName)
+        }
+    }
+}
