@@ -32,8 +32,12 @@ public final class Worker {
     private var spareEvents: [H2Event] = []
     private var drainDone: (() -> Void)?
 
-    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot) {
+    /// Downstream connections the process's descriptor limit leaves this worker.
+    private let descriptorBudget: Int
+
+    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot, descriptorBudget: Int = .max) {
         self.loop = loop
+        self.descriptorBudget = descriptorBudget
         self.index = index
         self.snapshot = snapshot
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -77,8 +81,9 @@ public final class Worker {
     /// Downstream connections open on this worker.
     var downstreamCount: Int { downstreams.count }
 
-    /// Most downstream connections this worker serves at once.
-    var connectionLimit: Int { settings.limits.maxDownstreamConnectionsPerWorker }
+    /// Most downstream connections this worker serves at once: the configured limit, or
+    /// less if the descriptor limit requires.
+    var connectionLimit: Int { min(settings.limits.maxDownstreamConnectionsPerWorker, descriptorBudget) }
 
     /// Starts accepting on a listening socket opened by the control thread.
     func addListener(_ listener: ListenerSpec) throws(SystemError) {

@@ -14,9 +14,12 @@ public final class WorkerHandle: Sendable {
     }
 
     /// Starts a worker thread serving `listenerFDs` (listening sockets it takes over).
-    public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [ListenerSpec]) throws(SystemError) -> WorkerHandle {
+    /// `descriptorBudget` caps its downstream connections below the configured limit when
+    /// the process's descriptor limit requires (`OpenFileLimit.downstreamBudget`).
+    public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [ListenerSpec],
+                             descriptorBudget: Int = .max) throws(SystemError) -> WorkerHandle {
         let (mailbox, join) = try LoopThread.start(name: "causeway-w\(index)") { loop in
-            let worker = Worker(loop: loop, index: index, snapshot: snapshot)
+            let worker = Worker(loop: loop, index: index, snapshot: snapshot, descriptorBudget: descriptorBudget)
             loop.context = worker
             for listener in listeners {
                 do {

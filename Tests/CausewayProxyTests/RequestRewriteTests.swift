@@ -41,7 +41,10 @@ final class ProxyFailureTests: XCTestCase {
             (.noRoute, 404, "no-route"), (.notExported, 403, "not-exported"), (.missingAuthority, 400, "missing-authority"),
             (.noHealthyUpstream, 503, "no-healthy-upstream"), (.upstreamConnectFailure, 503, "upstream-connect-failure"),
             (.upstreamRefused, 503, "upstream-refused"), (.upstreamIdentityMismatch, 503, "upstream-identity-mismatch"),
-            (.upstreamReset, 502, "upstream-reset"),
+            (.upstreamReset, 502, "upstream-reset"), (.headerTooLarge, 431, "header-too-large"),
+            (.upstreamHeaderTooLarge, 502, "upstream-header-too-large"), (.requestTimeout, 408, "request-timeout"),
+            (.upstreamTimeout, 504, "upstream-timeout"), (.authorityMismatch, 400, "authority-mismatch"),
+            (.methodNotAllowed, 405, "method-not-allowed"),
         ]
         for (failure, status, reason) in table {
             XCTAssertEqual(failure.status, status, "\(failure)")
@@ -66,5 +69,14 @@ final class PrefaceTests: XCTestCase {
         XCTAssertEqual(match("GET / HTTP/1.1\r\n"), .mismatch)
         XCTAssertEqual(match("PRX"), .mismatch)
         XCTAssertEqual(match(""), .partial(0))
+    }
+}
+
+final class SidecarEditTests: XCTestCase {
+    func testSidecarDropsEveryForwardedClientCert() {
+        let forged = HeaderBlock([(":method", "GET"), (":authority", "webapp"), ("x-forwarded-client-cert", "URI=spiffe://evil"),
+                                  ("accept", "*/*"), ("x-forwarded-client-cert", "By=evil")])
+        let out = HeaderEdit(dropping: RequestRewrite.forwardedClientCertName).applied(to: forged)
+        XCTAssertEqual((0..<out.count).map { out.name(at: $0) }, [":method", ":authority", "accept"])
     }
 }

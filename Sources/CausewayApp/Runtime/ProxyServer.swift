@@ -31,7 +31,11 @@ public final class ProxyServer: Sendable {
     /// Process-wide settings for running proxies: call once, before `start`.
     public static func prepareProcess() {
         MemoryTuning.keepFreedMemory()
+        openFileLimit = OpenFileLimit.raise()
     }
+
+    /// RLIMIT_NOFILE after `prepareProcess()` raised it.
+    nonisolated(unsafe) private static var openFileLimit = 1024
 
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
@@ -65,7 +69,8 @@ public final class ProxyServer: Sendable {
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
-                handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listeners: fdsByWorker[w]))
+                handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listeners: fdsByWorker[w],
+                                                      descriptorBudget: OpenFileLimit.downstreamBudget(limit: openFileLimit, workers: proxy.workers)))
             } catch {
                 for h in handles { h.stop(); h.join() }
                 cleanup()
