@@ -51,11 +51,17 @@ final class DownstreamConnection: H2Connection {
     /// True once the client half-closed: the connection closes when its last stream does.
     private var peerHalfClosed = false
 
+    /// The worker that owns this connection for its whole life (and outlives it).
+    /// unowned(unsafe) because safe `unowned` costs an atomic on every access.
+    unowned(unsafe) let worker: Worker
+
     init(worker: Worker, fd: Int32, role: TrafficRole, tls: TLSConnection?) {
+        self.worker = worker
         self.role = role
         self.acceptedAt = worker.loop.now
         self.idleSince = worker.loop.now
-        super.init(worker: worker, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2), tls: tls)
+        super.init(context: worker.context, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2),
+                   tls: tls, connecting: false)
         worker.metrics.increment(.downstreamConnectionsActive)
         worker.metrics.increment(.downstreamConnectionsTotal)
     }
@@ -257,8 +263,8 @@ final class DownstreamConnection: H2Connection {
         if streams.isEmpty {
             close(reason: "peer closed the connection")
         } else {
+            // The transport stopped reading at EOF.
             peerHalfClosed = true
-            stopReading()
         }
     }
 

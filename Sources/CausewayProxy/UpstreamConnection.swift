@@ -30,9 +30,14 @@ final class UpstreamConnection: H2Connection {
     /// Whether the server's SETTINGS arrived (until then its stream limit is unknown).
     private var settingsReceived = false
 
+    /// The worker that owns this connection for its whole life (and outlives it).
+    unowned(unsafe) let worker: Worker
+
     init(worker: Worker, pool: UpstreamPool, fd: Int32, tls: TLSConnection?) {
+        self.worker = worker
         self.pool = pool
-        super.init(worker: worker, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2), tls: tls)
+        super.init(context: worker.context, fd: fd, session: H2Session(role: .client, settings: worker.settings.upstreamHTTP2),
+                   tls: tls, connecting: true)
         worker.metrics.increment(.upstreamConnectionsActive)
         worker.metrics.increment(.upstreamConnectionsTotal)
         worker.upstreamOpened(self)
@@ -40,7 +45,7 @@ final class UpstreamConnection: H2Connection {
 
     /// Registers the connecting socket and arms the connect timeout.
     func start() throws(SystemError) {
-        try register(interest: .write)
+        try register()
         // Timers capture self strongly: they are cancelled on connect and in didClose, and a
         // weak reference would give the connection a side table, which puts every retain
         // of it on the runtime's slow path.
@@ -64,8 +69,6 @@ final class UpstreamConnection: H2Connection {
             && session.canOpenStream
     }
 
-    override var writeEnabled: Bool { state != .connecting }
-
     override func countReceived(_ n: Int) { worker.metrics.increment(.upstreamBytesReceived, by: Int64(n)) }
     override func countSent(_ n: Int) { worker.metrics.increment(.upstreamBytesSent, by: Int64(n)) }
 
@@ -73,25 +76,16 @@ final class UpstreamConnection: H2Connection {
     /// window: the pool prefers connections that can make progress.
     var sendWindow: Int { session.remoteWindow }
 
-    override func socketWritable() -> Bool {
-        guard state == .connecting else { return true }
-        let error = Sockets.pendingError(fd)
-        if error != 0 {
-            connectFailed(reason: SystemError("connect \(pool.address)", code: error).description)
-            return false
-        }
-        if tls != nil {
-            // TCP is up; the connect timer keeps running until the handshake completes.
-            state = .handshaking
-            setInterest(.read)
-            startHandshake()
-            return false
-        }
-        connected()
-        return true
+    override func connected() {
+        // TLS: the connect timer keeps running until the handshake completes.
+        if tls != nil { state = .handshaking } else { ready() }
     }
 
-    private func connected() {
+    override func connectFailed(code: Int32) {
+        connectFailed(reason: SystemError("connect \(pool.address)", code: code).description)
+    }
+
+    private func ready() {
         state = .ready
         if let t = connectTimer { worker.loop.cancel(t) }
         connectTimer = nil
@@ -99,7 +93,7 @@ final class UpstreamConnection: H2Connection {
 
     override func handshakeCompleted() -> Bool {
         worker.metrics.tlsHandshakes["upstream", default: 0] &+= 1
-        connected()
+        ready()
         return true
     }
 

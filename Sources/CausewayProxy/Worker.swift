@@ -18,18 +18,14 @@ public final class Worker {
     private(set) var snapshot: RoutingSnapshot
     var settings: ProxySettings { snapshot.settings }
     let metrics = WorkerMetrics()
-    /// Read buffer shared by every connection on this loop: bytes are fully handled
-    /// (copied into stream queues or dropped) before the next read.
-    let readBuffer: UnsafeMutableRawBufferPointer
-    /// Decrypted bytes of TLS connections, used the same way as `readBuffer`.
-    let plaintextBuffer: UnsafeMutableRawBufferPointer
+    /// The loop and the buffers its connections share.
+    let context: LoopContext
     /// route → balance → forward, and the upstream pools.
     private(set) var forwarder: Forwarder!
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
     /// Every open upstream connection, pooled or draining, for shutdown.
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
     private var acceptors: [Acceptor] = []
-    private var spareEvents: [H2Event] = []
     private var drainDone: (() -> Void)?
 
     /// Downstream connections the process's descriptor limit leaves this worker.
@@ -40,16 +36,10 @@ public final class Worker {
         self.descriptorBudget = descriptorBudget
         self.index = index
         self.snapshot = snapshot
-        readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-        plaintextBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        context = LoopContext(loop: loop)
         forwarder = Forwarder(worker: self)
         install(snapshot)
         scheduleSweep()
-    }
-
-    deinit {
-        readBuffer.deallocate()
-        plaintextBuffer.deallocate()
     }
 
     /// Switches to a new snapshot. Streams in flight keep the pools they hold.
@@ -105,7 +95,7 @@ public final class Worker {
         }
         let connection = DownstreamConnection(worker: self, fd: fd, role: role, tls: tls)
         do {
-            try connection.register(interest: .read)
+            try connection.register()
         } catch {
             connection.close(reason: error.description)
             return
@@ -162,16 +152,6 @@ public final class Worker {
     }
 
     // MARK: Utilities
-
-    func takeSpareEventArray() -> [H2Event] {
-        let a = spareEvents
-        spareEvents = []
-        return a
-    }
-
-    func returnSpareEventArray(_ a: [H2Event]) {
-        if a.capacity > spareEvents.capacity { spareEvents = a }
-    }
 
     /// Writes a diagnostic line to stderr.
     func log(_ message: String) {
