@@ -70,6 +70,8 @@ public final class LinkProber: Sendable {
 /// The prober loop's state: one schedule per gateway.
 private final class ProberState {
     let loop: EventLoop
+    /// Buffers shared by the attempts on this loop (the same context worker connections use).
+    let context: LoopContext
     let tls: TLSContext
     let onChange: @Sendable (Set<EndpointAddress>) -> Void
     let log: @Sendable (String) -> Void
@@ -78,6 +80,7 @@ private final class ProberState {
 
     init(loop: EventLoop, tls: TLSContext, onChange: @escaping @Sendable (Set<EndpointAddress>) -> Void, log: @escaping @Sendable (String) -> Void) {
         self.loop = loop
+        self.context = LoopContext(loop: loop)
         self.tls = tls
         self.onChange = onChange
         self.log = log
@@ -147,16 +150,16 @@ private final class GatewayHealth {
     }
 }
 
-/// One connect + mTLS handshake, bounded by the probe timeout.
+/// One connect + mTLS handshake + HTTP/2 preface, bounded by the probe timeout: the gateway
+/// must present the link's identity, accept our certificate and answer with its SETTINGS.
+/// The socket and TLS are a `Transport`, as on worker connections.
 private final class ProbeAttempt: LoopHandler {
     unowned let state: ProberState
     let health: GatewayHealth
-    private var fd: Int32 = -1
-    private var tls: TLSConnection?
+    private var transport: Transport?
+    /// Plaintext waiting for the handshake to complete (our preface and SETTINGS).
     private var output = OutputQueue()
     private var timer: TimerID?
-    private var connected = false
-    private var secured = false
     private var done = false
 
     init(state: ProberState, health: GatewayHealth) {
@@ -166,71 +169,52 @@ private final class ProbeAttempt: LoopHandler {
 
     func start() {
         do {
-            fd = try Sockets.connect(to: health.address)
-            try state.loop.register(fd, handler: self, interest: .write)
+            let fd = try Sockets.connect(to: health.address)
+            let transport = Transport(loop: state.loop, fd: fd, tls: TLSConnection(context: state.tls, expectedPeer: health.identity),
+                                      connecting: true)
+            self.transport = transport
+            try transport.register(self)
         } catch {
             finish("connect: \(error)")
             return
         }
-        tls = TLSConnection(context: state.tls, expectedPeer: health.identity)
         timer = state.loop.schedule(after: health.target.timeoutNanos) { [self] in finish("timed out") }
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        guard !done, let tls else { return }
-        if writable && !connected {
-            let error = Sockets.pendingError(fd)
+        guard !done, let transport else { return }
+        if writable && transport.phase == .connecting {
+            let error = transport.finishConnect()
             if error != 0 { return finish(SystemError("connect", code: error).description) }
-            connected = true
-            state.loop.modify(fd, interest: .read)
-            step(tls)
-            return
+            if let failure = transport.startHandshake() { return finish("tls: \(failure.reason.rawValue)") }
+            return flush(transport)
         }
-        if readable || hangup {
-            var buffer = [UInt8](repeating: 0, count: 16384)
-            switch buffer.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }) {
-            case .bytes(0):
-                tls.receivedEndOfStream()
-            case .bytes(let n):
-                buffer.withUnsafeBytes { tls.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            case .wouldBlock:
-                return
-            case .failed(let code):
-                return finish(SystemError("read", code: code).description)
-            }
-            step(tls)
+        guard readable || hangup else { return }
+        let outcome = transport.readAvailable(
+            into: state.context.readBuffer, plaintext: state.context.plaintextBuffer, countReceived: { _ in },
+            handshakeCompleted: {
+                HTTP2ClientPreface.withSettings.withUnsafeBytes { output.append($0) }
+                return true
+            },
+            deliver: { _ in
+                // Any application data (the gateway's SETTINGS) means it accepted us.
+                finish(nil)
+                return false
+            })
+        switch outcome {
+        case .idle(let needsFlush): if needsFlush { flush(transport) }
+        case .stopped: break
+        case .endOfStream: finish("gateway closed the connection")
+        case .failed(let reason): finish(reason)
+        case .refused(let error): finish("tls: \(error.reason.rawValue)")
         }
     }
 
     func loopFlush() {}
 
-    /// The client connection preface and an empty SETTINGS frame.
-    private static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
-
-    private func step(_ tls: TLSConnection) {
-        if !secured {
-            switch tls.handshake() {
-            case .needsIO:
-                break
-            case .failed(let error):
-                return finish("tls: \(error.reason.rawValue)")
-            case .complete:
-                secured = true
-                _ = Self.preface.withUnsafeBytes { tls.writePlaintext($0) }
-            }
-        }
-        if secured {
-            // Any application data (the gateway's SETTINGS) means it accepted us.
-            var plain = [UInt8](repeating: 0, count: 4096)
-            switch plain.withUnsafeMutableBytes({ tls.readPlaintext(into: $0) }) {
-            case .bytes: return finish(nil)
-            case .wantMore: break
-            case .closed: return finish("gateway closed the connection")
-            case .failed(let error): return finish("tls: \(error.reason.rawValue)")
-            }
-        }
-        tls.takeCiphertext(into: &output)
-        if case .failed(let code) = OutputWriter.flush(&output, to: fd) {
+    private func flush(_ transport: Transport) {
+        guard !done else { return }
+        if case .failed(let code) = transport.write(&output).0 {
             finish(SystemError("write", code: code).description)
         }
     }
@@ -251,10 +235,11 @@ private final class ProbeAttempt: LoopHandler {
     private func release() {
         done = true
         if let timer { state.loop.cancel(timer) }
-        if fd >= 0 {
-            state.loop.deregister(fd)
-            Syscall.close(fd)
-            fd = -1
-        }
+        transport?.close()
     }
+}
+
+/// The client connection preface followed by an empty SETTINGS frame.
+enum HTTP2ClientPreface {
+    static let withSettings: [UInt8] = HTTP2Preface.bytes + [0, 0, 0, 4, 0, 0, 0, 0, 0]
 }
