@@ -31,9 +31,9 @@ final class Acceptor: LoopHandler {
                     Syscall.close(client)
                     continue
                 }
-                worker.accepted(fd: client, role: listener.role)
+                worker.accepted(fd: client, listener: listener)
             case .failure(let error)?:
-                worker.log("accept on \(listener.name): \(error)")
+                worker.log("accept on \(listener.name): \(error)", limitedBy: "accept")
                 if error.code == EMFILE || error.code == ENFILE {
                     // Out of descriptors: the listener stays readable, so stop watching it
                     // for a moment instead of spinning (and logging) every pass.

@@ -28,7 +28,9 @@ final class DownstreamConnection: H2Connection {
     }
 
     /// The listener's role: what requests may reach and how they are routed.
-    let role: TrafficRole
+    var role: TrafficRole { listener.role }
+    /// The listener this connection came from.
+    let listener: ListenerSpec
     /// The client's SPIFFE ID (gateway listeners, after the handshake).
     private(set) var peerIdentity: String?
     /// `x-forwarded-client-cert` for this client's requests, built once per connection.
@@ -55,9 +57,9 @@ final class DownstreamConnection: H2Connection {
     /// unowned(unsafe) because safe `unowned` costs an atomic on every access.
     unowned(unsafe) let worker: Worker
 
-    init(worker: Worker, fd: Int32, role: TrafficRole, tls: TLSConnection?) {
+    init(worker: Worker, fd: Int32, listener: ListenerSpec, tls: TLSConnection?) {
         self.worker = worker
-        self.role = role
+        self.listener = listener
         self.acceptedAt = worker.loop.now
         self.idleSince = worker.loop.now
         super.init(context: worker.context, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2),
@@ -75,7 +77,7 @@ final class DownstreamConnection: H2Connection {
 
     override func handshakeFailed(_ error: TLSError) {
         worker.metrics.tlsFailures[.init(side: "downstream", reason: error.reason.rawValue), default: 0] &+= 1
-        worker.log("gateway refused a client: \(error)")
+        worker.log("gateway refused a client: \(error)", limitedBy: "tls-refused")
     }
 
     override func countReceived(_ n: Int) { worker.metrics.increment(.downstreamBytesReceived, by: Int64(n)) }
@@ -123,6 +125,7 @@ final class DownstreamConnection: H2Connection {
                     Relay.requestEnd(stream, trailers: block)
                 } else {
                     let stream = ProxyStream(downstream: self, downstreamID: id, requestEnded: endStream, now: now)
+                    if listener.accessLog { stream.access = AccessLogFields(head: block) }
                     streams[id] = stream
                     worker.forwarder.dispatch(stream, headers: block)
                 }
@@ -148,6 +151,10 @@ final class DownstreamConnection: H2Connection {
             case .streamClosed(let id, let code):
                 if let stream = streams.removeValue(forKey: id) {
                     Relay.downstreamClosed(stream, errorCode: code)
+                    if let access = stream.access {
+                        worker.logAccess(access.record(cluster: worker.settings.cluster, listener: listener.name, peerIdentity: peerIdentity,
+                                                       startedAt: stream.startedAt, now: now))
+                    }
                     // Either side's reset counts: a client can provoke ours too.
                     if resets.record(premature: code != H2ErrorCode.noError) { calmDown() }
                 }
@@ -175,7 +182,7 @@ final class DownstreamConnection: H2Connection {
     private func calmDown() {
         guard !isClosed else { return }
         worker.metrics.increment(.prematureResetGoaways)
-        worker.log("client sent or provoked too many early resets; GOAWAY ENHANCE_YOUR_CALM")
+        worker.log("client sent or provoked too many early resets; GOAWAY ENHANCE_YOUR_CALM", limitedBy: "premature-resets")
         session.terminate(errorCode: H2ErrorCode.enhanceYourCalm)
         closeAfterFlushing()
     }
@@ -191,6 +198,7 @@ final class DownstreamConnection: H2Connection {
         guard stream.state != .done else { return }
         stream.state = endStream ? .done : .responding
         stream.counters.count(status: status)
+        stream.access?.status = status
         if endStream {
             session.submitResponse(streamID: stream.downstreamID, headers, body: nil)
         } else {
@@ -238,6 +246,8 @@ final class DownstreamConnection: H2Connection {
         // This body is ours: its bytes must not be credited to any upstream.
         stream.responseCreditConnection = nil
         stream.counters.count(status: failure.status)
+        stream.access?.status = failure.status
+        stream.access?.reason = failure.reason
         var text = failure.message + "\n"
         let body = H2OutboundBody()
         text.withUTF8 { session.send(UnsafeRawBufferPointer($0), on: body) }

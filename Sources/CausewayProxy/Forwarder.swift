@@ -93,7 +93,7 @@ final class Forwarder {
                 connection = try pool.acquire(worker: worker)
             } catch {
                 worker.metrics.increment(.upstreamConnectFailures)
-                worker.log("upstream \(pool.address): \(error)")
+                worker.log("upstream \(pool.address): \(error)", limitedBy: "upstream-failure")
                 stream.downstream.fail(stream, .upstreamConnectFailure)
                 return
             }

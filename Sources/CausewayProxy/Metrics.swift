@@ -32,6 +32,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case floodGoaways
     case responseBufferOverflows
     case headerLimitRejections
+    case logLinesDropped
+    case logLinesSuppressed
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool { self == .downstreamConnectionsActive || self == .upstreamConnectionsActive }
@@ -57,6 +59,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .floodGoaways: "causeway_flood_goaways_total"
         case .responseBufferOverflows: "causeway_response_buffer_overflows_total"
         case .headerLimitRejections: "causeway_header_limit_rejections_total"
+        case .logLinesDropped: "causeway_log_lines_dropped_total"
+        case .logLinesSuppressed: "causeway_log_lines_suppressed_total"
         }
     }
 
@@ -81,6 +85,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .floodGoaways: "Connections ended for floods of frames without content or of protocol errors."
         case .responseBufferOverflows: "Streams reset because their client connection held too many response bytes unread."
         case .headerLimitRejections: "Header blocks refused for size or field count (431 downstream, reset upstream)."
+        case .logLinesDropped: "Log lines (diagnostic and access) dropped because the log writer fell behind."
+        case .logLinesSuppressed: "Diagnostic lines suppressed by the per-key rate limit."
         }
     }
 }

@@ -63,6 +63,8 @@ final class ProxyStream {
     /// When bytes last moved for this stream in either direction (monotonic ns): the stream
     /// idle timeout counts from here.
     var lastProgress: UInt64
+    /// Access log fields; nil unless the listener logs requests.
+    var access: AccessLogFields?
 
     init(downstream: DownstreamConnection, downstreamID: Int32, requestEnded: Bool, now: UInt64) {
         self.downstream = downstream

@@ -21,6 +21,7 @@ enum Relay {
     /// Request body bytes from the client.
     static func requestData(_ s: ProxyStream, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
         s.lastProgress = now
+        s.access?.requestBytes &+= UInt64(bytes.count)
         // Forward while the upstream stream is open, even after the response ended: a
         // request body must not be cut short behind a clean END_STREAM.
         if let body = s.requestBody, let up = s.upstream, !up.isClosed {
@@ -89,6 +90,7 @@ enum Relay {
     /// stream's window may go back.
     static func responseSent(_ s: ProxyStream, count: Int, now: UInt64) {
         s.lastProgress = now
+        s.access?.responseBytes &+= UInt64(count)
         guard let credit = s.responseCreditConnection else { return }
         s.downstream.responseBytesLeft(count)
         if !credit.isClosed { credit.returnResponseCredit(s, count: count) }

@@ -100,13 +100,13 @@ final class UpstreamConnection: H2Connection {
     override func handshakeFailed(_ error: TLSError) {
         worker.metrics.tlsFailures[.init(side: "upstream", reason: error.reason.rawValue), default: 0] &+= 1
         worker.metrics.increment(.upstreamConnectFailures)
-        worker.log("upstream \(pool.address): tls: \(error)")
+        worker.log("upstream \(pool.address): tls: \(error)", limitedBy: "upstream-failure")
         failAll(error.reason == .identityMismatch ? .upstreamIdentityMismatch : .upstreamConnectFailure)
     }
 
     private func connectFailed(reason: String) {
         worker.metrics.increment(.upstreamConnectFailures)
-        worker.log("upstream \(pool.address): \(reason)")
+        worker.log("upstream \(pool.address): \(reason)", limitedBy: "upstream-failure")
         failAll(.upstreamConnectFailure)
         close(reason: reason)
     }
@@ -123,6 +123,7 @@ final class UpstreamConnection: H2Connection {
         stream.responseCreditConnection = self
         stream.upstreamID = id
         stream.requestBody = body
+        stream.access?.upstream = pool.address
         stream.state = .awaitingResponse
         streams[id] = stream
         scheduleFlush()
@@ -216,7 +217,7 @@ final class UpstreamConnection: H2Connection {
                 // A request HEADERS nghttp2 could not send: it closes the stream itself.
                 break
             case .goaway(let lastStreamID, let code):
-                worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))")
+                worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))", limitedBy: "upstream-goaway")
                 // No new streams here; close as soon as the ones in flight are done.
                 stopAcceptingStreams()
             case .settings:

@@ -31,8 +31,13 @@ public final class Worker {
     /// Downstream connections the process's descriptor limit leaves this worker.
     private let descriptorBudget: Int
 
-    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot, descriptorBudget: Int = .max) {
+    /// Diagnostic and access log lines, written off this thread; nil: straight to stderr
+    /// (tests that run a worker without a sink).
+    private let logger: LogProducer?
+
+    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot, descriptorBudget: Int = .max, logSink: LogSink? = nil) {
         self.loop = loop
+        self.logger = logSink?.producer(name: "worker \(index)")
         self.descriptorBudget = descriptorBudget
         self.index = index
         self.snapshot = snapshot
@@ -83,9 +88,9 @@ public final class Worker {
     }
 
     /// A connection the acceptor took: it lives on this worker until it closes.
-    func accepted(fd: Int32, role: TrafficRole) {
+    func accepted(fd: Int32, listener: ListenerSpec) {
         var tls: TLSConnection?
-        if role == .gateway {
+        if listener.role == .gateway {
             guard let context = snapshot.tls?.server else {
                 log("gateway listener without TLS configuration; connection closed")
                 Syscall.close(fd)
@@ -93,7 +98,7 @@ public final class Worker {
             }
             tls = TLSConnection(context: context)
         }
-        let connection = DownstreamConnection(worker: self, fd: fd, role: role, tls: tls)
+        let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: tls)
         do {
             try connection.register()
         } catch {
@@ -153,10 +158,30 @@ public final class Worker {
 
     // MARK: Utilities
 
-    /// Writes a diagnostic line to stderr.
-    func log(_ message: String) {
-        let line = "causeway[worker \(index)]: \(message)\n"
-        var text = line
-        text.withUTF8 { _ = Syscall.write(2, UnsafeRawBufferPointer($0)) }
+    /// Logs a diagnostic line without blocking this thread (escaped, dropped and counted if
+    /// the log writer falls behind). Lines a peer can cause name a `key`: at most 10 a
+    /// second per key get through, and the next one says how many were suppressed.
+    func log(_ message: @autoclosure () -> String, limitedBy key: LogKey = "worker") {
+        guard let logger else {
+            var text = "causeway[worker \(index)]: \(message())\n"
+            text.withUTF8 { _ = Syscall.write(2, UnsafeRawBufferPointer($0)) }
+            return
+        }
+        logger.emit(message(), limitedBy: key, now: loop.now)
+    }
+
+    /// A copy of this worker's counters, with its log producer's.
+    func metricsSnapshot() -> MetricsSnapshot {
+        var s = metrics.snapshot()
+        if let logger {
+            s.counters[.logLinesDropped] = Int64(clamping: logger.droppedLines)
+            s.counters[.logLinesSuppressed] = Int64(clamping: logger.suppressedLines)
+        }
+        return s
+    }
+
+    /// Writes one access log line (JSON).
+    func logAccess(_ record: AccessLogRecord) {
+        logger?.emitAccess(record)
     }
 }

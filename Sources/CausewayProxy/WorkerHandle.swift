@@ -17,9 +17,9 @@ public final class WorkerHandle: Sendable {
     /// `descriptorBudget` caps its downstream connections below the configured limit when
     /// the process's descriptor limit requires (`OpenFileLimit.downstreamBudget`).
     public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [ListenerSpec],
-                             descriptorBudget: Int = .max) throws(SystemError) -> WorkerHandle {
+                             descriptorBudget: Int = .max, logSink: LogSink? = nil) throws(SystemError) -> WorkerHandle {
         let (mailbox, join) = try LoopThread.start(name: "causeway-w\(index)") { loop in
-            let worker = Worker(loop: loop, index: index, snapshot: snapshot, descriptorBudget: descriptorBudget)
+            let worker = Worker(loop: loop, index: index, snapshot: snapshot, descriptorBudget: descriptorBudget, logSink: logSink)
             loop.context = worker
             for listener in listeners {
                 do {
@@ -40,7 +40,7 @@ public final class WorkerHandle: Sendable {
     /// Asks for a copy of the worker's counters; `reply` runs on the worker's thread.
     public func collectMetrics(_ reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
         mailbox.post { loop in
-            if let worker = loop.context as? Worker { reply(worker.metrics.snapshot()) }
+            if let worker = loop.context as? Worker { reply(worker.metricsSnapshot()) }
         }
     }
 

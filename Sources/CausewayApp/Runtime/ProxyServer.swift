@@ -13,6 +13,8 @@ import Synchronization
 public final class ProxyServer: Sendable {
     private let workers: [WorkerHandle]
     private let admin: AdminServer
+    /// Where workers' log lines go (off their threads).
+    private let logSink: LogSink
     /// What the running snapshot is made of; changed by reloads and the link prober.
     private struct State {
         var config: LoadedConfig
@@ -66,11 +68,21 @@ public final class ProxyServer: Sendable {
             }
             bound.append((listener.name, address.description))
         }
+        // Worker log lines go through this sink's writer thread: a stalled stderr never
+        // blocks a worker (lines are dropped and counted instead).
+        let logSink: LogSink
+        do {
+            logSink = try LogSink()
+        } catch {
+            cleanup()
+            throw StartupError("cannot start the log writer: \(error)")
+        }
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
                 handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listeners: fdsByWorker[w],
-                                                      descriptorBudget: OpenFileLimit.downstreamBudget(limit: openFileLimit, workers: proxy.workers)))
+                                                      descriptorBudget: OpenFileLimit.downstreamBudget(limit: openFileLimit, workers: proxy.workers),
+                                                      logSink: logSink))
             } catch {
                 for h in handles { h.stop(); h.join() }
                 cleanup()
@@ -84,13 +96,14 @@ public final class ProxyServer: Sendable {
             for h in handles { h.stop(); h.join() }
             throw error
         }
-        let server = ProxyServer(workers: handles, admin: admin, config: config, tls: tls, bound: bound)
+        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, config: config, tls: tls, bound: bound)
         server.startProber(config: config, tls: tls)
         return server
     }
 
-    private init(workers: [WorkerHandle], admin: AdminServer, config: LoadedConfig, tls: MeshTLS?, bound: [(String, String)]) {
+    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, config: LoadedConfig, tls: MeshTLS?, bound: [(String, String)]) {
         self.workers = workers
+        self.logSink = logSink
         self.admin = admin
         self.state = Mutex(State(config: config, tls: tls, version: 1))
         self.boundListeners = bound.map { (name: $0.0, address: $0.1) }
@@ -199,6 +212,7 @@ public final class ProxyServer: Sendable {
         admin.stop()
         for w in workers { w.stop() }
         for w in workers { w.join() }
+        logSink.shutdown(timeoutNanos: 1_000_000_000)
     }
 }
 
