@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
         .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop"]),
         .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
     ]
 )
