@@ -32,7 +32,8 @@ final class CausewaySidecar {
     let configPath: String
 
     /// Starts causeway with one Service per entry of `services` (namespace `default`).
-    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "") throws {
+    /// - Parameter accessLog: whether the listener writes an access log line per request.
+    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false) throws {
         port = Ports.free()
         adminPort = Ports.free()
         var yaml = """
@@ -43,7 +44,7 @@ final class CausewaySidecar {
           cluster: test-cluster
           workers: \(workers)
           listeners:
-          - { name: outbound, role: sidecar, address: "127.0.0.1:\(port)" }
+          - { name: outbound, role: sidecar, address: "127.0.0.1:\(port)"\(accessLog ? ", accessLog: true" : "") }
           admin: { address: "127.0.0.1:\(adminPort)" }
         \(extraProxySpec)
         """
