@@ -30,6 +30,10 @@ static inline long causeway_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mo
     return SSL_CTX_set_session_cache_mode(ctx, mode);
 }
 
+static inline int causeway_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) {
+    return (int)SSL_CTX_set1_groups_list(ctx, list);
+}
+
 /* SSL_OP_* are built with SSL_OP_BIT(n), a cast-and-shift macro Swift does not import. */
 
 static inline uint64_t causeway_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }

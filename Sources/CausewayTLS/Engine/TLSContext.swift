@@ -7,7 +7,8 @@ import Glibc
 /// An OpenSSL `SSL_CTX` configured for the mesh, for one role.
 ///
 /// - TLS 1.2 minimum, 1.3 preferred; AEAD cipher suites with forward secrecy only,
-///   AES-128-GCM first; no renegotiation, no compression.
+///   AES-128-GCM first; key exchange over X25519 or P-256 only; no renegotiation, no
+///   compression.
 /// - `SSL_MODE_RELEASE_BUFFERS`, so idle connections drop OpenSSL's record buffers.
 /// - Peers are verified against the trust bundle (their intermediate comes in their
 ///   chain) and must hold exactly one SPIFFE ID in our trust domain; a server requires a
@@ -36,6 +37,14 @@ public final class TLSContext: @unchecked Sendable {
     let applicationProtocolsWire: [[UInt8]]
     /// Our own SPIFFE ID, from our certificate, when it has exactly one valid one.
     public let localIdentity: SPIFFEID?
+
+    /// The key exchange groups both roles offer and accept, most preferred first. OpenSSL's
+    /// default list also holds X448, P-384, P-521 and FFDHE groups up to 8192 bits: a
+    /// client naming only `ffdhe8192` would make the server do 8192-bit modular
+    /// exponentiations, milliseconds of CPU per handshake, before the client has proved
+    /// anything. X25519 and P-256 are cheap, and P-256 is mandatory in TLS 1.3 (RFC 8446
+    /// §9.1), so no conforming peer is shut out.
+    static let keyExchangeGroups = "X25519:P-256"
 
     /// Builds a context from `configuration`'s files.
     /// - Throws: `TLSConfigurationError` naming the file and what is wrong with it (missing,
@@ -88,6 +97,9 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_options(ctx, causeway_SSL_OP_NO_RENEGOTIATION() | causeway_SSL_OP_CIPHER_SERVER_PREFERENCE() | causeway_SSL_OP_NO_COMPRESSION())
         guard SSL_CTX_set_ciphersuites(ctx, tls13CipherSuites) == 1, SSL_CTX_set_cipher_list(ctx, tls12Ciphers) == 1 else {
             throw failure(nil, "setting cipher suites")
+        }
+        guard causeway_SSL_CTX_set1_groups_list(ctx, keyExchangeGroups) == 1 else {
+            throw failure(nil, "setting key exchange groups")
         }
         // RELEASE_BUFFERS: idle connections give back OpenSSL's ~34 KB of record buffers.
         // PARTIAL_WRITE and ACCEPT_MOVING_WRITE_BUFFER: our BIO never refuses a write, so
