@@ -93,7 +93,7 @@ extension TLSConnection {
     static func refusal(for error: PeerIdentityError) -> TLSError {
         let reason: TLSFailureReason = switch error {
         case .noSPIFFEID: .noSPIFFEID
-        case .multipleSPIFFEIDs, .invalidSPIFFEID: .invalidSPIFFEID
+        case .multipleSPIFFEIDs, .multipleURISANs, .invalidSPIFFEID: .invalidSPIFFEID
         case .foreignTrustDomain: .foreignTrustDomain
         case .identityMismatch: .identityMismatch
         }
