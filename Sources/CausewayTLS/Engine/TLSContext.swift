@@ -16,6 +16,7 @@ import Glibc
 /// - ALPN (`h2`) is offered by a client, chosen by a server, and required on both.
 /// - Sessions: a server issues one stateless TLS 1.3 ticket per handshake (no server-side
 ///   cache); a client hands new sessions to the connection's `TLSSessionCache`.
+/// - The private key file must not be open to group or others (`KeyFileMode`).
 ///
 /// Reloading certificates means building a new context from the files and using it for new
 /// connections; existing connections keep theirs (each holds a reference). Immutable once
@@ -138,6 +139,7 @@ public final class TLSContext: @unchecked Sendable {
         }
         try requireReadable(chainPath, what: "certificate chain")
         try requireReadable(keyPath, what: "private key")
+        try KeyFileMode.check(keyPath)
         guard SSL_CTX_use_certificate_chain_file(ctx, chainPath) == 1 else {
             throw failure(chainPath, "cannot load the certificate chain")
         }
