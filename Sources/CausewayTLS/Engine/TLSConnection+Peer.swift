@@ -43,11 +43,11 @@ extension TLSConnection {
         refusal = TLSError(reason: .alpnNotH2, detail: detail)
     }
 
-    /// New-session callback (client): keeps `session` for this upstream. Returns true when
-    /// the cache took over the reference.
+    /// New-session callback (client): keeps `session` for this upstream and expected
+    /// identity. Returns true when the cache took over the reference.
     func storeSession(_ session: OpaquePointer) -> Bool {
         guard let cache = sessionCache else { return false }
-        cache.store(session, for: upstreamKey, context: context)
+        cache.store(session, for: sessionKey, context: context)
         return true
     }
 

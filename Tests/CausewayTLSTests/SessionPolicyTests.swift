@@ -1,0 +1,57 @@
+import CausewayTLS
+import XCTest
+
+/// Which sessions are resumed: only by a connection expecting the same peer identity as the
+/// one that made the session.
+final class SessionPolicyTests: XCTestCase {
+    let pki = TestPKI.shared
+
+    /// A full client/gateway handshake through `cache`, then the client reads its ticket.
+    @discardableResult
+    private func connect(_ clientContext: TLSContext, _ serverContext: TLSContext, cache: TLSSessionCache,
+                         upstream: String = "10.0.2.10:15443", expecting: SPIFFEID?,
+                         file: StaticString = #filePath, line: UInt = #line) -> TLSPump {
+        let pump = TLSPump(
+            client: TLSConnection(context: clientContext, expectedPeer: expecting, sessionCache: cache, upstreamKey: upstream),
+            server: TLSConnection(context: serverContext)
+        )
+        _ = pump.handshake()
+        _ = TLSPump.readAll(pump.client)  // a TLS 1.3 ticket arrives after the handshake
+        return pump
+    }
+
+    // MARK: Keyed by the expected identity
+
+    func testSessionForOneIdentityIsNotOfferedToAConnectionExpectingAnother() throws {
+        let clientContext = try pki.sidecarClient()
+        let serverContext = try pki.gatewayServer()
+        let cache = TLSSessionCache()
+        let other = try SPIFFEID(parsing: "spiffe://mesh.local/ns/mesh-system/sa/cluster3-gateway")
+
+        let first = connect(clientContext, serverContext, cache: cache, upstream: "gw", expecting: pki.gatewayID)
+        XCTAssertEqual(first.client.peerIdentity, pki.gatewayID)
+        XCTAssertEqual(cache.count, 1)
+
+        // Same address, another expected identity: a full handshake, which verifies the
+        // certificate and refuses it. Offering the cached session would have skipped that.
+        let second = connect(clientContext, serverContext, cache: cache, upstream: "gw", expecting: other)
+        guard case .failed(let error) = second.client.handshake() else { return XCTFail("client accepted \(String(describing: second.client.peerIdentity))") }
+        XCTAssertFalse(second.client.sessionReused)
+        XCTAssertEqual(error.reason, .identityMismatch)
+
+        // No expectation is an identity of its own too.
+        let anyone = connect(clientContext, serverContext, cache: cache, upstream: "gw", expecting: nil)
+        XCTAssertEqual(anyone.client.peerIdentity, pki.gatewayID)
+        XCTAssertFalse(anyone.client.sessionReused)
+        XCTAssertEqual(cache.count, 2)
+
+        // The failure left the first identity's session in place.
+        let again = connect(clientContext, serverContext, cache: cache, upstream: "gw", expecting: pki.gatewayID)
+        XCTAssertTrue(again.client.sessionReused)
+        XCTAssertEqual(again.client.peerIdentity, pki.gatewayID)
+
+        // Forgetting an upstream forgets it under every identity.
+        cache.removeSession(for: "gw")
+        XCTAssertEqual(cache.count, 0)
+    }
+}
