@@ -154,10 +154,6 @@ final class HandshakeTests: XCTestCase {
         try assertResumption(maximumVersion: .tls13)
     }
 
-    func testTLS12SessionResumes() throws {
-        try assertResumption(maximumVersion: .tls12)
-    }
-
     private func assertResumption(maximumVersion: TLSProtocolVersion, file: StaticString = #filePath, line: UInt = #line) throws {
         let clientContext = try pki.sidecarClient { $0.maximumVersion = maximumVersion }
         let serverContext = try pki.gatewayServer()

@@ -1,8 +1,9 @@
 import CausewayTLS
 import XCTest
 
-/// Which sessions are resumed: only by a connection expecting the same peer identity as the
-/// one that made the session.
+/// Which sessions are resumed: TLS 1.3 only (no TLS 1.2 stateless tickets under a key that
+/// never rotates), and only by a connection expecting the same peer identity as the one
+/// that made the session.
 final class SessionPolicyTests: XCTestCase {
     let pki = TestPKI.shared
 
@@ -18,6 +19,48 @@ final class SessionPolicyTests: XCTestCase {
         _ = pump.handshake()
         _ = TLSPump.readAll(pump.client)  // a TLS 1.3 ticket arrives after the handshake
         return pump
+    }
+
+    // MARK: TLS 1.2
+
+    func testTLS12ServerIssuesNoTicketToAClientThatAsksForOne() throws {
+        let client = TLSConnection(context: try pki.sidecarClient { $0.maximumVersion = .tls12 })
+        XCTAssertEqual(client.handshake(), .needsIO)
+        var hello = try HelloMessage(parsing: TLSPump.take(client))
+        // Our own client no longer asks (see below); any other TLS 1.2 client does, with an
+        // empty SessionTicket extension.
+        hello.set(HelloMessage.sessionTicket, [])
+        let server = TLSConnection(context: try pki.gatewayServer())
+        hello.record.withUnsafeBytes { server.feed($0) }
+        XCTAssertEqual(server.handshake(), .needsIO)
+        let serverHello = try HelloMessage(parsing: TLSPump.take(server))
+        XCTAssertEqual(serverHello.handshakeType, 2)
+        XCTAssertTrue(serverHello.extensionTypes.contains(HelloMessage.alpn), "\(serverHello.extensionTypes)")  // parsed right
+        // Echoing the extension would promise a NewSessionTicket.
+        XCTAssertFalse(serverHello.extensionTypes.contains(HelloMessage.sessionTicket), "\(serverHello.extensionTypes)")
+    }
+
+    func testClientDoesNotAskForTLS12Tickets() throws {
+        for maximum in [TLSProtocolVersion.tls12, .tls13] {
+            let client = TLSConnection(context: try pki.sidecarClient { $0.maximumVersion = maximum })
+            XCTAssertEqual(client.handshake(), .needsIO)
+            let hello = try HelloMessage(parsing: TLSPump.take(client))
+            XCTAssertTrue(hello.extensionTypes.contains(HelloMessage.alpn), "\(hello.extensionTypes)")
+            XCTAssertFalse(hello.extensionTypes.contains(HelloMessage.sessionTicket), "\(maximum): \(hello.extensionTypes)")
+        }
+    }
+
+    func testTLS12SessionsAreNotResumed() throws {
+        let clientContext = try pki.sidecarClient { $0.maximumVersion = .tls12 }
+        let serverContext = try pki.gatewayServer()
+        let cache = TLSSessionCache()
+        let first = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertEqual(first.client.protocolVersion, .tls12)
+        XCTAssertEqual(cache.count, 0)  // nothing resumable was obtained
+        let second = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertEqual(second.client.peerIdentity, pki.gatewayID)
+        XCTAssertFalse(second.client.sessionReused)
+        XCTAssertFalse(second.server.sessionReused)
     }
 
     // MARK: Keyed by the expected identity

@@ -44,9 +44,11 @@ extension TLSConnection {
     }
 
     /// New-session callback (client): keeps `session` for this upstream and expected
-    /// identity. Returns true when the cache took over the reference.
+    /// identity. Returns true when the cache took over the reference. A session that cannot
+    /// be resumed (a TLS 1.2 server with neither ticket nor session cache, such as ours)
+    /// is not kept: it would only displace nothing with nothing.
     func storeSession(_ session: OpaquePointer) -> Bool {
-        guard let cache = sessionCache else { return false }
+        guard let cache = sessionCache, SSL_SESSION_is_resumable(session) == 1 else { return false }
         cache.store(session, for: sessionKey, context: context)
         return true
     }

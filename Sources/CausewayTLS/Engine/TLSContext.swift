@@ -14,8 +14,9 @@ import Glibc
 ///   chain) and must hold exactly one SPIFFE ID in our trust domain; a server requires a
 ///   client certificate.
 /// - ALPN (`h2`) is offered by a client, chosen by a server, and required on both.
-/// - Sessions: a server issues one stateless TLS 1.3 ticket per handshake (no server-side
-///   cache); a client hands new sessions to the connection's `TLSSessionCache`.
+/// - Sessions: TLS 1.3 only, for at most `sessionLifetime`. A server issues one stateless
+///   TLS 1.3 ticket per handshake (no server-side cache) and never a TLS 1.2 one (see
+///   `TicketPolicy`); a client hands new sessions to the connection's `TLSSessionCache`.
 /// - The private key file must not be open to group or others (`KeyFileMode`).
 ///
 /// Reloading certificates means building a new context from the files and using it for new
@@ -38,6 +39,12 @@ public final class TLSContext: @unchecked Sendable {
     let applicationProtocolsWire: [[UInt8]]
     /// Our own SPIFFE ID, from our certificate, when it has exactly one valid one.
     public let localIdentity: SPIFFEID?
+
+    /// How long, in seconds, a session may be resumed after the full handshake that made
+    /// it: both roles' session timeout (so the server's ticket lifetime too). A resumed
+    /// handshake verifies no chain, so this bounds how long one verification is reused
+    /// (OpenSSL's default is 2 hours): a replaced peer certificate is out of use within it.
+    public static let sessionLifetime = 3600
 
     /// The key exchange groups both roles offer and accept, most preferred first. OpenSSL's
     /// default list also holds X448, P-384, P-521 and FFDHE groups up to 8192 bits: a
@@ -163,6 +170,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     private static func configureSessions(_ ctx: OpaquePointer, role: TLSRole) throws(TLSConfigurationError) {
+        _ = SSL_CTX_set_timeout(ctx, sessionLifetime)
         switch role {
         case .server:
             // Resumed sessions carry a verified client certificate; OpenSSL only resumes them
@@ -174,9 +182,17 @@ public final class TLSContext: @unchecked Sendable {
             _ = causeway_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
             // A client keeps only the last session per upstream: one ticket is enough.
             _ = SSL_CTX_set_num_tickets(ctx, 1)
+            // TLS 1.3 tickets only (see TicketPolicy). Not SSL_OP_NO_TICKET: on a server it
+            // also turns TLS 1.3 tickets stateful, which without a server cache would end
+            // TLS 1.3 resumption as well.
+            guard TicketPolicy.install(on: ctx) else { throw failure(nil, "SSL_CTX_set_session_ticket_cb") }
         case .client:
             // The cache is ours (per worker, per upstream); OpenSSL's would be shared.
             _ = causeway_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
+            // A client's SSL_OP_NO_TICKET only leaves the TLS 1.2 SessionTicket extension out
+            // of the ClientHello (TLS 1.3 tickets arrive after the handshake regardless), so
+            // no TLS 1.2 server, ours or another, resumes us from a stateless ticket.
+            _ = SSL_CTX_set_options(ctx, causeway_SSL_OP_NO_TICKET())
         }
     }
 

@@ -18,7 +18,7 @@ import COpenSSL
 /// the resumed connection receives a fresh ticket on its first read, which replaces it. So
 /// connections opened one after another keep resuming, while a second connection opened
 /// before the first has read its ticket makes a full handshake. A failed handshake drops
-/// its entry.
+/// its entry. TLS 1.2 connections are not resumed (see `TicketPolicy`).
 public final class TLSSessionCache {
     /// What a session is filed under: the upstream and the identity the connection that
     /// obtained it expected (nil: any identity in the trust domain).
