@@ -2,8 +2,8 @@ import CausewayTLS
 import XCTest
 
 /// Which sessions are resumed: TLS 1.3 only (no TLS 1.2 stateless tickets under a key that
-/// never rotates), and only by a connection expecting the same peer identity as the one
-/// that made the session.
+/// never rotates), for a bounded time, and only by a connection expecting the same peer
+/// identity as the one that made the session.
 final class SessionPolicyTests: XCTestCase {
     let pki = TestPKI.shared
 
@@ -61,6 +61,45 @@ final class SessionPolicyTests: XCTestCase {
         XCTAssertEqual(second.client.peerIdentity, pki.gatewayID)
         XCTAssertFalse(second.client.sessionReused)
         XCTAssertFalse(second.server.sessionReused)
+    }
+
+    // MARK: Lifetime
+
+    func testClientOffersASessionForAnHourAtMost() throws {
+        XCTAssertLessThanOrEqual(TLSContext.sessionLifetime, 3600)
+        let time = ManualClock()
+        let clientContext = try pki.sidecarClient { $0.clock = time.clock }
+        let serverContext = try pki.gatewayServer()
+        let cache = TLSSessionCache()
+        connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+
+        time.advance(by: Int64(TLSContext.sessionLifetime) - 60)
+        let late = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertTrue(late.client.sessionReused, "a minute before the end")
+
+        // `late` brought a fresh ticket, made at the real time: the clock is past its end.
+        time.advance(by: 120)
+        let expired = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertEqual(expired.client.peerIdentity, pki.gatewayID)
+        XCTAssertFalse(expired.client.sessionReused, "a minute after the end")
+    }
+
+    func testServerAcceptsATicketForAnHourAtMost() throws {
+        let time = ManualClock()
+        let clientContext = try pki.sidecarClient()
+        let serverContext = try pki.gatewayServer { $0.clock = time.clock }
+        let cache = TLSSessionCache()
+        connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+
+        time.advance(by: Int64(TLSContext.sessionLifetime) - 60)
+        let late = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertTrue(late.server.sessionReused, "a minute before the end")
+
+        time.advance(by: 120)
+        let expired = connect(clientContext, serverContext, cache: cache, expecting: pki.gatewayID)
+        XCTAssertEqual(expired.server.peerIdentity, pki.proxyID)
+        XCTAssertFalse(expired.server.sessionReused, "a minute after the end")
+        XCTAssertFalse(expired.client.sessionReused)
     }
 
     // MARK: Keyed by the expected identity

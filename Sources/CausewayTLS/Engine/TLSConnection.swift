@@ -83,6 +83,9 @@ public final class TLSConnection {
         let bio = RecordBIO.make(over: records)
         SSL_set_bio(ssl, bio, bio)  // one BIO for both directions; the SSL owns it
         TLSCallbacks.attach(self, to: ssl)
+        // Chain verification judges validity at the context's clock too, so full and
+        // resumed handshakes agree on what "now" is.
+        X509_VERIFY_PARAM_set_time(SSL_get0_param(ssl), time_t(context.clock.now))
         switch context.role {
         case .server:
             SSL_set_accept_state(ssl)

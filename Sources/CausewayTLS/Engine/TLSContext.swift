@@ -18,6 +18,7 @@ import Glibc
 ///   TLS 1.3 ticket per handshake (no server-side cache) and never a TLS 1.2 one (see
 ///   `TicketPolicy`); a client hands new sessions to the connection's `TLSSessionCache`.
 /// - The private key file must not be open to group or others (`KeyFileMode`).
+/// - Certificate validity is judged at `clock`'s time, on full and resumed handshakes.
 ///
 /// Reloading certificates means building a new context from the files and using it for new
 /// connections; existing connections keep theirs (each holds a reference). Immutable once
@@ -39,9 +40,12 @@ public final class TLSContext: @unchecked Sendable {
     let applicationProtocolsWire: [[UInt8]]
     /// Our own SPIFFE ID, from our certificate, when it has exactly one valid one.
     public let localIdentity: SPIFFEID?
+    /// The time peer certificates are checked against (`TLSConfiguration.clock`).
+    public let clock: TLSClock
 
     /// How long, in seconds, a session may be resumed after the full handshake that made
-    /// it: both roles' session timeout (so the server's ticket lifetime too). A resumed
+    /// it: both roles' session timeout (so the server's ticket lifetime too), which the
+    /// client cache and the server's ticket policy also check at `clock`. A resumed
     /// handshake verifies no chain, so this bounds how long one verification is reused
     /// (OpenSSL's default is 2 hours): a replaced peer certificate is out of use within it.
     public static let sessionLifetime = 3600
@@ -81,6 +85,7 @@ public final class TLSContext: @unchecked Sendable {
         self.applicationProtocols = configuration.applicationProtocols
         self.applicationProtocolsWire = configuration.applicationProtocols.map { Array($0.utf8) }
         self.localIdentity = identity
+        self.clock = configuration.clock
     }
 
     deinit { SSL_CTX_free(ctx) }

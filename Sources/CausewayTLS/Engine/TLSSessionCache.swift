@@ -11,7 +11,11 @@ import COpenSSL
 ///
 /// One cache per worker (it is not thread-safe, and needs no lock that way). A session is
 /// only offered to a connection made from the same `TLSContext` that obtained it, so after a
-/// reload the new certificates are presented on the next handshake. At most `capacity`
+/// reload the new certificates are presented on the next handshake, and only while the
+/// context's clock says it is usable: within its lifetime (`TLSContext.sessionLifetime`,
+/// which the server also announces as the ticket lifetime) and with the peer certificate it
+/// holds still valid. Otherwise the connection makes a full handshake, which sees the
+/// peer's current certificate, rather than resuming into a refusal. At most `capacity`
 /// entries are remembered; past that an arbitrary one is dropped.
 ///
 /// OpenSSL offers a TLS 1.3 session only once (tickets are single-use, as RFC 8446 advises);
@@ -53,10 +57,14 @@ public final class TLSSessionCache {
     /// Forgets the session filed under `key`.
     func removeSession(for key: Key) { entries[key] = nil }
 
-    /// The resumable session for `key` obtained through `context`, borrowed.
+    /// The session for `key` obtained through `context`, borrowed, if it can be offered
+    /// now (`context.clock`): resumable, not older than its timeout, and holding a peer
+    /// certificate that is valid. An entry that cannot be offered is dropped.
     func session(for key: Key, context: TLSContext) -> OpaquePointer? {
         guard let entry = entries[key] else { return nil }
-        guard entry.context === context, SSL_SESSION_is_resumable(entry.session) == 1 else {
+        guard entry.context === context, SSL_SESSION_is_resumable(entry.session) == 1,
+              SessionTimes.isCurrent(entry.session, at: context.clock.now)
+        else {
             entries[key] = nil
             return nil
         }
