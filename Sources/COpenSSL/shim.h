@@ -30,11 +30,16 @@ static inline long causeway_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mo
     return SSL_CTX_set_session_cache_mode(ctx, mode);
 }
 
+static inline int causeway_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) {
+    return (int)SSL_CTX_set1_groups_list(ctx, list);
+}
+
 /* SSL_OP_* are built with SSL_OP_BIT(n), a cast-and-shift macro Swift does not import. */
 
 static inline uint64_t causeway_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline uint64_t causeway_SSL_OP_CIPHER_SERVER_PREFERENCE(void) { return SSL_OP_CIPHER_SERVER_PREFERENCE; }
 static inline uint64_t causeway_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
+static inline uint64_t causeway_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET; }
 
 /* The per-SSL slot where CausewayTLS keeps its connection object (SSL_get_ex_new_index). */
 

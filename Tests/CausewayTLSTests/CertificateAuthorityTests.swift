@@ -98,9 +98,19 @@ final class CertificateAuthorityTests: XCTestCase {
         XCTAssertThrowsError(try leaf.certificate.spiffeID()) { XCTAssertEqual($0 as? PeerIdentityError, .multipleSPIFFEIDs(2)) }
     }
 
-    func testOtherURISANsAreIgnored() throws {
+    func testAnyOtherURISANMeansNoIdentity() throws {
+        // X.509-SVID: exactly one URI SAN. Every URI counts, whatever its scheme or order.
         let (_, intermediate) = try hierarchy()
-        let leaf = try intermediate.issueLeaf(name: "extra", spiffeID: gateway, alternativeNames: [.uri("https://gateway.example/")], validity: .days(1, from: now))
+        let after = try intermediate.issueLeaf(name: "extra", spiffeID: gateway, alternativeNames: [.uri("https://gateway.example/")], validity: .days(1, from: now))
+        XCTAssertThrowsError(try after.certificate.spiffeID()) { XCTAssertEqual($0 as? PeerIdentityError, .multipleURISANs(2)) }
+        let before = try intermediate.issueLeaf(name: "extra", spiffeID: nil,
+                                                alternativeNames: [.uri("urn:example:a"), .uri("urn:example:b"), .uri(gateway.description)], validity: .days(1, from: now))
+        XCTAssertThrowsError(try before.certificate.spiffeID()) { XCTAssertEqual($0 as? PeerIdentityError, .multipleURISANs(3)) }
+    }
+
+    func testDNSAndIPSANsBesideTheSPIFFEIDAreFine() throws {
+        let (_, intermediate) = try hierarchy()
+        let leaf = try intermediate.issueLeaf(name: "named", spiffeID: gateway, alternativeNames: [.dns("gateway.example"), .ip("10.0.2.10")], validity: .days(1, from: now))
         XCTAssertEqual(try leaf.certificate.spiffeID(), gateway)
     }
 

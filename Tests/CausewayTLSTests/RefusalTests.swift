@@ -60,6 +60,14 @@ final class RefusalTests: XCTestCase {
         XCTAssertEqual(server?.reason, .invalidSPIFFEID)
     }
 
+    func testClientCertificateWithASecondURISANIsRefused() throws {
+        // A valid, expected SPIFFE ID, but an X.509 SVID has exactly one URI SAN.
+        let (server, client) = try refuseClient("cluster1", "extra-uri")
+        XCTAssertEqual(server?.reason, .invalidSPIFFEID)
+        XCTAssertTrue(server?.detail.contains("2 URI SANs") ?? false, server?.detail ?? "")
+        XCTAssertEqual(client, .peerRejectedCertificate)
+    }
+
     func testClientFromAnotherTrustDomain() throws {
         let (server, client) = try refuseClient("cluster1", "foreign")
         XCTAssertEqual(server?.reason, .foreignTrustDomain)
@@ -108,6 +116,13 @@ final class RefusalTests: XCTestCase {
         XCTAssertTrue(error.detail.contains("cluster2-gateway") && error.detail.contains("cluster3-gateway"), error.detail)
         XCTAssertNil(pump.client.peerIdentity)
         XCTAssertEqual(TLSPump.reason(server), .peerRejectedCertificate)
+    }
+
+    func testGatewayWithASecondURISANIsRefusedByTheClient() throws {
+        let server = try TLSContext(pki.configuration(.server, identity: pki.identity("cluster1", "extra-uri")))
+        let pump = TLSPump(client: TLSConnection(context: try pki.sidecarClient(), expectedPeer: pki.proxyID), server: TLSConnection(context: server))
+        XCTAssertEqual(TLSPump.reason(pump.handshake().client), .invalidSPIFFEID)
+        XCTAssertNil(pump.client.peerIdentity)
     }
 
     func testGatewayFromAnotherTrustDomainIsRefusedByTheClient() throws {

@@ -1,4 +1,5 @@
 import CausewayTLS
+import Foundation
 import XCTest
 
 final class TLSContextTests: XCTestCase {
@@ -32,6 +33,35 @@ final class TLSContextTests: XCTestCase {
         var bundle = pki.configuration(.client, identity: nil)
         bundle.trustBundlePath = pki.identity("cluster2", "gateway").key
         expectError(bundle, path: bundle.trustBundlePath, mentioning: "trust bundle")
+    }
+
+    /// A copy of the gateway's key with `mode`, and a server configuration using it.
+    private func gatewayWithKeyMode(_ mode: Int) throws -> (configuration: TLSConfiguration, keyPath: String) {
+        let original = pki.identity("cluster2", "gateway")
+        let copy = pki.directory + "/cluster2/mode-\(String(mode, radix: 8))-\(UUID().uuidString)-key.pem"
+        try FileManager.default.copyItem(atPath: original.key, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: copy)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: copy) }
+        return (pki.configuration(.server, identity: (original.chain, copy)), copy)
+    }
+
+    func testKeyReadableByOthersIsRefusedNamingItsMode() throws {
+        let (configuration, keyPath) = try gatewayWithKeyMode(0o644)
+        expectError(configuration, path: keyPath, mentioning: "mode 0644")
+        expectError(configuration, path: keyPath, mentioning: "group or others")
+    }
+
+    func testKeyOpenToGroupOrOthersInAnyWayIsRefused() throws {
+        for mode in [0o640, 0o604, 0o620, 0o602, 0o610, 0o601] {
+            let (configuration, keyPath) = try gatewayWithKeyMode(mode)
+            expectError(configuration, path: keyPath, mentioning: "mode 0" + String(mode, radix: 8))
+        }
+    }
+
+    func testKeyForItsOwnerOnlyIsAccepted() throws {
+        for mode in [0o600, 0o400] {
+            XCTAssertNoThrow(try TLSContext(try gatewayWithKeyMode(mode).configuration), String(mode, radix: 8))
+        }
     }
 
     func testServerNeedsACertificate() {

@@ -22,6 +22,9 @@ public struct TLSConfiguration: Sendable {
     public var minimumVersion: TLSProtocolVersion = .tls12
     /// Highest TLS version offered (1.3 unless a test needs 1.2).
     public var maximumVersion: TLSProtocolVersion = .tls13
+    /// The time peer certificates' validity is checked against, on full handshakes and
+    /// on resumed ones. The system clock unless a test needs another moment.
+    public var clock: TLSClock = .system
 
     /// A configuration with the defaults above (ALPN `h2`, TLS 1.2 to 1.3).
     public init(

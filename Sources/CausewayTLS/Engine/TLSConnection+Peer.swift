@@ -43,16 +43,21 @@ extension TLSConnection {
         refusal = TLSError(reason: .alpnNotH2, detail: detail)
     }
 
-    /// New-session callback (client): keeps `session` for this upstream. Returns true when
-    /// the cache took over the reference.
+    /// New-session callback (client): keeps `session` for this upstream and expected
+    /// identity. Returns true when the cache took over the reference. A session that cannot
+    /// be resumed (a TLS 1.2 server with neither ticket nor session cache, such as ours)
+    /// is not kept: it would only displace nothing with nothing.
     func storeSession(_ session: OpaquePointer) -> Bool {
-        guard let cache = sessionCache else { return false }
-        cache.store(session, for: upstreamKey, context: context)
+        guard let cache = sessionCache, SSL_SESSION_is_resumable(session) == 1 else { return false }
+        cache.store(session, for: sessionKey, context: context)
         return true
     }
 
     /// Runs once SSL_do_handshake succeeds: records what was agreed and enforces ALPN and
-    /// the identity rule (again, for a resumed session the verify callback never saw).
+    /// the identity rule (again, for a resumed session the verify callback never saw). A
+    /// resumed session's peer certificate must also still be valid at the context's clock:
+    /// resumption skips chain verification, so without this a certificate that expired
+    /// after the full handshake would keep being accepted for the session's lifetime.
     func finishHandshake() -> TLSHandshakeState {
         sessionReused = SSL_session_reused(ssl) == 1
         protocolVersion = TLSProtocolVersion(rawValue: Int(SSL_version(ssl)))
@@ -76,10 +81,30 @@ extension TLSConnection {
             case .success(let id): verifiedPeer = id
             case .failure(let error): return refuseAfterHandshake(error)
             }
+            if sessionReused, let error = checkResumedValidity(leaf) {
+                verifiedPeer = nil
+                return refuseAfterHandshake(error)
+            }
         }
         peerIdentity = verifiedPeer
         phase = .open
         return .complete
+    }
+
+    /// The validity rule for a resumed session's peer certificate, at the context's clock.
+    /// Nil when valid.
+    private func checkResumedValidity(_ leaf: OpaquePointer) -> TLSError? {
+        let now = context.clock.now
+        switch CertificateTimes.standing(of: leaf, at: now) {
+        case .valid:
+            return nil
+        case .expired:
+            return TLSError(reason: .certificateExpired, detail: "resumed session: the peer's certificate expired (notAfter \(CertificateTimes.notAfterText(leaf)), now \(CertificateTimes.text(epochSeconds: now)))")
+        case .notYetValid:
+            return TLSError(reason: .certificateNotYetValid, detail: "resumed session: the peer's certificate is not valid yet (notBefore \(CertificateTimes.notBeforeText(leaf)), now \(CertificateTimes.text(epochSeconds: now)))")
+        case .unreadable:
+            return TLSError(reason: .badCertificate, detail: "resumed session: the peer's certificate has a validity period OpenSSL cannot read")
+        }
     }
 
     /// A refusal OpenSSL had no alert for: close_notify tells the peer we are done.
@@ -93,7 +118,7 @@ extension TLSConnection {
     static func refusal(for error: PeerIdentityError) -> TLSError {
         let reason: TLSFailureReason = switch error {
         case .noSPIFFEID: .noSPIFFEID
-        case .multipleSPIFFEIDs, .invalidSPIFFEID: .invalidSPIFFEID
+        case .multipleSPIFFEIDs, .multipleURISANs, .invalidSPIFFEID: .invalidSPIFFEID
         case .foreignTrustDomain: .foreignTrustDomain
         case .identityMismatch: .identityMismatch
         }

@@ -28,7 +28,8 @@ public final class TLSConnection {
     let records = TLSRecordBuffers()
     /// Client: where new sessions go and the offered one came from.
     let sessionCache: TLSSessionCache?
-    let upstreamKey: String
+    /// This connection's entry in `sessionCache`: the upstream and `expectedPeer`.
+    let sessionKey: TLSSessionCache.Key
 
     enum Phase {
         case handshaking
@@ -67,25 +68,30 @@ public final class TLSConnection {
     /// - Parameters:
     ///   - expectedPeer: the exact identity the peer must present (a sidecar's expected
     ///     gateway identity, from the `Link` or the endpoint's annotation).
-    ///   - sessionCache: client only: offers the last session for `upstreamKey` and keeps
-    ///     the new ones. Nil disables resumption.
-    ///   - upstreamKey: names the upstream in `sessionCache`, e.g. `10.0.2.10:15443`.
+    ///   - sessionCache: client only: offers the last session for `upstreamKey` made by a
+    ///     connection with the same `expectedPeer`, and keeps the new ones. Nil disables
+    ///     resumption.
+    ///   - upstreamKey: names the upstream in `sessionCache`, e.g. `10.0.2.10:15443`. The
+    ///     cache adds `expectedPeer` itself.
     public init(context: TLSContext, expectedPeer: SPIFFEID? = nil, sessionCache: TLSSessionCache? = nil, upstreamKey: String = "") {
         guard let ssl = SSL_new(context.ctx) else { preconditionFailure("SSL_new failed: out of memory") }
         self.context = context
         self.expectedPeer = expectedPeer
         self.ssl = ssl
         self.sessionCache = context.role == .client ? sessionCache : nil
-        self.upstreamKey = upstreamKey
+        self.sessionKey = TLSSessionCache.Key(upstream: upstreamKey, expectedPeer: expectedPeer)
         let bio = RecordBIO.make(over: records)
         SSL_set_bio(ssl, bio, bio)  // one BIO for both directions; the SSL owns it
         TLSCallbacks.attach(self, to: ssl)
+        // Chain verification judges validity at the context's clock too, so full and
+        // resumed handshakes agree on what "now" is.
+        X509_VERIFY_PARAM_set_time(SSL_get0_param(ssl), time_t(context.clock.now))
         switch context.role {
         case .server:
             SSL_set_accept_state(ssl)
         case .client:
             SSL_set_connect_state(ssl)
-            if let cache = self.sessionCache, let session = cache.session(for: upstreamKey, context: context) {
+            if let cache = self.sessionCache, let session = cache.session(for: sessionKey, context: context) {
                 _ = SSL_set_session(ssl, session)  // takes its own reference
             }
         }
@@ -229,11 +235,12 @@ public final class TLSConnection {
 
     // MARK: Failure
 
-    /// Records `error` as final and returns it. A client forgets the upstream's session:
-    /// whatever went wrong, the next attempt starts with a full handshake.
+    /// Records `error` as final and returns it. A client forgets the session it would
+    /// resume for this upstream and identity: whatever went wrong, the next attempt starts
+    /// with a full handshake.
     func fail(_ error: TLSError) -> TLSError {
         phase = .failed(error)
-        sessionCache?.removeSession(for: upstreamKey)
+        sessionCache?.removeSession(for: sessionKey)
         return error
     }
 

@@ -7,14 +7,18 @@ import Glibc
 /// An OpenSSL `SSL_CTX` configured for the mesh, for one role.
 ///
 /// - TLS 1.2 minimum, 1.3 preferred; AEAD cipher suites with forward secrecy only,
-///   AES-128-GCM first; no renegotiation, no compression.
+///   AES-128-GCM first; key exchange over X25519 or P-256 only; no renegotiation, no
+///   compression.
 /// - `SSL_MODE_RELEASE_BUFFERS`, so idle connections drop OpenSSL's record buffers.
 /// - Peers are verified against the trust bundle (their intermediate comes in their
 ///   chain) and must hold exactly one SPIFFE ID in our trust domain; a server requires a
 ///   client certificate.
 /// - ALPN (`h2`) is offered by a client, chosen by a server, and required on both.
-/// - Sessions: a server issues one stateless TLS 1.3 ticket per handshake (no server-side
-///   cache); a client hands new sessions to the connection's `TLSSessionCache`.
+/// - Sessions: TLS 1.3 only, for at most `sessionLifetime`. A server issues one stateless
+///   TLS 1.3 ticket per handshake (no server-side cache) and never a TLS 1.2 one (see
+///   `TicketPolicy`); a client hands new sessions to the connection's `TLSSessionCache`.
+/// - The private key file must not be open to group or others (`KeyFileMode`).
+/// - Certificate validity is judged at `clock`'s time, on full and resumed handshakes.
 ///
 /// Reloading certificates means building a new context from the files and using it for new
 /// connections; existing connections keep theirs (each holds a reference). Immutable once
@@ -36,6 +40,23 @@ public final class TLSContext: @unchecked Sendable {
     let applicationProtocolsWire: [[UInt8]]
     /// Our own SPIFFE ID, from our certificate, when it has exactly one valid one.
     public let localIdentity: SPIFFEID?
+    /// The time peer certificates are checked against (`TLSConfiguration.clock`).
+    public let clock: TLSClock
+
+    /// How long, in seconds, a session may be resumed after the full handshake that made
+    /// it: both roles' session timeout (so the server's ticket lifetime too), which the
+    /// client cache and the server's ticket policy also check at `clock`. A resumed
+    /// handshake verifies no chain, so this bounds how long one verification is reused
+    /// (OpenSSL's default is 2 hours): a replaced peer certificate is out of use within it.
+    public static let sessionLifetime = 3600
+
+    /// The key exchange groups both roles offer and accept, most preferred first. OpenSSL's
+    /// default list also holds X448, P-384, P-521 and FFDHE groups up to 8192 bits: a
+    /// client naming only `ffdhe8192` would make the server do 8192-bit modular
+    /// exponentiations, milliseconds of CPU per handshake, before the client has proved
+    /// anything. X25519 and P-256 are cheap, and P-256 is mandatory in TLS 1.3 (RFC 8446
+    /// §9.1), so no conforming peer is shut out.
+    static let keyExchangeGroups = "X25519:P-256"
 
     /// Builds a context from `configuration`'s files.
     /// - Throws: `TLSConfigurationError` naming the file and what is wrong with it (missing,
@@ -64,6 +85,7 @@ public final class TLSContext: @unchecked Sendable {
         self.applicationProtocols = configuration.applicationProtocols
         self.applicationProtocolsWire = configuration.applicationProtocols.map { Array($0.utf8) }
         self.localIdentity = identity
+        self.clock = configuration.clock
     }
 
     deinit { SSL_CTX_free(ctx) }
@@ -88,6 +110,9 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_options(ctx, causeway_SSL_OP_NO_RENEGOTIATION() | causeway_SSL_OP_CIPHER_SERVER_PREFERENCE() | causeway_SSL_OP_NO_COMPRESSION())
         guard SSL_CTX_set_ciphersuites(ctx, tls13CipherSuites) == 1, SSL_CTX_set_cipher_list(ctx, tls12Ciphers) == 1 else {
             throw failure(nil, "setting cipher suites")
+        }
+        guard causeway_SSL_CTX_set1_groups_list(ctx, keyExchangeGroups) == 1 else {
+            throw failure(nil, "setting key exchange groups")
         }
         // RELEASE_BUFFERS: idle connections give back OpenSSL's ~34 KB of record buffers.
         // PARTIAL_WRITE and ACCEPT_MOVING_WRITE_BUFFER: our BIO never refuses a write, so
@@ -126,6 +151,7 @@ public final class TLSContext: @unchecked Sendable {
         }
         try requireReadable(chainPath, what: "certificate chain")
         try requireReadable(keyPath, what: "private key")
+        try KeyFileMode.check(keyPath)
         guard SSL_CTX_use_certificate_chain_file(ctx, chainPath) == 1 else {
             throw failure(chainPath, "cannot load the certificate chain")
         }
@@ -149,6 +175,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     private static func configureSessions(_ ctx: OpaquePointer, role: TLSRole) throws(TLSConfigurationError) {
+        _ = SSL_CTX_set_timeout(ctx, sessionLifetime)
         switch role {
         case .server:
             // Resumed sessions carry a verified client certificate; OpenSSL only resumes them
@@ -160,9 +187,17 @@ public final class TLSContext: @unchecked Sendable {
             _ = causeway_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
             // A client keeps only the last session per upstream: one ticket is enough.
             _ = SSL_CTX_set_num_tickets(ctx, 1)
+            // TLS 1.3 tickets only (see TicketPolicy). Not SSL_OP_NO_TICKET: on a server it
+            // also turns TLS 1.3 tickets stateful, which without a server cache would end
+            // TLS 1.3 resumption as well.
+            guard TicketPolicy.install(on: ctx) else { throw failure(nil, "SSL_CTX_set_session_ticket_cb") }
         case .client:
             // The cache is ours (per worker, per upstream); OpenSSL's would be shared.
             _ = causeway_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
+            // A client's SSL_OP_NO_TICKET only leaves the TLS 1.2 SessionTicket extension out
+            // of the ClientHello (TLS 1.3 tickets arrive after the handshake regardless), so
+            // no TLS 1.2 server, ours or another, resumes us from a stateless ticket.
+            _ = SSL_CTX_set_options(ctx, causeway_SSL_OP_NO_TICKET())
         }
     }
 

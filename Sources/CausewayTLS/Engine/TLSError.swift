@@ -14,7 +14,8 @@ public enum TLSFailureReason: String, CaseIterable, Sendable, Hashable {
     case badCertificate = "bad-certificate"
     /// The peer's certificate has no `spiffe://` URI SAN.
     case noSPIFFEID = "no-spiffe-id"
-    /// Several `spiffe://` URI SANs, or one that is not a valid SPIFFE ID.
+    /// Several `spiffe://` URI SANs, other URI SANs beside the one SPIFFE ID, or one that
+    /// is not a valid SPIFFE ID.
     case invalidSPIFFEID = "invalid-spiffe-id"
     /// A valid SPIFFE ID from another trust domain.
     case foreignTrustDomain = "foreign-trust-domain"

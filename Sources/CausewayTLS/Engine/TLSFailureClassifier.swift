@@ -83,7 +83,9 @@ enum TLSFailureClassifier {
         case SSL_R_HTTP_REQUEST, SSL_R_HTTPS_PROXY_REQUEST: .notTLS
         case SSL_R_UNEXPECTED_EOF_WHILE_READING: handshakeComplete ? .unexpectedEOF : .closedDuringHandshake
         case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_VERSION_TOO_LOW: .unsupportedVersion
-        case SSL_R_NO_SHARED_CIPHER, SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM: .handshakeFailure
+        // NO_SUITABLE_KEY_SHARE: a TLS 1.3 client offered no key exchange group we accept.
+        case SSL_R_NO_SHARED_CIPHER, SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_KEY_SHARE, SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+            .handshakeFailure
         case SSL_R_NO_APPLICATION_PROTOCOL: .alpnNotH2
         default: nil
         }

@@ -4,6 +4,10 @@ public enum PeerIdentityError: Error, Hashable, Sendable, CustomStringConvertibl
     case noSPIFFEID
     /// More than one `spiffe` URI SAN: the X.509 SVID rules allow exactly one.
     case multipleSPIFFEIDs(Int)
+    /// One `spiffe` URI SAN but other URI SANs beside it (this many in all): an X.509 SVID
+    /// has exactly one URI SAN, so which URI names the workload is never a matter of
+    /// which one a reader happens to pick.
+    case multipleURISANs(Int)
     /// The `spiffe` URI SAN is not a valid workload SPIFFE ID.
     case invalidSPIFFEID(String, SPIFFEIDError)
     /// A valid ID from a trust domain other than ours.
@@ -15,6 +19,7 @@ public enum PeerIdentityError: Error, Hashable, Sendable, CustomStringConvertibl
         switch self {
         case .noSPIFFEID: "certificate has no spiffe:// URI SAN"
         case .multipleSPIFFEIDs(let n): "certificate has \(n) spiffe:// URI SANs; exactly one is allowed"
+        case .multipleURISANs(let n): "certificate has \(n) URI SANs; an X.509 SVID has exactly one, its spiffe:// ID"
         case .invalidSPIFFEID(let text, let error): "URI SAN \"\(text)\" is not a valid SPIFFE ID: \(error)"
         case .foreignTrustDomain(let id, let expected): "\(id) is outside trust domain \(expected)"
         case .identityMismatch(let id, let expected): "peer is \(id), expected \(expected)"
@@ -22,11 +27,13 @@ public enum PeerIdentityError: Error, Hashable, Sendable, CustomStringConvertibl
     }
 }
 
-/// The mesh's identity rule for a peer certificate: exactly one `spiffe://` URI SAN, a
-/// valid workload ID, in our trust domain, and equal to the expected identity when the
-/// connection has one. Other URI SANs are ignored.
+/// The mesh's identity rule for a peer certificate: exactly one URI SAN, which is a valid
+/// `spiffe://` workload ID, in our trust domain, and equal to the expected identity when
+/// the connection has one (the X.509-SVID specification, section 2: "An X.509 SVID MUST
+/// contain exactly one URI SAN"). DNS and IP SANs may accompany it.
 enum PeerIdentityRule {
-    /// The one SPIFFE ID among a certificate's URI SANs.
+    /// The SPIFFE ID that is a certificate's one URI SAN. `uris` must hold every URI SAN
+    /// of the certificate, in any order: the count is part of the rule.
     static func spiffeID(fromURIs uris: [String]) throws(PeerIdentityError) -> SPIFFEID {
         var found: String?
         var count = 0
@@ -36,6 +43,7 @@ enum PeerIdentityRule {
         }
         guard let text = found else { throw .noSPIFFEID }
         guard count == 1 else { throw .multipleSPIFFEIDs(count) }
+        guard uris.count == 1 else { throw .multipleURISANs(uris.count) }
         do {
             return try SPIFFEID(parsing: text)
         } catch {

@@ -87,7 +87,8 @@ enum GeneralNames {
         return names
     }
 
-    /// Only the URI entries of `x509`'s SAN extension: what the peer identity check needs.
+    /// Every URI entry of `x509`'s SAN extension, in order: what the peer identity check
+    /// needs (it counts them all, not only the `spiffe` ones).
     static func uris(of x509: OpaquePointer) -> [String] {
         read(from: x509).compactMap { if case .uri(let u) = $0 { u } else { nil } }
     }

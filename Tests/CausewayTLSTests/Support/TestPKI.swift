@@ -13,6 +13,7 @@ import XCTest
 /// cluster1/future-*              valid identity, valid from tomorrow
 /// cluster1/no-uri-*              DNS SAN only
 /// cluster1/two-ids-*             two spiffe URI SANs
+/// cluster1/extra-uri-*           the proxy's spiffe URI SAN and an https one
 /// cluster1/foreign-*             spiffe://other.example/ns/production/sa/webapp
 /// rogue/root.pem, rogue/evil/*   another root, its intermediate, a leaf with a mesh identity
 /// ```
@@ -49,6 +50,9 @@ final class TestPKI: Sendable {
                              keyAlgorithm: .ecP256, validity: year, force: false)
         _ = try layout.issue(cluster: "cluster1", name: "two-ids", spiffeID: proxyID,
                              alternativeNames: [.uri("spiffe://mesh.local/ns/production/sa/other")],
+                             keyAlgorithm: .ecP256, validity: year, force: false)
+        _ = try layout.issue(cluster: "cluster1", name: "extra-uri", spiffeID: proxyID,
+                             alternativeNames: [.uri("https://webapp.production.example/")],
                              keyAlgorithm: .ecP256, validity: year, force: false)
         _ = try layout.issue(cluster: "cluster1", name: "foreign", spiffeID: SPIFFEID(parsing: "spiffe://other.example/ns/production/sa/webapp"),
                              keyAlgorithm: .ecP256, validity: year, force: false)
