@@ -185,6 +185,7 @@ if has_sys envoy; then
   fi
   if [[ -n "$ENVOY_NOTE" ]]; then
     say "warning: skipping Envoy: $ENVOY_NOTE"
+    ENVOY_VERSION=""
     drop_sys envoy
   else
     ENVOY_VERSION=$(sed -E 's/^.*version: *//' <<<"$ENVOY_VERSION")
