@@ -236,6 +236,7 @@ final class Transport {
     /// Frees buffers kept for reuse.
     func trimIdleMemory() {
         wire.releaseSpare()
+        if wire.isEmpty { tls?.releaseIdleBuffers() }
     }
 
     /// Stops watching and closes the socket. Idempotent.

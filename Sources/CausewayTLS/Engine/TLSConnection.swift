@@ -122,6 +122,13 @@ public final class TLSConnection {
         records.endOfStream = true
     }
 
+    /// Lets go of record buffers that hold nothing still needed. The owner calls this for
+    /// idle connections after their output was written (a read alone cannot: the last
+    /// records may still be queued for the socket then).
+    public func releaseIdleBuffers() {
+        records.releaseIdleBuffers()
+    }
+
     /// Moves every ciphertext byte produced so far to the end of `queue`, by reference to
     /// chunks this connection filled (no copy). Call after each step, including a failed
     /// one (an alert for the peer may be waiting).
