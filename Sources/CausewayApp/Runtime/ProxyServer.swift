@@ -43,7 +43,6 @@ public final class ProxyServer: Sendable {
         var opened: [Int32] = []
         func cleanup() { for fd in opened { Syscall.close(fd) } }
         for listener in proxy.listeners {
-            let role: TrafficRole = listener.role == .gateway ? .gateway : .sidecar
             guard var address = SocketAddress(ip: listener.address.host, port: listener.address.port) else {
                 cleanup()
                 throw StartupError("listener \(listener.name): \(listener.address) is not an IP address")
@@ -52,7 +51,7 @@ public final class ProxyServer: Sendable {
                 do {
                     let fd = try Sockets.listen(on: address, reusePort: true)
                     opened.append(fd)
-                    fdsByWorker[w].append(ListenerSpec(fd: fd, name: listener.name, role: role, accessLog: false))
+                    fdsByWorker[w].append(SnapshotBuilder.listenerSpec(listener, fd: fd))
                     // Port 0: the first socket picks a port; the other workers share it.
                     if w == 0, address.port == 0, let actual = SocketAddress.local(of: fd) { address = actual }
                 } catch {
