@@ -165,20 +165,29 @@ public final class ProxyServer: Sendable {
         return notes
     }
 
+    /// `spec.timeouts.drain` of the running configuration (it follows reloads): the drain
+    /// deadline when `--drain-seconds` is not given.
+    public var configuredDrainNanos: UInt64 {
+        state.withLock { $0.config.proxy.timeouts.drainNanos }
+    }
+
     /// Drains: stops accepting, sends GOAWAY to every client and waits until their
-    /// in-flight requests finish or `timeoutSeconds` pass. Then call `stop()`.
-    public func drain(timeoutSeconds: Double) {
+    /// in-flight requests finish or `timeoutNanos` pass (default: `configuredDrainNanos`).
+    /// Then call `stop()`.
+    public func drain(timeoutNanos: UInt64? = nil) {
+        let timeout = timeoutNanos ?? configuredDrainNanos
         let remaining = Mutex(workers.count)
         for w in workers {
-            w.drain(timeoutNanos: UInt64(timeoutSeconds * 1e9)) {
+            w.drain(timeoutNanos: timeout) {
                 remaining.withLock { $0 -= 1 }
             }
         }
         // The control thread has nothing else to do meanwhile; poll coarsely.
-        var waited = 0.0
-        while remaining.withLock({ $0 }) > 0 && waited < timeoutSeconds + 1 {
+        let step: UInt64 = 10_000_000
+        var waited: UInt64 = 0
+        while remaining.withLock({ $0 }) > 0 && waited < timeout &+ 1_000_000_000 {
             usleep(10_000)
-            waited += 0.01
+            waited += step
         }
     }
 
