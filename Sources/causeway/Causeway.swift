@@ -40,8 +40,14 @@ struct Validate: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the proxy until SIGTERM or SIGINT; SIGHUP reloads the configuration.")
     @OptionGroup var options: ConfigOption
-    @Option(name: .long, help: "On SIGTERM/SIGINT, wait up to this many seconds for in-flight requests before closing.")
-    var drainSeconds: Double = 10
+    @Option(name: .long, help: "On SIGTERM/SIGINT, wait up to this many seconds (0-3600) for in-flight requests before closing (default: spec.timeouts.drain of the config, 10s unless set).")
+    var drainSeconds: Double?
+
+    func validate() throws {
+        if let drainSeconds, let problem = DrainOption.problem(seconds: drainSeconds) {
+            throw ValidationError(problem)  // exit code 64, like other usage errors
+        }
+    }
 
     func run() throws {
         let loaded: LoadedConfig
@@ -67,9 +73,10 @@ struct Run: ParsableCommand {
         while true {
             switch ProcessSignals.next() {
             case .stop:
-                print("causeway: draining (up to \(Int(drainSeconds)) s)")
+                let deadline = drainSeconds.map(DrainOption.nanos(seconds:)) ?? server.configuredDrainNanos
+                print("causeway: draining (up to \(Double(deadline) / 1e9) s)")
                 fflush(nil)
-                server.drain(timeoutSeconds: drainSeconds)
+                server.drain(timeoutNanos: deadline)
                 server.stop()
                 print("causeway: stopped")
                 return

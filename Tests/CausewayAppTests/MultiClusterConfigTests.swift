@@ -256,19 +256,34 @@ struct MultiClusterConfigTests {
                   "maxConcurrentStreams": 256,
                   "initialStreamWindow": 1048576,
                   "connectionWindow": 16777216,
-                  "maxHeaderListSize": 65536
+                  "maxHeaderListSize": 65536,
+                  "maxHeaderFields": 100
                 },
                 "upstream": {
                   "connectTimeoutMillis": 1000,
                   "idleTimeoutMillis": 60000,
                   "maxConnectionsPerEndpoint": 64
+                },
+                "timeouts": {
+                  "requestHeadersMillis": 10000,
+                  "streamIdleMillis": 300000,
+                  "requestMillis": 0,
+                  "drainMillis": 10000,
+                  "maxConnectionAgeMillis": 0,
+                  "idleMillis": 300000,
+                  "handshakeMillis": 10000
+                },
+                "limits": {
+                  "maxConnectionsPerWorker": 10000,
+                  "maxBufferedResponseBytesPerConnection": 33554432
                 }
               },
               "listeners": [
                 {
                   "name": "outbound",
                   "role": "sidecar",
-                  "address": "127.0.0.1:15001"
+                  "address": "127.0.0.1:15001",
+                  "accessLog": false
                 }
               ],
               "admin": {

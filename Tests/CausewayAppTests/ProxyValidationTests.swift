@@ -111,7 +111,7 @@ struct ProxyValidationTests {
         ErrorCase("listener name invalid", config: proxy(replacing: "  - name: outbound", with: "  - name: Out_Bound"),
                   ["causeway.yaml:8:11: spec.listeners[0].name: \"Out_Bound\" \(dnsLabel)"]),
         ErrorCase("listener unknown field", config: proxyYAML("    port: 1\n"),
-                  ["causeway.yaml:11:5: spec.listeners[0].port: unknown field \"port\"; known fields: name, role, address"]),
+                  ["causeway.yaml:11:5: spec.listeners[0].port: unknown field \"port\"; known fields: name, role, address, accessLog"]),
         ErrorCase("address without port", config: proxy(replacing: "\"127.0.0.1:15001\"", with: "\"127.0.0.1\""),
                   ["causeway.yaml:10:14: spec.listeners[0].address: \"127.0.0.1\" needs a port, e.g. \"127.0.0.1:15001\""]),
         ErrorCase("address with a host name", config: proxy(replacing: "\"127.0.0.1:15001\"", with: "\"localhost:15001\""),

@@ -1,4 +1,6 @@
+import CausewayHTTP
 import CausewayMesh
+import CausewayProxy
 import Foundation
 import Testing
 @testable import CausewayApp
@@ -29,13 +31,15 @@ private func fullExample(root: String) -> [String: String] {
                 certificateChain: ./certs/cluster1/chain.pem
                 privateKey: \(root)/certs/cluster1/key.pem
               listeners:
-              - { name: outbound, role: sidecar, address: "127.0.0.1:15001" }
+              - { name: outbound, role: sidecar, address: "127.0.0.1:15001", accessLog: true }
               - { name: outbound-v6, role: sidecar, address: "[0:0::1]:15001" }
               - { name: test-a, role: sidecar, address: "127.0.0.1:0" }
-              - { name: test-b, role: sidecar, address: "127.0.0.1:0" }
+              - { name: test-b, role: sidecar, address: "127.0.0.1:0", accessLog: no }
               admin: { address: "127.0.0.1:15000" }
-              http2: { maxConcurrentStreams: 128, initialStreamWindow: 65535, connectionWindow: 2147483647, maxHeaderListSize: 32768 }
+              http2: { maxConcurrentStreams: 128, initialStreamWindow: 65535, connectionWindow: 2147483647, maxHeaderListSize: 32768, maxHeaderFields: 64 }
               upstream: { connectTimeout: 250ms, idleTimeout: 2m, maxConnectionsPerEndpoint: 8 }
+              timeouts: { requestHeaders: 5s, streamIdle: 1m, request: 30s, drain: 20s, maxConnectionAge: 720h, idle: 90s, handshake: 2s }
+              limits: { maxConnectionsPerWorker: 5000, maxBufferedResponseBytesPerConnection: 8388608 }
               resources: [ mesh/, extra/frontend.yml, ./ ]
             ---
             apiVersion: discovery.k8s.io/v1
@@ -178,19 +182,30 @@ struct ValidConfigTests {
         #expect(proxy.listeners.map(\.name) == ["outbound", "outbound-v6", "test-a", "test-b"])
         #expect(proxy.listeners.map(\.address.description) == ["127.0.0.1:15001", "[::1]:15001", "127.0.0.1:0", "127.0.0.1:0"])
         #expect(proxy.listeners.allSatisfy { $0.role == .sidecar })
+        #expect(proxy.listeners.map(\.accessLog) == [true, false, false, false])
         #expect(proxy.listeners[1].address.host == "::1")
         #expect(proxy.admin == SocketAddressSpec("127.0.0.1:15000"))
-        var http2 = HTTP2Settings()
-        http2.maxConcurrentStreams = 128
-        http2.initialStreamWindow = 65_535
-        http2.connectionWindow = 2_147_483_647
-        http2.maxHeaderListSize = 32_768
-        #expect(proxy.http2 == http2)
+        #expect(proxy.http2 == H2Settings(
+            maxConcurrentStreams: 128, initialStreamWindow: 65_535, connectionWindow: 2_147_483_647, maxHeaderListSize: 32_768,
+            maxHeaderFields: 64))
         var upstream = UpstreamSettings()
-        upstream.connectTimeoutMillis = 250
-        upstream.idleTimeoutMillis = 120_000
+        upstream.connectTimeoutNanos = 250_000_000
+        upstream.idleTimeoutNanos = 120_000_000_000
         upstream.maxConnectionsPerEndpoint = 8
         #expect(proxy.upstream == upstream)
+        var timeouts = ProxyTimeouts()
+        timeouts.requestHeadersNanos = 5_000_000_000
+        timeouts.streamIdleNanos = 60_000_000_000
+        timeouts.requestNanos = 30_000_000_000
+        timeouts.drainNanos = 20_000_000_000
+        timeouts.maxConnectionAgeNanos = 2_592_000_000_000_000
+        timeouts.downstreamIdleNanos = 90_000_000_000
+        timeouts.handshakeNanos = 2_000_000_000
+        #expect(proxy.timeouts == timeouts)
+        var limits = ProxyLimits()
+        limits.maxDownstreamConnectionsPerWorker = 5_000
+        limits.maxBufferedResponseBytesPerConnection = 8 << 20
+        #expect(proxy.limits == limits)
 
         let services = config.services.services
         #expect(services.map(\.key.description) == ["billing.default", "frontend.default", "webapp.production", "webapp-cluster2.production"])
@@ -255,34 +270,52 @@ struct ValidConfigTests {
                   "maxConcurrentStreams": 128,
                   "initialStreamWindow": 65535,
                   "connectionWindow": 2147483647,
-                  "maxHeaderListSize": 32768
+                  "maxHeaderListSize": 32768,
+                  "maxHeaderFields": 64
                 },
                 "upstream": {
                   "connectTimeoutMillis": 250,
                   "idleTimeoutMillis": 120000,
                   "maxConnectionsPerEndpoint": 8
+                },
+                "timeouts": {
+                  "requestHeadersMillis": 5000,
+                  "streamIdleMillis": 60000,
+                  "requestMillis": 30000,
+                  "drainMillis": 20000,
+                  "maxConnectionAgeMillis": 2592000000,
+                  "idleMillis": 90000,
+                  "handshakeMillis": 2000
+                },
+                "limits": {
+                  "maxConnectionsPerWorker": 5000,
+                  "maxBufferedResponseBytesPerConnection": 8388608
                 }
               },
               "listeners": [
                 {
                   "name": "outbound",
                   "role": "sidecar",
-                  "address": "127.0.0.1:15001"
+                  "address": "127.0.0.1:15001",
+                  "accessLog": true
                 },
                 {
                   "name": "outbound-v6",
                   "role": "sidecar",
-                  "address": "[::1]:15001"
+                  "address": "[::1]:15001",
+                  "accessLog": false
                 },
                 {
                   "name": "test-a",
                   "role": "sidecar",
-                  "address": "127.0.0.1:0"
+                  "address": "127.0.0.1:0",
+                  "accessLog": false
                 },
                 {
                   "name": "test-b",
                   "role": "sidecar",
-                  "address": "127.0.0.1:0"
+                  "address": "127.0.0.1:0",
+                  "accessLog": false
                 }
               ],
               "admin": {
@@ -386,15 +419,19 @@ struct ValidConfigTests {
         #expect(proxy.workers == 5)
         #expect(proxy.admin.description == "127.0.0.1:15000")
         #expect(proxy.tls == nil)
-        #expect(proxy.http2 == HTTP2Settings())
+        #expect(proxy.http2 == H2Settings())
         #expect(proxy.http2.maxConcurrentStreams == 256)
         #expect(proxy.http2.initialStreamWindow == 1 << 20)
         #expect(proxy.http2.connectionWindow == 16 << 20)
         #expect(proxy.http2.maxHeaderListSize == 65_536)
+        #expect(proxy.http2.maxHeaderFields == 100)
         #expect(proxy.upstream == UpstreamSettings())
-        #expect(proxy.upstream.connectTimeoutMillis == 1_000)
-        #expect(proxy.upstream.idleTimeoutMillis == 60_000)
+        #expect(proxy.upstream.connectTimeoutNanos == 1_000_000_000)
+        #expect(proxy.upstream.idleTimeoutNanos == 60_000_000_000)
         #expect(proxy.upstream.maxConnectionsPerEndpoint == 64)
+        #expect(proxy.timeouts == ProxyTimeouts())
+        #expect(proxy.limits == ProxyLimits())
+        #expect(proxy.listeners.map(\.accessLog) == [false])
         #expect(config.0.services.services.isEmpty)
         #expect(config.0.links.isEmpty)
         #expect(config.0.exports.isEmpty)

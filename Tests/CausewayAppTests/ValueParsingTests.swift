@@ -66,6 +66,21 @@ struct DurationTests {
     func format(millis: Int, text: String) {
         #expect(DurationText.format(millis) == text)
     }
+
+    @Test("the one conversion between milliseconds and nanoseconds", arguments: [
+        (0, UInt64(0)), (1, 1_000_000), (250, 250_000_000), (2_592_000_000, 2_592_000_000_000_000),
+    ])
+    func nanos(millis: Int, nanos: UInt64) {
+        #expect(DurationText.nanos(fromMillis: millis) == nanos)
+        #expect(DurationText.millis(fromNanos: nanos) == millis)
+    }
+
+    @Test("days are suggested in hours", arguments: [
+        ("30d", "720h"), ("1d", "24h"), ("0d", "0h"), ("d", nil), ("1.5d", nil), ("30", nil), ("1h", nil), ("-1d", nil),
+    ] as [(String, String?)])
+    func days(text: String, hours: String?) {
+        #expect(DurationText.hoursForDays(text) == hours)
+    }
 }
 
 @Suite("Names and paths")

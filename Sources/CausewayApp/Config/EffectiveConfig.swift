@@ -6,7 +6,8 @@ public enum EffectiveConfig {
     /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, links, exports
     /// (`name.namespace`, sorted), services (with their endpoints and, for mirrors, remote name
     /// and expected identity), then the files read. Durations are in milliseconds
-    /// (`...Millis`).
+    /// (`...Millis`); fields keep the configuration's names (`timeouts.idleMillis`,
+    /// `limits.maxConnectionsPerWorker`).
     public static func json(_ config: LoadedConfig) -> String {
         let proxy = config.proxy
         let tls: JSONValue = proxy.tls.map { tls in
@@ -28,18 +29,33 @@ public enum EffectiveConfig {
                 ("initialStreamWindow", .int(Int(proxy.http2.initialStreamWindow))),
                 ("connectionWindow", .int(Int(proxy.http2.connectionWindow))),
                 ("maxHeaderListSize", .int(Int(proxy.http2.maxHeaderListSize))),
+                ("maxHeaderFields", .int(Int(proxy.http2.maxHeaderFields))),
             ])),
             ("upstream", .object([
-                ("connectTimeoutMillis", .int(proxy.upstream.connectTimeoutMillis)),
-                ("idleTimeoutMillis", .int(proxy.upstream.idleTimeoutMillis)),
+                ("connectTimeoutMillis", millis(proxy.upstream.connectTimeoutNanos)),
+                ("idleTimeoutMillis", millis(proxy.upstream.idleTimeoutNanos)),
                 ("maxConnectionsPerEndpoint", .int(proxy.upstream.maxConnectionsPerEndpoint)),
+            ])),
+            ("timeouts", .object([
+                ("requestHeadersMillis", millis(proxy.timeouts.requestHeadersNanos)),
+                ("streamIdleMillis", millis(proxy.timeouts.streamIdleNanos)),
+                ("requestMillis", millis(proxy.timeouts.requestNanos)),
+                ("drainMillis", millis(proxy.timeouts.drainNanos)),
+                ("maxConnectionAgeMillis", millis(proxy.timeouts.maxConnectionAgeNanos)),
+                ("idleMillis", millis(proxy.timeouts.downstreamIdleNanos)),
+                ("handshakeMillis", millis(proxy.timeouts.handshakeNanos)),
+            ])),
+            ("limits", .object([
+                ("maxConnectionsPerWorker", .int(proxy.limits.maxDownstreamConnectionsPerWorker)),
+                ("maxBufferedResponseBytesPerConnection", .int(proxy.limits.maxBufferedResponseBytesPerConnection)),
             ])),
         ])
         let listeners: JSONValue = .array(proxy.listeners.map { listener in
             .object([
                 ("name", .string(listener.name)),
-                ("role", .string(listener.role.rawValue)),
+                ("role", .string(listener.role.configName)),
                 ("address", .string(listener.address.description)),
+                ("accessLog", .bool(listener.accessLog)),
             ])
         })
         let links: JSONValue = .array(config.links.map { link in
@@ -79,5 +95,9 @@ public enum EffectiveConfig {
             ("services", services),
             ("files", .array(config.files.map(JSONValue.string))),
         ]).pretty()
+    }
+
+    private static func millis(_ nanos: UInt64) -> JSONValue {
+        .int(DurationText.millis(fromNanos: nanos))
     }
 }

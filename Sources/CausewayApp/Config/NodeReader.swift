@@ -132,23 +132,51 @@ struct NodeReader {
         return value
     }
 
-    /// A duration such as `250ms`, `1s`, `2m`, `1h`, in milliseconds within `range`.
-    func durationMillis(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>) -> Int? {
+    /// A duration such as `250ms`, `1s`, `2m`, `1h`, in milliseconds within `range`. With
+    /// `zeroMeansNone`, any zero (`0s`, `0ms`) is accepted too, and read as 0.
+    func durationMillis(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false) -> Int? {
         let example = "a duration such as 250ms, 1s, 2m or 1h"
         guard case .scalar(let scalar) = node, node.typeName == .str else {
             report(node, path, "expected \(example), got \(Self.describe(node))")
             return nil
         }
         guard let millis = DurationText.millis(scalar.string) else {
-            report(node, path, "\"\(scalar.string)\" is not \(example)")
+            let hint = DurationText.hoursForDays(scalar.string).map { " (there is no unit for days: write \($0))" } ?? ""
+            report(node, path, "\"\(scalar.string)\" is not \(example)\(hint)")
             return nil
         }
+        if zeroMeansNone, millis == 0 { return 0 }
         guard range.contains(millis) else {
-            report(node, path, "\(scalar.string) is out of range: must be between "
+            let none = zeroMeansNone ? "0s (none) or " : ""
+            report(node, path, "\(scalar.string) is out of range: must be \(none)between "
                 + "\(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))")
             return nil
         }
         return millis
+    }
+
+    /// `durationMillis` in nanoseconds, as the engine counts time.
+    func durationNanos(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false) -> UInt64? {
+        durationMillis(node, path, in: range, zeroMeansNone: zeroMeansNone).map(DurationText.nanos(fromMillis:))
+    }
+
+    /// A number of bytes: a plain decimal integer within `range`. Binary suffixes (`32Mi`) are
+    /// not read, but are reported with the number to write instead.
+    func byteCount(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>) -> Int? {
+        if case .scalar(let scalar) = node, node.typeName == .str {
+            let text = scalar.string
+            for (suffix, shift) in [("Ki", 10), ("Mi", 20), ("Gi", 30)] where text.hasSuffix(suffix) {
+                let digits = text.dropLast(suffix.count)
+                if !digits.isEmpty, digits.count <= 9,
+                   digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                   let value = Int(digits) {
+                    report(node, path, "expected a number of bytes, got the string \"\(text)\"; "
+                        + "suffixes are not read here: write \(value << shift)")
+                    return nil
+                }
+            }
+        }
+        return integer(node, path, in: range)
     }
 
     // MARK: Collections

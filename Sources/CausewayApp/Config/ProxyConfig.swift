@@ -1,22 +1,37 @@
+import CausewayHTTP
 import CausewayMesh
-
-/// What a listener does with the connections it accepts.
-public enum ListenerRole: String, Sendable {
-    /// Plain h2c / HTTP/1.1 from local workloads, routed to services.
-    case sidecar
-    /// mTLS from other clusters' proxies, routed to exported local services only. The loader
-    /// requires `ProxyConfig.tls` when any listener has this role.
-    case gateway
-}
+import CausewayProxy
 
 /// One listening socket.
 public struct ListenerConfig: Sendable {
     /// Unique among listeners; a DNS label. Used in logs and metrics.
     public let name: String
-    /// What the listener does.
-    public let role: ListenerRole
+    /// What the listener serves (`role: sidecar` or `gateway`). The loader requires
+    /// `ProxyConfig.tls` when any listener is a gateway.
+    public let role: TrafficRole
     /// Where it listens. Unique among listeners and the admin address, unless the port is 0.
     public let address: SocketAddressSpec
+    /// Whether each request on it writes an access log line; default false.
+    public let accessLog: Bool
+}
+
+extension TrafficRole {
+    /// The role as the configuration spells it (`role: sidecar`).
+    var configName: String {
+        switch self {
+        case .sidecar: "sidecar"
+        case .gateway: "gateway"
+        }
+    }
+
+    /// The role `configName` names; nil for any other text.
+    init?(configName: String) {
+        switch configName {
+        case "sidecar": self = .sidecar
+        case "gateway": self = .gateway
+        default: return nil
+        }
+    }
 }
 
 /// PEM files for mTLS, as absolute paths (config paths are resolved against the directory of
@@ -30,35 +45,15 @@ public struct TLSFiles: Sendable {
     public let privateKey: String
 }
 
-/// HTTP/2 settings this proxy advertises and uses, per connection.
-///
-/// Ranges enforced by the loader (the `var`s let code and tests adjust a loaded value):
-/// `maxConcurrentStreams` >= 1; both windows 65,535...2^31-1 (RFC 9113 §6.9.1);
-/// `maxHeaderListSize` 1,024...16 MiB.
-public struct HTTP2Settings: Sendable, Hashable {
-    /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise. nghttp2's default is unlimited, so it is
-    /// always sent explicitly.
-    public var maxConcurrentStreams: UInt32 = 256
-    /// SETTINGS_INITIAL_WINDOW_SIZE, bytes per stream.
-    public var initialStreamWindow: UInt32 = 1 << 20
-    /// Connection-level receive window, bytes.
-    public var connectionWindow: UInt32 = 16 << 20
-    /// SETTINGS_MAX_HEADER_LIST_SIZE, bytes (uncompressed, as RFC 9113 counts them).
-    public var maxHeaderListSize: UInt32 = 65536
-
-    /// The defaults above.
-    public init() {}
-}
-
 /// How the proxy connects to upstream endpoints.
 ///
-/// Ranges enforced by the loader: `connectTimeoutMillis` 1...60,000; `idleTimeoutMillis`
-/// 1,000...86,400,000 (24 h); `maxConnectionsPerEndpoint` 1...10,000 (per worker).
+/// Ranges enforced by the loader: `connectTimeoutNanos` 1 ms...1 min; `idleTimeoutNanos`
+/// 1 s...24 h; `maxConnectionsPerEndpoint` 1...10,000 (per worker).
 public struct UpstreamSettings: Sendable, Hashable {
-    /// Give up on a TCP connect after this long, milliseconds.
-    public var connectTimeoutMillis: Int = 1000
-    /// Close a pooled connection idle for this long, milliseconds.
-    public var idleTimeoutMillis: Int = 60_000
+    /// Give up on a TCP connect after this long, nanoseconds (`connectTimeout`, default 1s).
+    public var connectTimeoutNanos: UInt64 = 1_000_000_000
+    /// Close a pooled connection idle for this long, nanoseconds (`idleTimeout`, default 60s).
+    public var idleTimeoutNanos: UInt64 = 60_000_000_000
     /// Most connections one worker opens to one endpoint.
     public var maxConnectionsPerEndpoint: Int = 64
 
@@ -87,10 +82,23 @@ public struct ProxyConfig: Sendable {
     /// mTLS files. Never nil when a listener has role `gateway` or the config has a `Link`
     /// (the loader requires them then); optional otherwise.
     public let tls: TLSFiles?
-    /// HTTP/2 settings.
-    public let http2: HTTP2Settings
+    /// HTTP/2 settings (`spec.http2`), used for both downstream and upstream sessions;
+    /// `H2Settings()`'s defaults when absent. Ranges enforced by the loader:
+    /// `maxConcurrentStreams` >= 1; both windows 65,535...2^31-1 (RFC 9113 §6.9.1);
+    /// `maxHeaderListSize` 1,024...16 MiB; `maxHeaderFields` 8...10,000.
+    public let http2: H2Settings
     /// Upstream connection settings.
     public let upstream: UpstreamSettings
+    /// Downstream timeouts (`spec.timeouts`); `ProxyTimeouts()`'s defaults for absent fields.
+    /// Ranges enforced by the loader (`ProxyDocument`): `requestHeadersNanos` and
+    /// `handshakeNanos` 100 ms...5 min; `streamIdleNanos` and `downstreamIdleNanos` 1 s...24 h;
+    /// `requestNanos` 0 or 100 ms...24 h; `drainNanos` 1 s...1 h; `maxConnectionAgeNanos` 0 or
+    /// 10 s...30 days.
+    public let timeouts: ProxyTimeouts
+    /// Downstream limits (`spec.limits`); `ProxyLimits()`'s defaults for absent fields. Ranges:
+    /// `maxDownstreamConnectionsPerWorker` 1...1,000,000; `maxBufferedResponseBytesPerConnection`
+    /// 64 KiB...1 GiB.
+    public let limits: ProxyLimits
 }
 
 /// A complete, validated configuration snapshot.

@@ -1,3 +1,5 @@
+import CausewayHTTP
+import CausewayProxy
 import Yams
 
 /// Validates a `Proxy` document (`causeway.dev/v1alpha1`) into a `ProxyConfig`.
@@ -62,7 +64,8 @@ enum ProxyDocument {
         let proxyName = top["metadata"].flatMap { metadataName($0, top.field("metadata"), reader: reader) }
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
-                  "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "resources",
+                  "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
+                  "limits", "resources",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -90,8 +93,10 @@ enum ProxyDocument {
         if let node = spec["admin"] {
             (admin, adminMark) = readAdmin(node, spec.field("admin"), reader: reader)
         }
-        let http2 = spec["http2"].flatMap { readHTTP2($0, spec.field("http2"), reader: reader) } ?? HTTP2Settings()
-        let upstream = spec["upstream"].flatMap { readUpstream($0, spec.field("upstream"), reader: reader) } ?? UpstreamSettings()
+        let http2 = spec["http2"].map { readHTTP2($0, spec.field("http2"), reader: reader) } ?? H2Settings()
+        let upstream = spec["upstream"].map { readUpstream($0, spec.field("upstream"), reader: reader) } ?? UpstreamSettings()
+        let timeouts = spec["timeouts"].map { readTimeouts($0, spec.field("timeouts"), reader: reader) } ?? ProxyTimeouts()
+        let limits = spec["limits"].map { readLimits($0, spec.field("limits"), reader: reader) } ?? ProxyLimits()
         if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
             for (i, entry) in entries.enumerated() {
                 let path = spec.field("resources").index(i)
@@ -111,13 +116,14 @@ enum ProxyDocument {
             trustDomainIsDefault: spec["trustDomain"] == nil, tlsMissing: tlsMissing)
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
-              let listeners, let admin
+              let listeners, let admin, let http2, let upstream, let timeouts, let limits
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
         let config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
-            listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream)
+            listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
+            timeouts: timeouts, limits: limits)
         return Result(config: config, resources: resources, facts: facts)
     }
 
@@ -167,7 +173,8 @@ enum ProxyDocument {
         var complete = true
         for (i, item) in items.enumerated() {
             let itemPath = path.index(i)
-            guard let fields = reader.fields(item, itemPath, allowed: ["name", "role", "address"], required: ["name", "role", "address"]) else {
+            guard let fields = reader.fields(item, itemPath, allowed: ["name", "role", "address", "accessLog"],
+                                            required: ["name", "role", "address"]) else {
                 complete = false
                 continue
             }
@@ -191,19 +198,23 @@ enum ProxyDocument {
                 complete = false
             }
             let address = fields["address"].flatMap { socketAddress($0, fields.field("address"), reader: reader) }
+            let accessLog = fields["accessLog"].map { reader.bool($0, fields.field("accessLog")) } ?? false
             guard let listenerName, let role, let address else {
                 complete = false
                 continue
             }
+            // A bad accessLog leaves the draft in, so the address is still checked for conflicts.
+            if accessLog == nil { complete = false }
             drafts.append(ListenerDraft(
-                config: ListenerConfig(name: listenerName, role: role, address: address), path: itemPath, addressMark: fields["address"]?.mark))
+                config: ListenerConfig(name: listenerName, role: role, address: address, accessLog: accessLog ?? false),
+                path: itemPath, addressMark: fields["address"]?.mark))
         }
         return (drafts, complete)
     }
 
-    private static func readRole(_ node: Node, _ path: FieldPath, reader: NodeReader) -> ListenerRole? {
+    private static func readRole(_ node: Node, _ path: FieldPath, reader: NodeReader) -> TrafficRole? {
         guard let text = reader.string(node, path) else { return nil }
-        guard let role = ListenerRole(rawValue: text) else {
+        guard let role = TrafficRole(configName: text) else {
             reader.report(node, path, "unknown role \"\(text)\"; expected sidecar or gateway")
             return nil
         }
@@ -250,7 +261,7 @@ enum ProxyDocument {
         return a.port == b.port && (a.host == b.host || wildcards.contains(a.host) || wildcards.contains(b.host))
     }
 
-    // MARK: TLS, HTTP/2, upstream
+    // MARK: TLS, HTTP/2, upstream, timeouts, limits
 
     private static func readTLS(_ node: Node, _ path: FieldPath, file: ConfigFile, reader: NodeReader) -> TLSFiles? {
         let names = ["trustBundle", "certificateChain", "privateKey"]
@@ -278,12 +289,15 @@ enum ProxyDocument {
     static let maxConcurrentStreamsRange = 1...Int(UInt32.max)
     /// Headers are held in memory per stream until forwarded, so their size is bounded.
     static let maxHeaderListSizeRange = 1_024...(16 << 20)
+    /// Fields per header block: a request needs at least its four pseudo-headers and a few
+    /// more; ten thousand is far beyond any real one.
+    static let maxHeaderFieldsRange = 8...10_000
 
-    private static func readHTTP2(_ node: Node, _ path: FieldPath, reader: NodeReader) -> HTTP2Settings? {
+    private static func readHTTP2(_ node: Node, _ path: FieldPath, reader: NodeReader) -> H2Settings? {
         guard let fields = reader.fields(node, path, allowed: [
-            "maxConcurrentStreams", "initialStreamWindow", "connectionWindow", "maxHeaderListSize",
+            "maxConcurrentStreams", "initialStreamWindow", "connectionWindow", "maxHeaderListSize", "maxHeaderFields",
         ]) else { return nil }
-        var settings = HTTP2Settings()
+        var settings = H2Settings()
         var ok = true
         func read(_ name: String, _ range: ClosedRange<Int>, _ assign: (UInt32) -> Void) {
             guard let node = fields[name] else { return }
@@ -293,6 +307,7 @@ enum ProxyDocument {
         read("initialStreamWindow", windowRange) { settings.initialStreamWindow = $0 }
         read("connectionWindow", windowRange) { settings.connectionWindow = $0 }
         read("maxHeaderListSize", maxHeaderListSizeRange) { settings.maxHeaderListSize = $0 }
+        read("maxHeaderFields", maxHeaderFieldsRange) { settings.maxHeaderFields = $0 }
         return ok ? settings : nil
     }
 
@@ -307,13 +322,13 @@ enum ProxyDocument {
         var settings = UpstreamSettings()
         var ok = true
         if let node = fields["connectTimeout"] {
-            if let v = reader.durationMillis(node, fields.field("connectTimeout"), in: connectTimeoutRange) {
-                settings.connectTimeoutMillis = v
+            if let v = reader.durationNanos(node, fields.field("connectTimeout"), in: connectTimeoutRange) {
+                settings.connectTimeoutNanos = v
             } else { ok = false }
         }
         if let node = fields["idleTimeout"] {
-            if let v = reader.durationMillis(node, fields.field("idleTimeout"), in: idleTimeoutRange) {
-                settings.idleTimeoutMillis = v
+            if let v = reader.durationNanos(node, fields.field("idleTimeout"), in: idleTimeoutRange) {
+                settings.idleTimeoutNanos = v
             } else { ok = false }
         }
         if let node = fields["maxConnectionsPerEndpoint"] {
@@ -322,5 +337,53 @@ enum ProxyDocument {
             } else { ok = false }
         }
         return ok ? settings : nil
+    }
+
+    /// `spec.timeouts` fields: name, where the value goes, range in milliseconds, and whether
+    /// `0s` means "none". Absent fields keep `ProxyTimeouts()`'s defaults.
+    static let timeoutFields: [(name: String, field: WritableKeyPath<ProxyTimeouts, UInt64> & Sendable, millis: ClosedRange<Int>, zeroMeansNone: Bool)] = [
+        ("requestHeaders", \.requestHeadersNanos, 100...300_000, false),
+        ("streamIdle", \.streamIdleNanos, 1_000...86_400_000, false),
+        ("request", \.requestNanos, 100...86_400_000, true),
+        ("drain", \.drainNanos, 1_000...3_600_000, false),
+        ("maxConnectionAge", \.maxConnectionAgeNanos, 10_000...(30 * 86_400_000), true),
+        ("idle", \.downstreamIdleNanos, 1_000...86_400_000, false),
+        ("handshake", \.handshakeNanos, 100...300_000, false),
+    ]
+
+    private static func readTimeouts(_ node: Node, _ path: FieldPath, reader: NodeReader) -> ProxyTimeouts? {
+        guard let fields = reader.fields(node, path, allowed: timeoutFields.map(\.name)) else { return nil }
+        var timeouts = ProxyTimeouts()
+        var ok = true
+        for spec in timeoutFields {
+            guard let node = fields[spec.name] else { continue }
+            if let nanos = reader.durationNanos(node, fields.field(spec.name), in: spec.millis, zeroMeansNone: spec.zeroMeansNone) {
+                timeouts[keyPath: spec.field] = nanos
+            } else { ok = false }
+        }
+        return ok ? timeouts : nil
+    }
+
+    static let maxConnectionsPerWorkerRange = 1...1_000_000
+    /// 64 KiB (about the smallest HTTP/2 stream window, 65,535 bytes) to 1 GiB.
+    static let maxBufferedResponseBytesRange = (64 << 10)...(1 << 30)
+
+    private static func readLimits(_ node: Node, _ path: FieldPath, reader: NodeReader) -> ProxyLimits? {
+        guard let fields = reader.fields(node, path, allowed: ["maxConnectionsPerWorker", "maxBufferedResponseBytesPerConnection"]) else {
+            return nil
+        }
+        var limits = ProxyLimits()
+        var ok = true
+        if let node = fields["maxConnectionsPerWorker"] {
+            if let v = reader.integer(node, fields.field("maxConnectionsPerWorker"), in: maxConnectionsPerWorkerRange) {
+                limits.maxDownstreamConnectionsPerWorker = v
+            } else { ok = false }
+        }
+        if let node = fields["maxBufferedResponseBytesPerConnection"] {
+            if let v = reader.byteCount(node, fields.field("maxBufferedResponseBytesPerConnection"), in: maxBufferedResponseBytesRange) {
+                limits.maxBufferedResponseBytesPerConnection = v
+            } else { ok = false }
+        }
+        return ok ? limits : nil
     }
 }

@@ -1,9 +1,25 @@
 import Foundation
 import Yams
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads a file and composes its YAML documents into node trees (which keep line and
 /// column), turning read and syntax errors into problems.
+///
+/// Two limits keep a hostile or mistaken file from costing unbounded memory or CPU before
+/// validation: a file may hold at most `maxFileBytes` (checked before it is read whole, and
+/// never read beyond), and it may not use anchors or aliases (found by `YAMLAnchors` before
+/// anything is composed).
 enum YAMLDocuments {
+    /// 4 MiB: far beyond any real configuration (a thousand-endpoint slice is ~100 KiB).
+    static let maxFileBytes = 4 << 20
+    /// Anchors and aliases reported per file; the rest are counted in one more problem.
+    static let maxAnchorProblems = 20
+
     /// The documents of a file, in order, skipping empty ones (a stray `---`).
     struct Result {
         var documents: [Node]
@@ -14,8 +30,17 @@ enum YAMLDocuments {
 
     static func read(_ file: ConfigFile, log: ProblemLog) -> Result {
         log.register(file: file.display)
-        guard let data = FileManager.default.contents(atPath: file.absolute) else {
+        let data: Data
+        switch contents(ofFile: file.absolute) {
+        case .data(let d):
+            data = d
+        case .unreadable:
             log.report(file: file.display, line: 0, column: 0, field: "", "cannot read file")
+            return Result(documents: [], incomplete: true)
+        case .tooLarge(let size):
+            let actual = size.map { "is \($0) bytes" } ?? "has more than \(maxFileBytes) bytes"
+            log.report(file: file.display, line: 0, column: 0, field: "",
+                       "file \(actual); a configuration file may have at most \(maxFileBytes) bytes (4 MiB)")
             return Result(documents: [], incomplete: true)
         }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -28,6 +53,25 @@ enum YAMLDocuments {
     /// Composes every document of `text`. Documents before a syntax error are kept, so their
     /// problems are reported too.
     static func parse(_ text: String, file: String, log: ProblemLog) -> Result {
+        switch YAMLAnchors.scan(text) {
+        case .failed:
+            log.report(file: file, line: 0, column: 0, field: "", "cannot scan YAML: out of memory")
+            return Result(documents: [], incomplete: true)
+        case .scanned(let found) where !found.isEmpty:
+            // Nothing of this file is composed: that is what would cost the time.
+            for item in found.prefix(maxAnchorProblems) {
+                log.report(file: file, line: item.line, column: item.column, field: "",
+                           "anchors and aliases are not allowed (found \(item.kind == .anchor ? "anchor" : "alias") "
+                               + "\(item.spelling)); write each value out in full")
+            }
+            if found.count > maxAnchorProblems, let next = found.dropFirst(maxAnchorProblems).first {
+                log.report(file: file, line: next.line, column: next.column, field: "",
+                           "\(found.count - maxAnchorProblems) more anchors and aliases from here on are not listed")
+            }
+            return Result(documents: [], incomplete: true)
+        case .scanned:
+            break
+        }
         var documents: [Node] = []
         do {
             let parser = try Parser(yaml: text)
@@ -67,6 +111,38 @@ enum YAMLDocuments {
         default:
             return ((0, 0), "YAML error: \(error)")
         }
+    }
+
+    enum Contents: Equatable {
+        case data(Data)
+        case unreadable
+        /// Over `maxFileBytes`; the size when the file system knows it (a regular file).
+        case tooLarge(size: Int?)
+    }
+
+    /// The file's bytes, reading at most `maxFileBytes + 1` of them whatever the file is (a
+    /// regular file's size is checked first, so a large one is not read at all; a FIFO or
+    /// device is cut off).
+    static func contents(ofFile path: String) -> Contents {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return .unreadable }
+        defer { try? handle.close() }
+        var status = stat()
+        if fstat(handle.fileDescriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) > maxFileBytes {
+            return .tooLarge(size: Int(status.st_size))
+        }
+        var data = Data()
+        while data.count <= maxFileBytes {
+            let chunk: Data?
+            do {
+                chunk = try handle.read(upToCount: maxFileBytes + 1 - data.count)
+            } catch {
+                return .unreadable
+            }
+            guard let chunk, !chunk.isEmpty else { return .data(data) }
+            data.append(chunk)
+        }
+        // Grew past the limit after the size check, or not a regular file.
+        return .tooLarge(size: nil)
     }
 
     private static func position(ofUTF8Offset offset: Int, in text: String) -> (line: Int, column: Int) {

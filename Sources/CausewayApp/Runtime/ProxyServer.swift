@@ -49,7 +49,6 @@ public final class ProxyServer: Sendable {
         var opened: [Int32] = []
         func cleanup() { for fd in opened { Syscall.close(fd) } }
         for listener in proxy.listeners {
-            let role: TrafficRole = listener.role == .gateway ? .gateway : .sidecar
             guard var address = SocketAddress(ip: listener.address.host, port: listener.address.port) else {
                 cleanup()
                 throw StartupError("listener \(listener.name): \(listener.address) is not an IP address")
@@ -58,7 +57,7 @@ public final class ProxyServer: Sendable {
                 do {
                     let fd = try Sockets.listen(on: address, reusePort: true)
                     opened.append(fd)
-                    fdsByWorker[w].append(ListenerSpec(fd: fd, name: listener.name, role: role, accessLog: false))
+                    fdsByWorker[w].append(SnapshotBuilder.listenerSpec(listener, fd: fd))
                     // Port 0: the first socket picks a port; the other workers share it.
                     if w == 0, address.port == 0, let actual = SocketAddress.local(of: fd) { address = actual }
                 } catch {
@@ -184,20 +183,29 @@ public final class ProxyServer: Sendable {
         return notes
     }
 
+    /// `spec.timeouts.drain` of the running configuration (it follows reloads): the drain
+    /// deadline when `--drain-seconds` is not given.
+    public var configuredDrainNanos: UInt64 {
+        state.withLock { $0.config.proxy.timeouts.drainNanos }
+    }
+
     /// Drains: stops accepting, sends GOAWAY to every client and waits until their
-    /// in-flight requests finish or `timeoutSeconds` pass. Then call `stop()`.
-    public func drain(timeoutSeconds: Double) {
+    /// in-flight requests finish or `timeoutNanos` pass (default: `configuredDrainNanos`).
+    /// Then call `stop()`.
+    public func drain(timeoutNanos: UInt64? = nil) {
+        let timeout = timeoutNanos ?? configuredDrainNanos
         let remaining = Mutex(workers.count)
         for w in workers {
-            w.drain(timeoutNanos: UInt64(timeoutSeconds * 1e9)) {
+            w.drain(timeoutNanos: timeout) {
                 remaining.withLock { $0 -= 1 }
             }
         }
         // The control thread has nothing else to do meanwhile; poll coarsely.
-        var waited = 0.0
-        while remaining.withLock({ $0 }) > 0 && waited < timeoutSeconds + 1 {
+        let step: UInt64 = 10_000_000
+        var waited: UInt64 = 0
+        while remaining.withLock({ $0 }) > 0 && waited < timeout &+ 1_000_000_000 {
             usleep(10_000)
-            waited += 0.01
+            waited += step
         }
     }
 

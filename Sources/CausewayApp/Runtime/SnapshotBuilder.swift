@@ -17,21 +17,25 @@ enum SnapshotBuilder {
         RoutingSnapshot(services: HealthOverlay.apply(config.services, down: down), settings: settings(config.proxy), tls: tls, version: version)
     }
 
-    private static func settings(_ p: ProxyConfig) -> ProxySettings {
-        let h2 = H2Settings(
-            maxConcurrentStreams: p.http2.maxConcurrentStreams,
-            initialStreamWindow: p.http2.initialStreamWindow,
-            connectionWindow: p.http2.connectionWindow,
-            maxHeaderListSize: p.http2.maxHeaderListSize
-        )
-        return ProxySettings(
+    /// The one mapping from the validated `Proxy` to the engine's settings. The config
+    /// already holds the engine's types (`H2Settings`, `ProxyTimeouts`, `ProxyLimits`) and
+    /// durations in nanoseconds, so nothing is converted here.
+    static func settings(_ p: ProxyConfig) -> ProxySettings {
+        ProxySettings(
             cluster: p.cluster,
-            downstreamHTTP2: h2,
-            upstreamHTTP2: h2,
-            connectTimeoutNanos: UInt64(p.upstream.connectTimeoutMillis) * 1_000_000,
-            idleTimeoutNanos: UInt64(p.upstream.idleTimeoutMillis) * 1_000_000,
-            maxConnectionsPerEndpoint: p.upstream.maxConnectionsPerEndpoint
+            downstreamHTTP2: p.http2,
+            upstreamHTTP2: p.http2,
+            connectTimeoutNanos: p.upstream.connectTimeoutNanos,
+            idleTimeoutNanos: p.upstream.idleTimeoutNanos,
+            maxConnectionsPerEndpoint: p.upstream.maxConnectionsPerEndpoint,
+            timeouts: p.timeouts,
+            limits: p.limits
         )
+    }
+
+    /// What a worker is told about one of its sockets for `listener`.
+    static func listenerSpec(_ listener: ListenerConfig, fd: Int32) -> ListenerSpec {
+        ListenerSpec(fd: fd, name: listener.name, role: listener.role, accessLog: listener.accessLog)
     }
 
     /// Server and client contexts from `spec.tls`; nil when the proxy has no TLS block.
