@@ -172,7 +172,7 @@ public final class ProxyServer: Sendable {
         }
         var notes: [String] = []
         let a = old.proxy, b = config.proxy
-        if a.listeners.map({ "\($0.name) \($0.role) \($0.address)" }) != b.listeners.map({ "\($0.name) \($0.role) \($0.address)" }) {
+        if a.listeners.map({ "\($0.name) \($0.role) \($0.address) \($0.accessLog)" }) != b.listeners.map({ "\($0.name) \($0.role) \($0.address) \($0.accessLog)" }) {
             notes.append("listener changes take effect after a restart")
         }
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
