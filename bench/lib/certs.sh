@@ -1,7 +1,7 @@
 # bench/lib/certs.sh — mesh certificates for the benches that need mTLS (sourced after
-# lib/common.sh). The same layout, profiles and checks as bench/chain.sh's (which keeps its
-# own copy for now): `causeway certs root|intermediate|issue` when the binary has that
-# subcommand (--certs auto|causeway), otherwise the openssl CLI with CausewayTLS's profiles.
+# lib/common.sh), bench/chain.sh and bench/idle-memory.sh: `causeway certs
+# root|intermediate|issue` when the binary has that subcommand (--certs auto|causeway),
+# otherwise the openssl CLI with CausewayTLS's profiles; then the same checks either way.
 #
 # mesh_certs: the caller sets CERTS (auto|causeway|openssl), CAUSEWAY_BIN (may be empty for
 # openssl) and TMP; sets CERT_DIR, SIDECAR_ID, GATEWAY_ID, GATEWAY_DNS, ROOT_PEM,
