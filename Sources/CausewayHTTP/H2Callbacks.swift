@@ -38,6 +38,7 @@ enum H2Callbacks {
             s.pendingBlockStream = frame!.pointee.hd.stream_id
             s.pendingBlockBudget = s.headerLimits
             s.headerBlockInProgress = true
+            s.headerBlocksStarted &+= 1
         }
         return 0
     }
@@ -89,11 +90,7 @@ enum H2Callbacks {
             case NGHTTP2_HEADERS.rawValue:
                 let id = header.stream_id
                 guard s.role == .server, id & 1 == 1 else { break }
-                if id > s.highestClientStream {
-                    s.highestClientStream = id
-                } else if nghttp2_session_find_stream(raw, id) == nil && !s.recentlyClosed.contains(id) {
-                    // Never opened (the client skipped it) and not a late trailer of a
-                    // stream we just closed.
+                if !s.streamGaps.opened(id) && nghttp2_session_find_stream(raw, id) == nil {
                     s.connectionError = H2ErrorCode.protocolError
                 }
             default:
@@ -152,7 +149,6 @@ enum H2Callbacks {
         withSession(userData) { s in
             s.bodies[streamID] = nil
             if streamID == s.pendingBlockStream { s.headerBlockInProgress = false }
-            s.recentlyClosed.insert(streamID)
             s.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
         }
         return 0

@@ -35,10 +35,11 @@ public final class H2Session {
     public internal(set) var glitches = 0
     /// Glitches tolerated before the connection is ended (nghttp2 1.67's default burst).
     public static let glitchLimit = 1000
-    /// Highest stream id a client opened with HEADERS (server role).
-    var highestClientStream: Int32 = 0
-    /// Streams that closed lately (late trailers on them are not an error).
-    var recentlyClosed = RecentStreams()
+    /// Client stream ids skipped (server role): HEADERS on one is a connection error.
+    var streamGaps = StreamIDGaps()
+    /// Header blocks begun so far: tells the owner whether the block in progress now is
+    /// the one it saw in progress before.
+    public internal(set) var headerBlocksStarted = 0
     /// A connection error a callback found that nghttp2 does not raise itself.
     var connectionError: UInt32?
 

@@ -44,8 +44,12 @@ final class DownstreamConnection: H2Connection {
     /// When the last stream closed, or the connection was accepted (monotonic ns); the
     /// worker closes connections idle longer than the idle timeout.
     private(set) var idleSince: UInt64
-    /// When the sweep first saw a header block (or the preface) unfinished; 0 when none is.
+    /// When the sweep first saw the header block now in progress (or the preface)
+    /// unfinished; 0 when none is.
     private var headersPendingSince: UInt64 = 0
+    /// Which block that was (`H2Session.headerBlocksStarted` then): a later block restarts
+    /// the clock, so a client that finishes every block is never timed out.
+    private var headersPendingBlock = -1
     /// How the recent streams ended (rapid-reset detection).
     private var resets = ResetTracker()
     /// Response bytes queued for this client and not yet framed, across its streams.
@@ -155,8 +159,12 @@ final class DownstreamConnection: H2Connection {
                         worker.logAccess(access.record(cluster: worker.settings.cluster, listener: listener.name, peerIdentity: peerIdentity,
                                                        startedAt: stream.startedAt, now: now))
                     }
-                    // Either side's reset counts: a client can provoke ours too.
-                    if resets.record(premature: code != H2ErrorCode.noError) { calmDown() }
+                    // A young stream reset by the client, or by us for its behaviour (a
+                    // client can provoke our resets too), counts; resets we relay for a
+                    // failing upstream do not.
+                    let premature = code != H2ErrorCode.noError && !stream.resetForUpstream
+                        && now &- stream.startedAt < ResetTracker.minimumLifetimeNanos
+                    if resets.record(premature: premature) { calmDown() }
                 }
                 if streams.isEmpty {
                     idleSince = now
@@ -180,7 +188,9 @@ final class DownstreamConnection: H2Connection {
 
     /// Most recent streams were reset early: GOAWAY ENHANCE_YOUR_CALM, then close.
     private func calmDown() {
-        guard !isClosed else { return }
+        guard !isClosed, lifecycle == .open else { return }
+        // Draining: the sweep closes it hard if it does not go away in time.
+        lifecycle = .draining(since: worker.loop.now)
         worker.metrics.increment(.prematureResetGoaways)
         worker.log("client sent or provoked too many early resets; GOAWAY ENHANCE_YOUR_CALM", limitedBy: "premature-resets")
         session.terminate(errorCode: H2ErrorCode.enhanceYourCalm)
@@ -257,9 +267,15 @@ final class DownstreamConnection: H2Connection {
         scheduleFlush()
     }
 
-    /// Resets the client's stream (the upstream failed after the response started).
+    /// Resets the client's stream (the upstream failed after the response started, a
+    /// timeout, an overflow). Response bytes still queued for it are dropped now: the reset
+    /// may wait behind output a stalled client never takes.
     func reset(_ stream: ProxyStream, errorCode: UInt32) {
         stream.state = .done
+        if stream.responseCreditConnection != nil, let body = stream.responseBody {
+            responseBytesLeft(body.discard())
+        }
+        stream.responseCreditConnection = nil
         session.reset(streamID: stream.downstreamID, errorCode: errorCode)
         worker.metrics.increment(.streamsReset)
         scheduleFlush()
@@ -307,9 +323,15 @@ final class DownstreamConnection: H2Connection {
             close(reason: "still open \(timeouts.drainNanos / 1_000_000) ms after GOAWAY")
             return
         }
+        if pendingOutput > 0 && now &- lastWriteProgress > timeouts.streamIdleNanos {
+            worker.metrics.increment(.stalledWriteCloses)
+            close(reason: "client took no output for \(timeouts.streamIdleNanos / 1_000_000_000) s")
+            return
+        }
         if headersPending {
-            if headersPendingSince == 0 {
+            if headersPendingSince == 0 || headersPendingBlock != session.headerBlocksStarted {
                 headersPendingSince = now
+                headersPendingBlock = session.headerBlocksStarted
             } else if now &- headersPendingSince > timeouts.requestHeadersNanos {
                 worker.metrics.increment(.requestHeaderTimeouts)
                 close(reason: "request headers not completed in time")

@@ -23,12 +23,17 @@ class H2Connection: LoopHandler {
     private var flushScheduled = false
     /// Close as soon as everything queued has been written.
     private var closeWhenDrained = false
+    /// When the socket last took bytes, or had nothing waiting (monotonic ns): a peer that
+    /// takes nothing for long is closed by its owner's sweep, since nothing else — not even
+    /// a RST_STREAM, queued behind the output — reaches it.
+    private(set) var lastWriteProgress: UInt64
 
     /// - Parameter connecting: true for an upstream socket whose connect is in progress.
     init(context: LoopContext, fd: Int32, session: H2Session, tls: TLSConnection?, connecting: Bool) {
         self.context = context
         self.transport = Transport(loop: context.loop, fd: fd, tls: tls, connecting: connecting)
         self.session = session
+        self.lastWriteProgress = context.loop.now
     }
 
     /// TLS over the socket, or nil for h2c.
@@ -136,11 +141,13 @@ class H2Connection: LoopHandler {
             guard transport.isConnected else { return }
             let (result, sent) = transport.write(&session.output)
             countSent(sent)
+            if sent > 0 { lastWriteProgress = context.loop.now }
             switch result {
             case .drained:
                 rounds += 1
                 if session.wantsWrite && secured && rounds < 8 { continue }
                 if session.wantsWrite && secured { scheduleFlush() }
+                lastWriteProgress = context.loop.now
                 transport.setWantsWrite(false)
                 transport.resumeReads(.outputBacklog)
                 if closeWhenDrained { close(reason: "peer closed the connection") } else if !session.isAlive { close(reason: "session finished") }
@@ -158,7 +165,7 @@ class H2Connection: LoopHandler {
     }
 
     /// Bytes produced and not yet written (plaintext and ciphertext).
-    private var pendingOutput: Int { session.output.pendingBytes + transport.pendingCiphertext }
+    final var pendingOutput: Int { session.output.pendingBytes + transport.pendingCiphertext }
 
     // MARK: Reading
 

@@ -28,6 +28,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case requestHeaderTimeouts
     case streamTimeouts
     case drainHardCloses
+    case stalledWriteCloses
     case prematureResetGoaways
     case floodGoaways
     case responseBufferOverflows
@@ -55,6 +56,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .requestHeaderTimeouts: "causeway_request_header_timeouts_total"
         case .streamTimeouts: "causeway_stream_timeouts_total"
         case .drainHardCloses: "causeway_drain_hard_closes_total"
+        case .stalledWriteCloses: "causeway_stalled_write_closes_total"
         case .prematureResetGoaways: "causeway_premature_reset_goaways_total"
         case .floodGoaways: "causeway_flood_goaways_total"
         case .responseBufferOverflows: "causeway_response_buffer_overflows_total"
@@ -81,6 +83,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .requestHeaderTimeouts: "Downstream connections closed because a header block (or the preface) did not complete in time."
         case .streamTimeouts: "Streams ended by the stream idle or request timeout (408, 504 or a reset)."
         case .drainHardCloses: "Connections closed hard because they had not finished draining after GOAWAY in time."
+        case .stalledWriteCloses: "Downstream connections closed because they took none of the output owed to them for the stream idle timeout."
         case .prematureResetGoaways: "Connections ended with GOAWAY ENHANCE_YOUR_CALM: most of their recent streams were reset early."
         case .floodGoaways: "Connections ended for floods of frames without content or of protocol errors."
         case .responseBufferOverflows: "Streams reset because their client connection held too many response bytes unread."

@@ -63,6 +63,9 @@ final class ProxyStream {
     /// When bytes last moved for this stream in either direction (monotonic ns): the stream
     /// idle timeout counts from here.
     var lastProgress: UInt64
+    /// True when the proxy reset the client's stream because the upstream failed: not the
+    /// client's doing, so not counted against it (`ResetTracker`).
+    var resetForUpstream = false
     /// Access log fields; nil unless the listener logs requests.
     var access: AccessLogFields?
 

@@ -136,6 +136,7 @@ enum Relay {
             s.downstream.fail(s, errorCode == H2ErrorCode.refusedStream ? .upstreamRefused : .upstreamReset)
         case .responding:
             if errorCode == 0 && s.responseEnded { return }
+            s.resetForUpstream = true
             s.downstream.reset(s, errorCode: errorCode == 0 ? H2ErrorCode.internalError : errorCode)
         }
     }

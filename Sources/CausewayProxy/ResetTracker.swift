@@ -7,6 +7,9 @@ struct ResetTracker {
     static let window = 100
     /// Premature closes among the last `window` streams that end the connection.
     static let limit = 50
+    /// Streams that lived longer than this before their reset are not premature (Envoy's
+    /// default minimum stream lifetime): a client cancelling long calls is not an attack.
+    static let minimumLifetimeNanos: UInt64 = 1_000_000_000
 
     /// One bit per recent stream, oldest first out: 1 = reset before completing.
     private var bits: (UInt64, UInt64) = (0, 0)

@@ -189,18 +189,21 @@ final class UpstreamConnection: H2Connection {
 
     override func handle(_ events: [H2Event]) {
         let now = worker.loop.now
+        // Connection credit for the DATA of this batch, returned in one call at the end.
+        var received = 0
+        defer { if received > 0 { session.consumeConnection(count: received); scheduleFlush() } }
         for event in events {
             switch event {
             case .headers(let id, let block, let endStream):
                 guard let stream = streams[id] else { continue }
                 Relay.responseHead(stream, block, endStream: endStream, now: now)
             case .data(let id, let bytes):
-                // The connection's window goes back at once: it is shared by every client
-                // with a stream here, and must not wait for the slowest of them.
-                session.consumeConnection(count: bytes.count)
+                // The connection's window goes back at once (end of this batch): it is
+                // shared by every client with a stream here, and must not wait for the
+                // slowest of them.
+                received += bytes.count
                 if let stream = streams[id], Relay.responseData(stream, bytes, now: now) { continue }
                 session.consumeStream(streamID: id, count: bytes.count)
-                scheduleFlush()
             case .endStream(let id):
                 if let stream = streams[id] { Relay.responseEnd(stream, trailers: nil) }
             case .streamClosed(let id, let code):
@@ -213,9 +216,10 @@ final class UpstreamConnection: H2Connection {
                 // nghttp2 resets the stream; its close answers the client from this.
                 worker.metrics.increment(.headerLimitRejections)
                 streams[id]?.upstreamFailure = .upstreamHeaderTooLarge
-            case .headersNotSent:
-                // A request HEADERS nghttp2 could not send: it closes the stream itself.
-                break
+            case .headersNotSent(let id):
+                // A request HEADERS nghttp2 could not serialize (too large once edited):
+                // nghttp2 closes the stream itself; answer 431, do not retry it.
+                streams[id]?.upstreamFailure = .headerTooLarge
             case .goaway(let lastStreamID, let code):
                 worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))", limitedBy: "upstream-goaway")
                 // No new streams here; close as soon as the ones in flight are done.

@@ -28,3 +28,22 @@ struct HeaderBudgetTests {
         #expect(HeaderBlock([("a", "b")]).removingAll(named: "x-forwarded-client-cert").count == 1)
     }
 }
+
+@Suite("StreamIDGaps")
+struct StreamIDGapsTests {
+    /// Opens each id in turn; the verdict for each.
+    private func verdicts(_ ids: [Int32]) -> [Bool] {
+        var g = StreamIDGaps()
+        return ids.map { g.opened($0) }
+    }
+
+    @Test func skippedIdsAreViolationsOpenedOnesAreNot() {
+        // 5 skips 1 and 3; 7 is next; 5 again is a late trailer; 13 skips 9 and 11.
+        #expect(verdicts([5, 3, 1, 7, 5, 13, 11, 7]) == [true, false, false, true, true, true, false, true])
+    }
+
+    @Test func inOrderClientsNeverTrip() {
+        let ids = Array(stride(from: Int32(1), through: 2001, by: 2))
+        #expect(verdicts(ids + ids).allSatisfy { $0 })
+    }
+}
