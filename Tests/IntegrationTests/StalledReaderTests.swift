@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+import CausewayHTTP
+import Glibc
+
+/// A client that opens a large window and then never reads its socket: once the kernel's
+/// buffers and the proxy's output high-water fill, not even a RST_STREAM can reach it, so
+/// the connection itself must go after the stream idle timeout.
+final class StalledReaderTests: XCTestCase {
+    func testClientThatTakesNoOutputIsClosedAfterTheStreamIdleTimeout() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("www/huge.bin"), contents: nil))
+        XCTAssertEqual(truncate(dir.path("www/huge.bin"), 64 << 20), 0)
+        try dir.write("www/small.txt", "ok\n")
+        let backend = try NghttpdBackend(docroot: dir.path("www"))
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1,
+                                          extraProxySpec: "  timeouts: { streamIdle: 2s }")
+        defer { sidecar.stop() }
+
+        let client = try H2TestPeer.connect(port: sidecar.port, window: 1 << 30)
+        for _ in 0..<4 {
+            _ = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "backend"),
+                                                          (":path", "/huge.bin")]), body: nil)
+        }
+        try client.flush()
+        // Never read again. Within the idle timeout, the sweep's second and some slack, the
+        // sidecar gives up on the connection.
+        func metric(_ name: String) -> Int? {
+            guard let text = try? sidecar.admin("/metrics") else { return nil }
+            let line = text.split(separator: "\n").first { $0.hasPrefix(name + "{") }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline && (metric("causeway_stalled_write_closes_total") ?? 0) < 1 { usleep(200_000) }
+        XCTAssertEqual(metric("causeway_stalled_write_closes_total"), 1)
+        XCTAssertEqual(metric("causeway_downstream_connections_active"), 0)
+        // And it still serves others.
+        let r = try runCommand("curl", ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "-H", "host: backend", sidecar.url("/small.txt")])
+        XCTAssertEqual(r.stdoutText, "200")
+    }
+}
+
+/// Resets the proxy relays for a failing upstream are not the client's doing.
+final class UpstreamResetAccountingTests: XCTestCase {
+    func testManyUpstreamResetsDoNotEndTheClientsConnection() throws {
+        let dir = try TempDir()
+        let upstream = try ScriptedUpstream.resetting()
+        let sidecar = try CausewaySidecar(dir: dir, services: ["flaky": [TestEndpoint(port: upstream.port)]], workers: 1)
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        var ids: [Int32] = []
+        // 100: the tracker's whole window (the scripted upstream takes 100 streams at a time).
+        for _ in 0..<100 {
+            ids.append(client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "flaky"),
+                                                                 (":path", "/")]), body: nil))
+        }
+        XCTAssertTrue(try client.pump(seconds: 20) { ids.allSatisfy { client.closed[$0] != nil } },
+                      "closed \(client.closed.count) of \(ids.count)")
+        // Every stream was reset, each on the upstream's behalf; the connection still works.
+        XCTAssertTrue(ids.allSatisfy { client.closed[$0] != 0 })
+        let metrics = try sidecar.admin("/metrics")
+        XCTAssertTrue(metrics.contains("causeway_premature_reset_goaways_total{cluster=\"test-cluster\"} 0"), metrics)
+        let last = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "flaky"),
+                                                             (":path", "/")]), body: nil)
+        XCTAssertTrue(try client.pump(seconds: 10) { client.statuses[last] == 200 || client.closed[last] != nil })
+        XCTAssertEqual(client.statuses[last], 200)
+    }
+}
