@@ -7,14 +7,16 @@ import CausewayBytes
 /// Callbacks only record events and move bytes; they never call back into the proxy, so
 /// nothing re-enters nghttp2 while it is running.
 enum H2Callbacks {
-    static func install(on callbacks: OpaquePointer) {
+    /// Installs the callbacks; a server session also sees every frame header first (the
+    /// stream-order check), a client session does without that call per frame.
+    static func install(on callbacks: OpaquePointer, role: H2Role) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
         nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
         nghttp2_session_callbacks_set_send_data_callback(callbacks, sendData)
-        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, onBeginFrame)
+        if role == .server { nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, onBeginFrame) }
         nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, onFrameNotSend)
     }
 
@@ -73,28 +75,15 @@ enum H2Callbacks {
         }
     }
 
-    /// Sees every frame header before its payload: counts frames that cost us work and
-    /// give the peer nothing (empty DATA, SETTINGS, PRIORITY), and catches HEADERS that
-    /// would open a stream below one the client already opened, which nghttp2 1.52 ignores
-    /// although RFC 9113 §5.1.1 makes it a connection error.
+    /// Server role: sees every frame header before its payload, to catch HEADERS that would
+    /// open a stream the client skipped, which nghttp2 1.52 ignores although RFC 9113
+    /// §5.1.1 makes it a connection error (nghttp2 calls nothing else for such a frame).
     static let onBeginFrame: nghttp2_on_begin_frame_callback = { raw, hd, userData in
+        let header = hd!.pointee
+        guard UInt32(header.type) == NGHTTP2_HEADERS.rawValue, header.stream_id & 1 == 1 else { return 0 }
         withSession(userData) { s in
-            let header = hd!.pointee
-            switch UInt32(header.type) {
-            case NGHTTP2_DATA.rawValue:
-                if header.length == 0 && header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0 { s.glitches &+= 1 }
-            case NGHTTP2_SETTINGS.rawValue:
-                if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { s.glitches &+= 1 }
-            case NGHTTP2_PRIORITY.rawValue:
-                s.glitches &+= 1
-            case NGHTTP2_HEADERS.rawValue:
-                let id = header.stream_id
-                guard s.role == .server, id & 1 == 1 else { break }
-                if !s.streamGaps.opened(id) && nghttp2_session_find_stream(raw, id) == nil {
-                    s.connectionError = H2ErrorCode.protocolError
-                }
-            default:
-                break
+            if !s.streamGaps.opened(header.stream_id) && nghttp2_session_find_stream(raw, header.stream_id) == nil {
+                s.connectionError = H2ErrorCode.protocolError
             }
         }
         return 0
@@ -128,12 +117,22 @@ enum H2Callbacks {
             }
             s.events.append(.headers(streamID: hd.stream_id, block: s.takePendingBlock(), endStream: endStream))
         case NGHTTP2_DATA.rawValue:
-            if endStream { s.events.append(.endStream(streamID: hd.stream_id)) }
+            if endStream {
+                s.events.append(.endStream(streamID: hd.stream_id))
+            } else if hd.length == 0 {
+                // Frames that cost work and give us nothing count as glitches.
+                s.glitches &+= 1
+            }
+        case NGHTTP2_PRIORITY.rawValue:
+            s.glitches &+= 1
         case NGHTTP2_GOAWAY.rawValue:
             let g = frame.pointee.goaway
             s.events.append(.goaway(lastStreamID: g.last_stream_id, errorCode: g.error_code))
         case NGHTTP2_SETTINGS.rawValue:
-            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { s.events.append(.settings) }
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 {
+                s.glitches &+= 1
+                s.events.append(.settings)
+            }
         default:
             break
         }

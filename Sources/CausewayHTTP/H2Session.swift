@@ -59,7 +59,7 @@ public final class H2Session {
         pendingBlockBudget = headerLimits
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
-        H2Callbacks.install(on: callbacks!)
+        H2Callbacks.install(on: callbacks!, role: role)
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         nghttp2_option_set_no_auto_window_update(option, 1)

@@ -69,3 +69,21 @@ final class UpstreamResetAccountingTests: XCTestCase {
         XCTAssertEqual(client.statuses[last], 200)
     }
 }
+
+/// Floods of frames that carry nothing end the connection with GOAWAY ENHANCE_YOUR_CALM;
+/// the proxy keeps serving others.
+final class FrameFloodTests: XCTestCase {
+    private func flood(_ kind: String) throws {
+        let f = try AbuseFixture()
+        defer { f.stop() }
+        let r = try PythonPeer.run("flood.py", ["--port", String(f.sidecar.port), "--kind", kind, "--frames", "3000"], timeout: 60)
+        XCTAssertTrue(r.bool("goaway"), "no GOAWAY after \(r.int("sent") ?? 0) \(kind) frames: \(r)")
+        XCTAssertEqual(r.int("goaway_code"), 0xb, "\(r)")
+        XCTAssertTrue(f.sidecar.process.process.isRunning, f.sidecar.process.log)
+        XCTAssertEqual(try f.get().code, "200")
+    }
+
+    func testSettingsFloodEndsTheConnection() throws { try flood("settings") }
+
+    func testEmptyDataFloodEndsTheConnection() throws { try flood("empty-data") }
+}
