@@ -2,8 +2,9 @@ import CausewayHTTP
 import CausewayLoop
 
 /// What a request's access log line needs beyond `ProxyStream`'s own fields; kept only on
-/// listeners with `accessLog` on, so the common path carries no copies of the head.
-struct AccessLogFields {
+/// listeners with `accessLog` on, so the common path carries no copies of the head (and a
+/// class, so a stream without one carries one nil pointer, not the fields).
+final class AccessLogFields {
     var method: [UInt8] = []
     var authority: [UInt8] = []
     var path: [UInt8] = []
