@@ -6,16 +6,16 @@ import CausewayLoop
 /// host one (a worker's, a prober's).
 ///
 /// Loop-bound; not thread-safe.
-final class LoopContext {
-    let loop: EventLoop
+public final class LoopContext {
+    public let loop: EventLoop
     /// Read buffer shared by every connection on this loop: bytes are fully handled
     /// (copied into stream queues or dropped) before the next read.
-    let readBuffer: UnsafeMutableRawBufferPointer
+    public let readBuffer: UnsafeMutableRawBufferPointer
     /// Decrypted bytes of TLS connections, used the same way as `readBuffer`.
-    let plaintextBuffer: UnsafeMutableRawBufferPointer
+    public let plaintextBuffer: UnsafeMutableRawBufferPointer
     private var spareEvents: [H2Event] = []
 
-    init(loop: EventLoop) {
+    public init(loop: EventLoop) {
         self.loop = loop
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         plaintextBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)

@@ -4,16 +4,20 @@ import CausewayTLS
 
 /// Why a connection does not read. Reads resume only when the set is empty, so one
 /// reason going away never re-enables reads another still needs stopped.
-struct ReadPause: OptionSet {
-    let rawValue: UInt8
+public struct ReadPause: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
     /// The peer half-closed: nothing more will come, and level-triggered readiness for it
     /// would be reported on every loop pass.
-    static let peerFinished = ReadPause(rawValue: 1 << 0)
+    public static let peerFinished = ReadPause(rawValue: 1 << 0)
     /// We owe the peer more output than the high-water mark: take no new work from it
     /// until it reads.
-    static let outputBacklog = ReadPause(rawValue: 1 << 1)
+    public static let outputBacklog = ReadPause(rawValue: 1 << 1)
     /// The TCP connect has not completed.
-    static let connecting = ReadPause(rawValue: 1 << 2)
+    public static let connecting = ReadPause(rawValue: 1 << 2)
+    /// The protocol expects nothing more from the peer for now (the admin server's one
+    /// request per connection has arrived).
+    public static let nothingExpected = ReadPause(rawValue: 1 << 3)
 }
 
 /// transport: one socket on one loop, optionally with TLS over it (memory BIOs): reads,
@@ -22,9 +26,9 @@ struct ReadPause: OptionSet {
 /// codec driver (`H2Connection`) hands it plaintext to send and takes plaintext it reads.
 ///
 /// Loop-bound; not thread-safe.
-final class Transport {
+public final class Transport {
     /// Where the socket is in its life.
-    enum Phase: Equatable {
+    public enum Phase: Equatable {
         /// Non-blocking connect in progress (upstream).
         case connecting
         /// TCP is up; the TLS handshake is in progress.
@@ -36,7 +40,7 @@ final class Transport {
     }
 
     /// What a read pass ended with.
-    enum ReadOutcome {
+    public enum ReadOutcome {
         /// Nothing more to read now; `flush` when TLS owes the peer handshake bytes.
         case idle(flush: Bool)
         /// The owner's `deliver` returned false (it closed or stopped).
@@ -49,12 +53,12 @@ final class Transport {
         case refused(TLSError)
     }
 
-    let loop: EventLoop
+    public let loop: EventLoop
     /// The socket; -1 once closed.
-    private(set) var fd: Int32
+    public private(set) var fd: Int32
     /// TLS over the socket, or nil for plaintext.
-    let tls: TLSConnection?
-    private(set) var phase: Phase
+    public let tls: TLSConnection?
+    public private(set) var phase: Phase
     /// Ciphertext waiting for the socket (TLS only).
     private var wire = OutputQueue()
     private var pauses: ReadPause
@@ -64,7 +68,7 @@ final class Transport {
     private var receivedPlaintext = false
 
     /// - Parameter connecting: true for a socket whose non-blocking connect is in progress.
-    init(loop: EventLoop, fd: Int32, tls: TLSConnection?, connecting: Bool) {
+    public init(loop: EventLoop, fd: Int32, tls: TLSConnection?, connecting: Bool) {
         self.loop = loop
         self.fd = fd
         self.tls = tls
@@ -73,27 +77,27 @@ final class Transport {
         wantsWrite = connecting
     }
 
-    var isClosed: Bool { phase == .closed }
+    public var isClosed: Bool { phase == .closed }
     /// True once plaintext may flow (TLS handshake done, or no TLS).
-    var isEstablished: Bool { phase == .established }
+    public var isEstablished: Bool { phase == .established }
     /// True once the socket may be written (the connect completed).
-    var isConnected: Bool { phase == .handshaking || phase == .established }
+    public var isConnected: Bool { phase == .handshaking || phase == .established }
     /// True once the peer finished sending.
-    var peerFinished: Bool { pauses.contains(.peerFinished) }
+    public var peerFinished: Bool { pauses.contains(.peerFinished) }
     /// Ciphertext not yet written.
-    var pendingCiphertext: Int { wire.pendingBytes }
+    public var pendingCiphertext: Int { wire.pendingBytes }
 
     /// Starts watching the socket for `handler`.
-    func register(_ handler: LoopHandler) throws(SystemError) {
+    public func register(_ handler: LoopHandler) throws(SystemError) {
         interest = computedInterest
         try loop.register(fd, handler: handler, interest: interest)
     }
 
-    func pauseReads(_ reason: ReadPause) { pauses.insert(reason); updateInterest() }
-    func resumeReads(_ reason: ReadPause) { pauses.remove(reason); updateInterest() }
+    public func pauseReads(_ reason: ReadPause) { pauses.insert(reason); updateInterest() }
+    public func resumeReads(_ reason: ReadPause) { pauses.remove(reason); updateInterest() }
 
     /// Whether to be told when the socket becomes writable (only after a short write).
-    func setWantsWrite(_ wants: Bool) {
+    public func setWantsWrite(_ wants: Bool) {
         wantsWrite = wants
         updateInterest()
     }
@@ -116,7 +120,7 @@ final class Transport {
 
     /// The connecting socket became writable: returns the connect's error (0 when
     /// connected) and, when connected, moves on to the handshake or to established.
-    func finishConnect() -> Int32 {
+    public func finishConnect() -> Int32 {
         let error = Sockets.pendingError(fd)
         guard error == 0 else { return error }
         phase = tls == nil ? .established : .handshaking
@@ -127,7 +131,7 @@ final class Transport {
     }
 
     /// Starts a client handshake; returns the error if it failed at once.
-    func startHandshake() -> TLSError? {
+    public func startHandshake() -> TLSError? {
         guard let tls, phase == .handshaking else { return nil }
         if case .failed(let error) = tls.handshake() { return error }
         return nil
@@ -139,7 +143,7 @@ final class Transport {
     /// starve the others), drives the TLS handshake, and hands every plaintext byte to
     /// `deliver` (false: stop). `handshakeCompleted` runs once, when TLS is established,
     /// and may refuse the peer by returning false.
-    func readAvailable(into buffer: UnsafeMutableRawBufferPointer, plaintext: UnsafeMutableRawBufferPointer,
+    public func readAvailable(into buffer: UnsafeMutableRawBufferPointer, plaintext: UnsafeMutableRawBufferPointer,
                        countReceived: (Int) -> Void, handshakeCompleted: () -> Bool,
                        deliver: (UnsafeRawBufferPointer) -> Bool) -> ReadOutcome {
         var flush = false
@@ -213,7 +217,7 @@ final class Transport {
 
     /// Writes `plain` to the socket: directly, or as TLS records once established.
     /// Returns the result and the number of bytes that reached the socket.
-    func write(_ plain: inout OutputQueue) -> (FlushResult, sent: Int) {
+    public func write(_ plain: inout OutputQueue) -> (FlushResult, sent: Int) {
         if let tls {
             if phase == .established { _ = tls.writePlaintext(draining: &plain) }
             tls.takeCiphertext(into: &wire)
@@ -227,20 +231,20 @@ final class Transport {
     }
 
     /// Writes whatever TLS produced (an alert) without waiting; used just before closing.
-    func flushAlert() {
+    public func flushAlert() {
         guard let tls, phase != .closed else { return }
         tls.takeCiphertext(into: &wire)
         _ = OutputWriter.flush(&wire, to: fd)
     }
 
     /// Frees buffers kept for reuse.
-    func trimIdleMemory() {
+    public func trimIdleMemory() {
         wire.releaseSpare()
         if wire.isEmpty { tls?.releaseIdleBuffers() }
     }
 
     /// Stops watching and closes the socket. Idempotent.
-    func close() {
+    public func close() {
         guard phase != .closed else { return }
         phase = .closed
         loop.deregister(fd)

@@ -26,6 +26,8 @@ public final class Worker {
     /// Every open upstream connection, pooled or draining, for shutdown.
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
     private var acceptors: [Acceptor] = []
+    /// What each acceptor's listener serves, by `Acceptor.tag`.
+    private var listeners: [ListenerSpec] = []
     private var drainDone: (() -> Void)?
 
     /// Downstream connections the process's descriptor limit leaves this worker.
@@ -73,22 +75,21 @@ public final class Worker {
 
     // MARK: Connections
 
-    /// Downstream connections open on this worker.
-    var downstreamCount: Int { downstreams.count }
-
-    /// Most downstream connections this worker serves at once: the configured limit, or
-    /// less if the descriptor limit requires.
-    var connectionLimit: Int { min(settings.limits.maxDownstreamConnectionsPerWorker, descriptorBudget) }
 
     /// Starts accepting on a listening socket opened by the control thread.
     func addListener(_ listener: ListenerSpec) throws(SystemError) {
-        let acceptor = Acceptor(worker: self, listener: listener)
-        try loop.register(listener.fd, handler: acceptor, interest: .read)
+        let acceptor = Acceptor(target: self, fd: listener.fd, name: listener.name, tag: listeners.count)
+        try acceptor.start()
+        listeners.append(listener)
         acceptors.append(acceptor)
     }
 
     /// A connection the acceptor took: it lives on this worker until it closes.
-    func accepted(fd: Int32, listener: ListenerSpec) {
+    public func accepted(fd: Int32, from acceptor: Acceptor) {
+        accepted(fd: fd, listener: listeners[acceptor.tag])
+    }
+
+    private func accepted(fd: Int32, listener: ListenerSpec) {
         var tls: TLSConnection?
         if listener.role == .gateway {
             guard let context = snapshot.tls?.server else {
@@ -183,5 +184,24 @@ public final class Worker {
     /// Writes one access log line (JSON).
     func logAccess(_ record: AccessLogRecord) {
         logger?.emitAccess(record)
+    }
+}
+
+extension Worker: AcceptTarget {
+    public var acceptLoop: EventLoop { loop }
+
+    /// Downstream connections open on this worker.
+    public var openConnections: Int { downstreams.count }
+
+    /// Most downstream connections this worker serves at once: the configured limit, or
+    /// less if the descriptor limit requires.
+    public var connectionLimit: Int { min(settings.limits.maxDownstreamConnectionsPerWorker, descriptorBudget) }
+
+    public func rejectedAtLimit(_ acceptor: Acceptor) {
+        metrics.increment(.downstreamConnectionsRejected)
+    }
+
+    public func acceptFailed(_ error: SystemError, acceptor: Acceptor) {
+        log("accept on \(acceptor.name): \(error)", limitedBy: "accept")
     }
 }

@@ -3,61 +3,79 @@ import Glibc
 #endif
 import CausewayBytes
 import CausewayLoop
+import CausewayProxy
 
 /// One HTTP/1.1 admin request: read the request head, answer, close.
 ///
 /// The admin port serves operators and scrapers, not traffic: one request per connection
-/// keeps this simple and is what curl and Prometheus handle fine.
+/// keeps this simple and is what curl and Prometheus handle fine. The socket is a
+/// `Transport` (as on worker connections); `AdminState` closes connections that have not
+/// finished within `AdminState.requestTimeoutNanos`.
 final class AdminConnection: LoopHandler {
+    /// Where the exchange is.
+    enum Phase {
+        /// Reading the request head.
+        case reading
+        /// The head arrived; the answer is being prepared or written.
+        case answering
+    }
+
     private unowned let state: AdminState
-    private var fd: Int32
+    private let transport: Transport
+    private var phase = Phase.reading
     private var request: [UInt8] = []
     private var output = OutputQueue()
-    private var answered = false
+    /// When it was accepted (monotonic ns).
+    let openedAt: UInt64
     /// Largest request head accepted.
     static let maxRequest = 8192
 
     init(state: AdminState, fd: Int32) {
         self.state = state
-        self.fd = fd
+        self.transport = Transport(loop: state.loop, fd: fd, tls: nil, connecting: false)
+        self.openedAt = state.loop.now
     }
 
+    func start() throws(SystemError) {
+        try transport.register(self)
+    }
+
+    var isClosed: Bool { transport.isClosed }
+
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        if hangup {
+        if writable { flush() }
+        guard !transport.isClosed, readable || hangup else { return }
+        if hangup && transport.peerFinished {
             // The peer is gone; epoll would keep reporting it while we wait for workers.
             close()
             return
         }
-        if writable { flush() }
-        if readable && fd >= 0 {
-            if answered {
-                // One request per connection: ignore anything more (and stop being woken
-                // for it) until the response is out.
-                state.loop.modify(fd, interest: output.isEmpty ? [] : .write)
-            } else {
-                read()
-            }
+        let outcome = transport.readAvailable(
+            into: state.context.readBuffer, plaintext: state.context.plaintextBuffer, countReceived: { _ in },
+            handshakeCompleted: { true }, deliver: { received($0) })
+        switch outcome {
+        case .idle, .stopped:
+            break
+        case .endOfStream:
+            // A client may half-close after its request; before it, nothing will come.
+            if phase == .reading { close() }
+        case .failed, .refused:
+            close()
         }
     }
 
     func loopFlush() {}
 
-    private func read() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let result = buffer.withUnsafeMutableBytes { Syscall.read(fd, into: $0) }
-        switch result {
-        case .bytes(0), .failed:
-            close()
-        case .bytes(let n):
-            request.append(contentsOf: buffer[0..<n])
-            if let end = headEnd() {
-                parse(head: Array(request[0..<end]))
-            } else if request.count > Self.maxRequest {
-                send(AdminResponse(status: 431, contentType: "text/plain", body: "request head too large\n"))
-            }
-        case .wouldBlock:
-            break
+    /// Collects the head; returns false once it is complete (nothing more is read).
+    private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard phase == .reading else { return false }
+        request.append(contentsOf: bytes)
+        if let end = headEnd() {
+            parse(head: Array(request[0..<end]))
+        } else if request.count > Self.maxRequest {
+            send(AdminResponse(status: 431, contentType: "text/plain", body: "request head too large\n"))
         }
+        return phase == .reading
     }
 
     private func headEnd() -> Int? {
@@ -69,7 +87,7 @@ final class AdminConnection: LoopHandler {
     }
 
     private func parse(head: [UInt8]) {
-        answered = true
+        stopReading()
         let line = head.split(separator: 13, maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
         let parts = line.split(separator: " ")
         guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
@@ -88,9 +106,15 @@ final class AdminConnection: LoopHandler {
         }
     }
 
+    /// One request per connection: anything more is not read (and does not wake us).
+    private func stopReading() {
+        phase = .answering
+        transport.pauseReads(.nothingExpected)
+    }
+
     private func send(_ response: AdminResponse, contentLength: Int? = nil) {
-        answered = true
-        guard fd >= 0 else { return }
+        stopReading()
+        guard !transport.isClosed else { return }
         let reasonText: String
         switch response.status {
         case 200: reasonText = "OK"
@@ -106,21 +130,21 @@ final class AdminConnection: LoopHandler {
     }
 
     private func flush() {
-        guard fd >= 0 else { return }
-        switch OutputWriter.flush(&output, to: fd) {
+        guard !transport.isClosed, !output.isEmpty else { return }
+        switch transport.write(&output).0 {
         case .drained:
-            if answered { close() }
+            if phase == .answering { close() }
         case .blocked:
-            state.loop.modify(fd, interest: .write)
+            transport.setWantsWrite(true)
         case .failed:
             close()
         }
     }
 
-    private func close() {
-        guard fd >= 0 else { return }
-        state.loop.deregister(fd)
-        Syscall.close(fd)
-        fd = -1
+    /// Closes the socket. Idempotent.
+    func close() {
+        guard !transport.isClosed else { return }
+        transport.close()
+        state.connectionClosed(self)
     }
 }

@@ -59,18 +59,29 @@ final class AdminServer: Sendable {
     }
 }
 
-/// The admin loop's state: the listener, the configuration shown, and metric gathering.
-final class AdminState: LoopHandler {
+/// The admin loop's state: the listener, the connections, the configuration shown, and
+/// metric gathering. Like a worker, it is an `AcceptTarget`: at most `connectionLimit`
+/// connections (more are closed at accept), each closed if it has not finished within
+/// `requestTimeoutNanos`, and a pause instead of a spin when descriptors run out.
+final class AdminState: AcceptTarget {
     let loop: EventLoop
+    /// The loop's shared buffers.
+    let context: LoopContext
     let cluster: String
     let workers: [WorkerHandle]
     var config: LoadedConfig
     /// The table workers route with (mirrored services lose unreachable gateways).
     var services: ServiceTable
-    private var listenFD: Int32 = -1
+    private var acceptor: Acceptor?
+    private var connections: [ObjectIdentifier: AdminConnection] = [:]
+    /// A connection must have been answered within this long of its accept.
+    static let requestTimeoutNanos: UInt64 = 10_000_000_000
+    /// Admin connections served at once.
+    static let maxConnections = 64
 
     init(loop: EventLoop, cluster: String, workers: [WorkerHandle], config: LoadedConfig) {
         self.loop = loop
+        self.context = LoopContext(loop: loop)
         self.cluster = cluster
         self.workers = workers
         self.config = config
@@ -78,30 +89,50 @@ final class AdminState: LoopHandler {
     }
 
     func listen(fd: Int32) throws(SystemError) {
-        listenFD = fd
-        try loop.register(fd, handler: self, interest: .read)
+        let acceptor = Acceptor(target: self, fd: fd, name: "admin")
+        try acceptor.start()
+        self.acceptor = acceptor
+        scheduleSweep()
     }
 
     func close() {
-        if listenFD >= 0 {
-            loop.deregister(listenFD)
-            Syscall.close(listenFD)
-            listenFD = -1
+        acceptor?.close()
+        acceptor = nil
+        for (_, c) in connections { c.close() }
+    }
+
+    private func scheduleSweep() {
+        loop.schedule(after: 1_000_000_000) { [weak self] in
+            guard let self, self.acceptor != nil else { return }
+            let now = self.loop.now
+            for (_, c) in self.connections where now &- c.openedAt > Self.requestTimeoutNanos { c.close() }
+            self.scheduleSweep()
         }
     }
 
-    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        while case .success(let fd)? = Sockets.accept(listenFD) {
-            let connection = AdminConnection(state: self, fd: fd)
-            do {
-                try loop.register(fd, handler: connection, interest: .read)
-            } catch {
-                Syscall.close(fd)
-            }
+    // MARK: AcceptTarget
+
+    var acceptLoop: EventLoop { loop }
+    var openConnections: Int { connections.count }
+    var connectionLimit: Int { Self.maxConnections }
+
+    func accepted(fd: Int32, from acceptor: Acceptor) {
+        let connection = AdminConnection(state: self, fd: fd)
+        do {
+            try connection.start()
+            connections[ObjectIdentifier(connection)] = connection
+        } catch {
+            Syscall.close(fd)
         }
     }
 
-    func loopFlush() {}
+    func rejectedAtLimit(_ acceptor: Acceptor) {}
+
+    func acceptFailed(_ error: SystemError, acceptor: Acceptor) {}
+
+    func connectionClosed(_ connection: AdminConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
 
     /// Answers `path`, calling `respond` (possibly later, after workers reply).
     func handle(path: String, respond: @escaping (AdminResponse) -> Void) {
