@@ -4,6 +4,7 @@ import Glibc
 import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
+import CausewayProxy
 
 /// A small h2c responder for the demo: answers every request with 200 and a text body
 /// naming the backend, the request, and the caller identity the gateway forwarded in
@@ -19,9 +20,9 @@ final class DemoBackend: Sendable {
         guard let socketAddress = SocketAddress(ip: host, port: port) else { throw StartupError("\(host) is not an IP address") }
         do {
             let thread = try LoopThread.listening(on: socketAddress, name: "causeway-demo") { loop, fd in
-                let acceptor = DemoAcceptor(loop: loop, fd: fd, name: name)
-                loop.context = acceptor
-                do { try loop.register(fd, handler: acceptor, interest: .read) } catch { Syscall.close(fd) }
+                let server = DemoServer(loop: loop, name: name)
+                loop.context = server
+                do { try server.listen(fd: fd) } catch { Syscall.close(fd) }
             }
             return DemoBackend(mailbox: thread.mailbox, join: thread.join, address: thread.address.description)
         } catch {
@@ -41,59 +42,70 @@ final class DemoBackend: Sendable {
     }
 }
 
-private final class DemoAcceptor: LoopHandler {
+/// The demo responder's loop: the shared `Acceptor` hands it connections.
+private final class DemoServer: AcceptTarget {
     let loop: EventLoop
-    let fd: Int32
+    let context: LoopContext
     let name: String
     var connections: [ObjectIdentifier: DemoConnection] = [:]
+    private var acceptor: Acceptor?
 
-    init(loop: EventLoop, fd: Int32, name: String) {
+    init(loop: EventLoop, name: String) {
         self.loop = loop
-        self.fd = fd
+        self.context = LoopContext(loop: loop)
         self.name = name
     }
 
-    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        while case .success(let client)? = Sockets.accept(fd) {
-            let c = DemoConnection(acceptor: self, fd: client)
-            do {
-                try loop.register(client, handler: c, interest: .read)
-                connections[ObjectIdentifier(c)] = c
-            } catch {
-                Syscall.close(client)
-            }
+    func listen(fd: Int32) throws(SystemError) {
+        let acceptor = Acceptor(target: self, fd: fd, name: "demo")
+        try acceptor.start()
+        self.acceptor = acceptor
+    }
+
+    var acceptLoop: EventLoop { loop }
+    var openConnections: Int { connections.count }
+    var connectionLimit: Int { 1024 }
+
+    func accepted(fd: Int32, from acceptor: Acceptor) {
+        let c = DemoConnection(server: self, fd: fd)
+        do {
+            try c.transport.register(c)
+            connections[ObjectIdentifier(c)] = c
+        } catch {
+            Syscall.close(fd)
         }
     }
 
-    func loopFlush() {}
+    func rejectedAtLimit(_ acceptor: Acceptor) {}
+    func acceptFailed(_ error: SystemError, acceptor: Acceptor) {}
 }
 
+/// One h2c connection to the demo responder, its socket a `Transport`.
 private final class DemoConnection: LoopHandler {
-    unowned let acceptor: DemoAcceptor
-    var fd: Int32
+    unowned let server: DemoServer
+    let transport: Transport
     let session = H2Session(role: .server, settings: H2Settings())
     var requests: [Int32: HeaderBlock] = [:]
 
-    init(acceptor: DemoAcceptor, fd: Int32) {
-        self.acceptor = acceptor
-        self.fd = fd
+    init(server: DemoServer, fd: Int32) {
+        self.server = server
+        self.transport = Transport(loop: server.loop, fd: fd, tls: nil, connecting: false)
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while fd >= 0 {
-            let r = buffer.withUnsafeMutableBytes { Syscall.read(fd, into: $0) }
-            guard case .bytes(let n) = r, n > 0 else {
-                if r != .wouldBlock { close() }
-                break
+        if readable || hangup {
+            let outcome = transport.readAvailable(
+                into: server.context.readBuffer, plaintext: server.context.plaintextBuffer, countReceived: { _ in },
+                handshakeCompleted: { true },
+                deliver: { bytes in
+                    do { try session.receive(bytes) } catch { close(); return false }
+                    handleEvents()
+                    return true
+                })
+            switch outcome {
+            case .idle, .stopped: break
+            case .endOfStream, .failed, .refused: close()
             }
-            do {
-                try buffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            } catch {
-                close()
-                return
-            }
-            handleEvents()
         }
         flush()
     }
@@ -122,7 +134,7 @@ private final class DemoConnection: LoopHandler {
     private func respond(_ id: Int32) {
         guard let request = requests[id] else { return }
         let text = """
-        hello from \(acceptor.name)
+        hello from \(server.name)
         request: \(request.value(of: ":method") ?? "?") \(request.value(of: ":authority") ?? "?")\(request.value(of: ":path") ?? "?")
         caller: \(request.value(of: "x-forwarded-client-cert") ?? "(no x-forwarded-client-cert)")
 
@@ -133,27 +145,25 @@ private final class DemoConnection: LoopHandler {
         session.finish(body)
         session.submitResponse(streamID: id, HeaderBlock([
             (":status", "200"), ("content-type", "text/plain; charset=utf-8"),
-            ("content-length", String(body.bufferedBytes)), ("x-demo-backend", acceptor.name),
+            ("content-length", String(body.bufferedBytes)), ("x-demo-backend", server.name),
         ]), body: body)
     }
 
     private func flush() {
-        guard fd >= 0 else { return }
+        guard !transport.isClosed else { return }
         do { try session.produceOutput(limit: 1 << 20) } catch { close(); return }
         session.events.removeAll()
-        switch OutputWriter.flush(&session.output, to: fd) {
-        case .drained: acceptor.loop.modify(fd, interest: .read)
-        case .blocked: acceptor.loop.modify(fd, interest: [.read, .write])
+        switch transport.write(&session.output).0 {
+        case .drained: transport.setWantsWrite(false)
+        case .blocked: transport.setWantsWrite(true)
         case .failed: close()
         }
         if !session.isAlive { close() }
     }
 
     private func close() {
-        guard fd >= 0 else { return }
-        acceptor.loop.deregister(fd)
-        Syscall.close(fd)
-        fd = -1
-        acceptor.connections[ObjectIdentifier(self)] = nil
+        guard !transport.isClosed else { return }
+        transport.close()
+        server.connections[ObjectIdentifier(self)] = nil
     }
 }
