@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "CausewayHTTPTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
         .testTarget(name: "CausewayTLSTests", dependencies: ["CausewayTLS", "CausewayBytes"]),
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
-        .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes"]),
+        .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes", "CausewayMesh"]),
         .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
     ]

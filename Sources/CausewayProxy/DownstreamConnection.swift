@@ -340,9 +340,17 @@ final class DownstreamConnection: H2Connection {
         } else {
             headersPendingSince = 0
         }
-        if timeouts.maxConnectionAgeNanos > 0 && now &- acceptedAt > timeouts.maxConnectionAgeNanos { drain() }
+        if timeouts.maxConnectionAgeNanos > 0 && now &- acceptedAt > timeouts.maxConnectionAgeNanos && lifecycle == .open {
+            worker.metrics.increment(.connectionAgeDrains)
+            drain()
+        }
         if streams.isEmpty {
-            if now &- idleSince > timeouts.downstreamIdleNanos { drain() } else { trimIdleMemory() }
+            if now &- idleSince > timeouts.downstreamIdleNanos && lifecycle == .open {
+                worker.metrics.increment(.idleDrains)
+                drain()
+            } else {
+                trimIdleMemory()
+            }
             return
         }
         for stream in streams.values { Relay.expireIfDue(stream, now: now, timeouts: timeouts) }

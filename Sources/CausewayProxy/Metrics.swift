@@ -26,7 +26,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case upstreamBytesSent
     case streamsReset
     case requestHeaderTimeouts
-    case streamTimeouts
+    case streamIdleTimeouts
+    case requestTimeouts
+    case connectionAgeDrains
+    case idleDrains
     case drainHardCloses
     case stalledWriteCloses
     case prematureResetGoaways
@@ -54,7 +57,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .upstreamBytesSent: "causeway_upstream_sent_bytes_total"
         case .streamsReset: "causeway_streams_reset_total"
         case .requestHeaderTimeouts: "causeway_request_header_timeouts_total"
-        case .streamTimeouts: "causeway_stream_timeouts_total"
+        case .streamIdleTimeouts: "causeway_stream_idle_timeouts_total"
+        case .requestTimeouts: "causeway_request_timeouts_total"
+        case .connectionAgeDrains: "causeway_connection_age_drains_total"
+        case .idleDrains: "causeway_idle_drains_total"
         case .drainHardCloses: "causeway_drain_hard_closes_total"
         case .stalledWriteCloses: "causeway_stalled_write_closes_total"
         case .prematureResetGoaways: "causeway_premature_reset_goaways_total"
@@ -81,7 +87,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .upstreamBytesSent: "Bytes written to upstream connections."
         case .streamsReset: "Streams the proxy reset on either side."
         case .requestHeaderTimeouts: "Downstream connections closed because a header block (or the preface) did not complete in time."
-        case .streamTimeouts: "Streams ended by the stream idle or request timeout (408, 504 or a reset)."
+        case .streamIdleTimeouts: "Streams ended by the stream idle timeout (408, 504 or a reset)."
+        case .requestTimeouts: "Streams ended by the request timeout (408, 504 or a reset)."
+        case .connectionAgeDrains: "Downstream connections sent GOAWAY for reaching the maximum connection age."
+        case .idleDrains: "Downstream connections sent GOAWAY for being idle (no stream) past the idle timeout."
         case .drainHardCloses: "Connections closed hard because they had not finished draining after GOAWAY in time."
         case .stalledWriteCloses: "Downstream connections closed because they took none of the output owed to them for the stream idle timeout."
         case .prematureResetGoaways: "Connections ended with GOAWAY ENHANCE_YOUR_CALM: most of their recent streams were reset early."

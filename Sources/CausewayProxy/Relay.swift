@@ -156,7 +156,7 @@ enum Relay {
         let late = timeouts.requestNanos > 0 && now &- s.startedAt > timeouts.requestNanos && s.state != .done
         guard idle || late else { return }
         s.lastProgress = now
-        s.downstream.worker.metrics.increment(.streamTimeouts)
+        s.downstream.worker.metrics.increment(late ? .requestTimeouts : .streamIdleTimeouts)
         switch s.state {
         case .routing, .awaitingResponse:
             cancelUpstream(s, errorCode: H2ErrorCode.cancel)

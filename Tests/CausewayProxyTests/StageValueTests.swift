@@ -1,6 +1,8 @@
 import XCTest
 @testable import CausewayLoop
 @testable import CausewayProxy
+@testable import CausewayHTTP
+@testable import CausewayMesh
 
 final class ResetTrackerTests: XCTestCase {
     func testTripsWhenMoreThanHalfOfTheLastHundredWereReset() {
@@ -45,5 +47,50 @@ final class DescriptorBudgetTests: XCTestCase {
         XCTAssertEqual(OpenFileLimit.downstreamBudget(limit: 1024, workers: 2), 384)
         XCTAssertEqual(OpenFileLimit.downstreamBudget(limit: 300, workers: 4), 11)
         XCTAssertEqual(OpenFileLimit.downstreamBudget(limit: 100, workers: 1), 1)
+    }
+}
+
+final class BackendStateTests: XCTestCase {
+    private func pools(_ n: Int) -> [UpstreamPool] {
+        (0..<n).map { i in
+            let endpoint = EndpointAddress(host: "127.0.0.\(i + 1)", port: 8080)!
+            return UpstreamPool(key: PoolKey(endpoint: endpoint, identity: nil), address: SocketAddress(ip: endpoint.host, port: 8080)!, identity: nil)
+        }
+    }
+
+    func testRoundRobinAndAvoidingTheRefusingEndpoint() {
+        let p = pools(3)
+        let backend = BackendState(key: ServiceKey(namespace: "default", name: "web"), pools: p, balancer: RoundRobin(),
+                                   counters: ServiceCounters(service: "web.default"), remoteAuthority: nil)
+        XCTAssertTrue(backend.pick(avoiding: nil) === p[0])
+        XCTAssertTrue(backend.pick(avoiding: nil) === p[1])
+        // The next in turn is p[2]; avoiding it moves on to p[0].
+        XCTAssertTrue(backend.pick(avoiding: p[2]) === p[0])
+        // With one endpoint, avoiding it still returns it (better than no answer).
+        let single = BackendState(key: ServiceKey(namespace: "default", name: "one"), pools: [p[0]], balancer: RoundRobin(),
+                                  counters: ServiceCounters(service: "one.default"), remoteAuthority: nil)
+        XCTAssertTrue(single.pick(avoiding: p[0]) === p[0])
+        let none = BackendState(key: ServiceKey(namespace: "default", name: "none"), pools: [], balancer: RoundRobin(),
+                                counters: ServiceCounters(service: "none.default"), remoteAuthority: nil)
+        XCTAssertNil(none.pick(avoiding: nil))
+    }
+}
+
+final class AccessLogFieldsTests: XCTestCase {
+    func testHeadFieldsAndRecord() {
+        let fields = AccessLogFields(head: HeaderBlock([(":method", "POST"), (":scheme", "http"), ("host", "web:8080"), (":path", "/a?b")]))
+        fields.status = 201
+        fields.requestBytes = 10
+        fields.responseBytes = 20
+        fields.upstream = SocketAddress(ip: "10.0.0.7", port: 8443)
+        let r = fields.record(cluster: "c1", listener: "outbound", peerIdentity: nil, startedAt: 1_000, now: 6_000)
+        XCTAssertEqual(r.method, Array("POST".utf8))
+        XCTAssertEqual(r.authority, Array("web:8080".utf8))
+        XCTAssertEqual(r.path, Array("/a?b".utf8))
+        XCTAssertEqual(r.status, 201)
+        XCTAssertEqual(r.upstream, "10.0.0.7:8443")
+        XCTAssertEqual(r.durationNanos, 5_000)
+        XCTAssertEqual(r.requestBytes, 10)
+        XCTAssertEqual(r.responseBytes, 20)
     }
 }

@@ -87,3 +87,31 @@ final class FrameFloodTests: XCTestCase {
 
     func testEmptyDataFloodEndsTheConnection() throws { try flood("empty-data") }
 }
+
+/// `timeouts.maxConnectionAge`: old connections are drained (GOAWAY, then closed once their
+/// streams are done) and counted.
+final class ConnectionAgeTests: XCTestCase {
+    func testConnectionsOlderThanTheMaximumAgeAreDrained() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        try dir.write("www/hello", "hi\n")
+        let backend = try NghttpdBackend(docroot: dir.path("www"))
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1,
+                                          extraProxySpec: "  timeouts: { maxConnectionAge: 10s }")
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port)
+        let id = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "backend"),
+                                                           (":path", "/hello")]), body: nil)
+        XCTAssertTrue(try client.pump(seconds: 5) { client.closed[id] != nil })
+        XCTAssertEqual(client.statuses[id], 200)
+        let opened = Date()
+        // The connection stays usable until it is 10 s old (swept each second), then closes.
+        _ = try client.pump(seconds: 16)
+        let lived = Date().timeIntervalSince(opened)
+        XCTAssertGreaterThan(lived, 8, "closed after \(lived) s")
+        XCTAssertLessThan(lived, 15.5, "not closed after \(lived) s")
+        let metrics = try sidecar.admin("/metrics")
+        XCTAssertTrue(metrics.contains("causeway_connection_age_drains_total{cluster=\"test-cluster\"} 1"), metrics)
+    }
+}
