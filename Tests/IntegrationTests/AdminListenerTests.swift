@@ -48,3 +48,54 @@ final class AdminListenerTests: XCTestCase {
         XCTAssertEqual(try sidecar.admin("/ready"), "ready\n")
     }
 }
+
+/// Slowloris: a client that starts a header block (or the preface) and never finishes it is
+/// closed after `timeouts.requestHeaders`, and counted.
+final class RequestHeadersTimeoutTests: XCTestCase {
+    private func rawConnect(_ port: UInt16) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var tv = timeval(tv_sec: 8, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Reads until EOF; the seconds it took, or nil if the connection stayed open 8 s.
+    private func secondsUntilClosed(_ fd: Int32) -> Double? {
+        let start = Date()
+        var b = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &b, b.count, 0)
+            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) { return Date().timeIntervalSince(start) }
+            if n < 0 { return nil }
+        }
+    }
+
+    func testUnfinishedHeaderBlockAndPrefaceAreClosed() throws {
+        let dir = try TempDir()
+        let sidecar = try CausewaySidecar(dir: dir, services: [:], workers: 1, extraProxySpec: "  timeouts: { requestHeaders: 1s }")
+        defer { sidecar.stop() }
+        // HEADERS without END_HEADERS (one literal field), then nothing.
+        let partialBlock = rawConnect(sidecar.port)
+        defer { Glibc.close(partialBlock) }
+        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+        let field: [UInt8] = [0x00, 0x01, 0x78, 0x01, 0x79]  // literal without indexing: x: y
+        bytes += [0, 0, UInt8(field.count), 1, 0, 0, 0, 0, 1] + field  // HEADERS, stream 1, no flags
+        _ = bytes.withUnsafeBytes { send(partialBlock, $0.baseAddress, $0.count, 0) }
+        // Half a preface, then nothing.
+        let partialPreface = rawConnect(sidecar.port)
+        defer { Glibc.close(partialPreface) }
+        _ = Array("PRI * HTTP/2.0\r\n".utf8).withUnsafeBytes { send(partialPreface, $0.baseAddress, $0.count, 0) }
+
+        let blockClosed = secondsUntilClosed(partialBlock)
+        let prefaceClosed = secondsUntilClosed(partialPreface)
+        XCTAssertNotNil(blockClosed, "an unfinished header block kept its connection open")
+        XCTAssertNotNil(prefaceClosed, "an unfinished preface kept its connection open")
+        let metrics = try sidecar.admin("/metrics")
+        XCTAssertTrue(metrics.contains("causeway_request_header_timeouts_total{cluster=\"test-cluster\"} 2"), metrics)
+    }
+}
