@@ -10,6 +10,8 @@
 #include <time.h>
 #include <pthread.h>
 #include <malloc.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 const uint32_t causeway_EPOLLIN = EPOLLIN;
 const uint32_t causeway_EPOLLOUT = EPOLLOUT;
@@ -84,4 +86,10 @@ void causeway_set_thread_name(const char *name) { pthread_setname_np(pthread_sel
 void causeway_tune_malloc(int trim_threshold, int mmap_threshold) {
     mallopt(M_TRIM_THRESHOLD, trim_threshold);
     mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+}
+
+int causeway_socket_unacked_bytes(int fd) {
+    int value = 0;
+    if (ioctl(fd, SIOCOUTQ, &value) != 0) return -1;
+    return value;
 }

@@ -89,11 +89,12 @@ enum H2Callbacks {
         return 0
     }
 
-    static let onFrameNotSend: nghttp2_on_frame_not_send_callback = { _, frame, _, userData in
+    static let onFrameNotSend: nghttp2_on_frame_not_send_callback = { _, frame, libError, userData in
         withSession(userData) { s in
             let hd = frame!.pointee.hd
             if UInt32(hd.type) == NGHTTP2_HEADERS.rawValue && hd.stream_id > 0 {
-                s.events.append(.headersNotSent(streamID: hd.stream_id))
+                let tooLarge = libError == NGHTTP2_ERR_FRAME_SIZE_ERROR.rawValue || libError == NGHTTP2_ERR_HEADER_COMP.rawValue
+                s.events.append(.headersNotSent(streamID: hd.stream_id, tooLarge: tooLarge))
             }
         }
         return 0

@@ -24,9 +24,11 @@ public enum H2Event {
     /// complete, the stream still open (answer 431). Client role: reported as soon as the
     /// limit is passed; nghttp2 then resets the stream.
     case headersTooLarge(streamID: Int32, endStream: Bool)
-    /// nghttp2 could not send a HEADERS frame we submitted on this stream (too large to
-    /// serialize, or the stream went away); nothing else will be sent on it: reset it.
-    case headersNotSent(streamID: Int32)
+    /// nghttp2 could not send a HEADERS frame we submitted on this stream; nothing else will
+    /// be sent on it. `tooLarge`: the block could not be serialized within
+    /// `max_send_header_block_length`; otherwise (a GOAWAY arrived first, the stream went
+    /// away) nghttp2 closes the stream itself, REFUSED_STREAM for a request never sent.
+    case headersNotSent(streamID: Int32, tooLarge: Bool)
 }
 
 /// HTTP/2 error codes (RFC 9113 §7) the proxy uses.

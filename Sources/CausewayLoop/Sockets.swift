@@ -59,6 +59,13 @@ public enum Sockets {
     }
 
     /// `SO_ERROR` of `fd`: 0 after a successful connect.
+    /// Bytes written to TCP socket `fd` that the peer has not acknowledged yet (SIOCOUTQ);
+    /// nil if the kernel cannot tell. A value that goes down means the peer is reading.
+    public static func unacknowledgedBytes(_ fd: Int32) -> Int? {
+        let n = causeway_socket_unacked_bytes(fd)
+        return n < 0 ? nil : Int(n)
+    }
+
     public static func pendingError(_ fd: Int32) -> Int32 {
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)

@@ -174,7 +174,7 @@ final class DownstreamConnection: H2Connection {
             case .bodySent(let id, let count):
                 // Response bytes left towards the client.
                 if let stream = streams[id] { Relay.responseSent(stream, count: count, now: now) }
-            case .headersNotSent(let id):
+            case .headersNotSent(let id, _):
                 // Response headers nghttp2 could not serialize: nothing else can follow.
                 if let stream = streams[id] {
                     reset(stream, errorCode: H2ErrorCode.internalError)
@@ -323,6 +323,9 @@ final class DownstreamConnection: H2Connection {
             close(reason: "still open \(timeouts.drainNanos / 1_000_000) ms after GOAWAY")
             return
         }
+        // The client taking bytes from the socket is progress for the connection and for
+        // every stream whose response waits behind them.
+        let clientReading = pendingOutput > 0 && noteKernelProgress(now: now)
         if pendingOutput > 0 && now &- lastWriteProgress > timeouts.streamIdleNanos {
             worker.metrics.increment(.stalledWriteCloses)
             close(reason: "client took no output for \(timeouts.streamIdleNanos / 1_000_000_000) s")
@@ -353,7 +356,10 @@ final class DownstreamConnection: H2Connection {
             }
             return
         }
-        for stream in streams.values { Relay.expireIfDue(stream, now: now, timeouts: timeouts) }
+        for stream in streams.values {
+            if clientReading, let body = stream.responseBody, body.bufferedBytes > 0 { stream.lastProgress = now }
+            Relay.expireIfDue(stream, now: now, timeouts: timeouts)
+        }
     }
 
     /// True while the client is part-way through its preface or a header block.

@@ -27,6 +27,8 @@ class H2Connection: LoopHandler {
     /// takes nothing for long is closed by its owner's sweep, since nothing else — not even
     /// a RST_STREAM, queued behind the output — reaches it.
     private(set) var lastWriteProgress: UInt64
+    /// The socket's unacknowledged bytes at the last `noteKernelProgress` (-1: unknown).
+    private var lastUnacknowledged = -1
 
     /// - Parameter connecting: true for an upstream socket whose connect is in progress.
     init(context: LoopContext, fd: Int32, session: H2Session, tls: TLSConnection?, connecting: Bool) {
@@ -162,6 +164,19 @@ class H2Connection: LoopHandler {
                 return
             }
         }
+    }
+
+    /// Counts the peer acknowledging bytes the kernel holds as write progress: a slow reader
+    /// drains the socket buffer long before the socket reports writable again (Linux waits
+    /// for a third of the buffer), so the last `writev` alone would understate it.
+    /// Returns true when the peer took bytes since the last call.
+    @discardableResult
+    final func noteKernelProgress(now: UInt64) -> Bool {
+        guard let unacknowledged = Sockets.unacknowledgedBytes(fd) else { return false }
+        defer { lastUnacknowledged = unacknowledged }
+        guard lastUnacknowledged >= 0 && unacknowledged < lastUnacknowledged else { return false }
+        lastWriteProgress = now
+        return true
     }
 
     /// Bytes produced and not yet written (plaintext and ciphertext).

@@ -216,10 +216,11 @@ final class UpstreamConnection: H2Connection {
                 // nghttp2 resets the stream; its close answers the client from this.
                 worker.metrics.increment(.headerLimitRejections)
                 streams[id]?.upstreamFailure = .upstreamHeaderTooLarge
-            case .headersNotSent(let id):
-                // A request HEADERS nghttp2 could not serialize (too large once edited):
-                // nghttp2 closes the stream itself; answer 431, do not retry it.
-                streams[id]?.upstreamFailure = .headerTooLarge
+            case .headersNotSent(let id, let tooLarge):
+                // nghttp2 closes the stream itself. Too large once edited: answer 431, do
+                // not retry. Otherwise (GOAWAY arrived first) its REFUSED_STREAM close is
+                // retried like any refused stream.
+                if tooLarge { streams[id]?.upstreamFailure = .headerTooLarge }
             case .goaway(let lastStreamID, let code):
                 worker.log("upstream \(pool.address) sent GOAWAY (last stream \(lastStreamID), error \(code))", limitedBy: "upstream-goaway")
                 // No new streams here; close as soon as the ones in flight are done.

@@ -70,7 +70,12 @@ public final class Worker {
     private func sweep() {
         let now = loop.now
         for (_, c) in downstreams { c.sweep(now: now) }
-        for (_, c) in upstreams where c.activeStreams == 0 { c.trimIdleMemory() }
+        for (_, c) in upstreams {
+            // A remote peer's glitches decay as a client's do, so a long-lived pooled
+            // connection is not ended by a lifetime's worth of harmless frames.
+            c.session.forgiveGlitches(33)
+            if c.activeStreams == 0 { c.trimIdleMemory() }
+        }
     }
 
     // MARK: Connections

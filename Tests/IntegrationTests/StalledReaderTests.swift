@@ -43,6 +43,42 @@ final class StalledReaderTests: XCTestCase {
     }
 }
 
+/// A client that reads slowly but steadily is never taken for a stalled one, even when the
+/// socket stays "not writable" for longer than the stream idle timeout.
+final class SlowReaderTests: XCTestCase {
+    func testSlowSteadyReaderKeepsItsConnection() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("www/huge.bin"), contents: nil))
+        XCTAssertEqual(truncate(dir.path("www/huge.bin"), 64 << 20), 0)
+        let backend = try NghttpdBackend(docroot: dir.path("www"))
+        defer { backend.stop() }
+        let sidecar = try CausewaySidecar(dir: dir, services: ["backend": [TestEndpoint(port: backend.port)]], workers: 1,
+                                          extraProxySpec: "  timeouts: { streamIdle: 2s }")
+        defer { sidecar.stop() }
+        let client = try H2TestPeer.connect(port: sidecar.port, window: 1 << 30)
+        _ = client.session.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "backend"),
+                                                      (":path", "/huge.bin")]), body: nil)
+        try client.flush()
+        // 64 KiB every 100 ms (about 640 KB/s) for 7 s: far slower than the proxy can send,
+        // so its socket stays full, but never idle.
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var total = 0
+        let end = Date().addingTimeInterval(7)
+        while Date() < end {
+            let n = buffer.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n == 0 { break }
+            if n > 0 { total += n }
+            usleep(100_000)
+        }
+        let metrics = try sidecar.admin("/metrics")
+        XCTAssertTrue(metrics.contains("causeway_stalled_write_closes_total{cluster=\"test-cluster\"} 0"), metrics)
+        XCTAssertTrue(metrics.contains("causeway_stream_idle_timeouts_total{cluster=\"test-cluster\"} 0"), metrics)
+        XCTAssertTrue(metrics.contains("causeway_downstream_connections_active{cluster=\"test-cluster\"} 1"), metrics)
+        XCTAssertGreaterThan(total, 1 << 20, "read only \(total) bytes")
+    }
+}
+
 /// Resets the proxy relays for a failing upstream are not the client's doing.
 final class UpstreamResetAccountingTests: XCTestCase {
     func testManyUpstreamResetsDoNotEndTheClientsConnection() throws {

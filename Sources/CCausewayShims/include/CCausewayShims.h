@@ -44,5 +44,7 @@ int causeway_errno(void);
 void causeway_set_thread_name(const char *name);
 /* mallopt(M_TRIM_THRESHOLD) and mallopt(M_MMAP_THRESHOLD): malloc.h is not in Glibc's module. */
 void causeway_tune_malloc(int trim_threshold, int mmap_threshold);
+/* Bytes written to a TCP socket and not yet acknowledged by the peer (SIOCOUTQ); -1 on error. */
+int causeway_socket_unacked_bytes(int fd);
 
 #endif
