@@ -24,16 +24,16 @@ final class ProxyStream {
 
     // unowned(unsafe): a stream is dropped from every table (and detached from its upstream)
     // when its downstream connection closes; safe `unowned` costs an atomic per access.
-    unowned(unsafe) let downstream: DownstreamConnection
+    unowned(unsafe) let downstream: any RelayDownstream
     let downstreamID: Int32
     var state: State = .routing
     /// The upstream connection and stream, once submitted.
-    var upstream: UpstreamConnection?
+    var upstream: (any RelayUpstream)?
     var upstreamID: Int32 = 0
     /// The connection owed stream credit for response bytes still buffered towards the
     /// downstream. Outlives `upstream` (cleared when the upstream stream closes), because
     /// a response that ended upstream may still be draining downstream.
-    var responseCreditConnection: UpstreamConnection?
+    var responseCreditConnection: (any RelayUpstream)?
     /// The request headers, kept until the request is submitted (and for a retry after
     /// GOAWAY when no body byte was sent).
     var requestHeaders: HeaderBlock?
@@ -69,7 +69,7 @@ final class ProxyStream {
     /// Access log fields; nil unless the listener logs requests.
     var access: AccessLogFields?
 
-    init(downstream: DownstreamConnection, downstreamID: Int32, requestEnded: Bool, now: UInt64) {
+    init(downstream: any RelayDownstream, downstreamID: Int32, requestEnded: Bool, now: UInt64) {
         self.downstream = downstream
         self.downstreamID = downstreamID
         self.requestEnded = requestEnded

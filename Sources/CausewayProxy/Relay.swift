@@ -4,9 +4,9 @@ import CausewayHTTP
 /// credit between its downstream stream and its upstream attempt.
 ///
 /// The connections report what their peer did (`DownstreamConnection.handle`,
-/// `UpstreamConnection.handle`) and act through a small set of methods on their own side
-/// (respond / send body / finish / reset / return credit); neither touches the other's
-/// session. That method set is the seam an HTTP/1.1 codec implements next.
+/// `UpstreamConnection.handle`) and act through the protocol-neutral `RelayDownstream` and
+/// `RelayUpstream` (respond / send body / finish / reset / return credit); neither touches
+/// the other's session, and an HTTP/1.1 codec plugs in by conforming to them.
 ///
 /// Credit rules (why a slow client cannot stall others):
 /// - request bytes: credit goes back to the downstream when the upstream session framed
@@ -142,7 +142,7 @@ enum Relay {
     }
 
     /// The upstream connection failed before the stream got anywhere (connect, TLS).
-    static func upstreamFailed(_ s: ProxyStream, _ failure: ProxyFailure, connection: UpstreamConnection) {
+    static func upstreamFailed(_ s: ProxyStream, _ failure: ProxyFailure, connection: any RelayUpstream) {
         releaseQueuedRequest(s, from: connection)
         s.upstream = nil
         s.downstream.fail(s, failure)
@@ -178,7 +178,7 @@ enum Relay {
     /// The upstream will never frame the request bytes still queued for it: drop them and
     /// return their window credit to the downstream (connection-level if its stream is
     /// closed), so the client's connection window never leaks.
-    static func releaseQueuedRequest(_ s: ProxyStream, from upstream: UpstreamConnection?) {
+    static func releaseQueuedRequest(_ s: ProxyStream, from upstream: (any RelayUpstream)?) {
         guard let body = s.requestBody, body.bufferedBytes > 0 else { return }
         let dropped = upstream?.abandonRequestBody(body) ?? body.discard()
         guard !s.downstream.isClosed else { return }
