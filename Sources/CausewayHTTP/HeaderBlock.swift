@@ -79,6 +79,26 @@ public struct HeaderBlock: Sendable {
         return nil
     }
 
+    /// Indices of the first fields named `a`, `b` and `c`, found in one pass (routing reads
+    /// three headers of every request).
+    public func firstIndices(of a: StaticString, _ b: StaticString, _ c: StaticString) -> (Int?, Int?, Int?) {
+        var found: (Int?, Int?, Int?) = (nil, nil, nil)
+        let (la, lb, lc) = (Int32(a.utf8CodeUnitCount), Int32(b.utf8CodeUnitCount), Int32(c.utf8CodeUnitCount))
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress!
+            for (i, f) in fields.enumerated() {
+                // Lengths first: most fields match none of the three.
+                let n = f.nameCount
+                guard n == la || n == lb || n == lc else { continue }
+                let p = base + Int(f.nameStart)
+                if found.0 == nil && n == la && memEqual(p, UnsafeRawPointer(a.utf8Start), Int(n)) { found.0 = i }
+                else if found.1 == nil && n == lb && memEqual(p, UnsafeRawPointer(b.utf8Start), Int(n)) { found.1 = i }
+                else if found.2 == nil && n == lc && memEqual(p, UnsafeRawPointer(c.utf8Start), Int(n)) { found.2 = i }
+            }
+        }
+        return found
+    }
+
     /// Calls `body` with the value bytes of the first field named `name`; nil if absent.
     public func withValue<R>(of name: StaticString, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
         guard let i = firstIndex(of: name) else { return nil }

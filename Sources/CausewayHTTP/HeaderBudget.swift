@@ -33,7 +33,9 @@ public struct HeaderBudget: Sendable, Equatable {
     /// True once any field went over a limit.
     public var exceeded: Bool { size > maxSize || fields > maxFields }
 
-    /// Charges one field of `nameLength` + `valueLength` bytes.
+    /// Charges one field of `nameLength` + `valueLength` bytes. Runs for every received
+    /// field, so it is inlined into nghttp2's header callback.
+    @inline(__always)
     public mutating func charge(nameLength: Int, valueLength: Int) -> Verdict {
         size &+= nameLength &+ valueLength &+ 32
         fields &+= 1

@@ -68,7 +68,8 @@ final class Forwarder {
             let backend = backends[service]
             stream.backend = backend
             // The block is not copied: the edit is applied as nghttp2 takes the headers.
-            stream.requestEdit = Route.edit(for: backend, role: downstream.role, forwardedClientCert: downstream.forwardedClientCert)
+            stream.requestEdit = Route.edit(for: backend, role: downstream.role, forwardedClientCert: downstream.forwardedClientCert,
+                                            headers: headers)
             balanceAndForward(stream, headers: headers, backend: backend, avoiding: nil)
         }
     }
