@@ -5,17 +5,7 @@ import Glibc
 /// The admin listener under careless or hostile clients: a connection limit and a deadline
 /// per request, so idle connections cannot pile up.
 final class AdminListenerTests: XCTestCase {
-    private func connect(_ port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = port.bigEndian
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
+    private func connect(_ port: UInt16) -> Int32 { Ports.connectedSocket(port, receiveTimeout: 0.2) }
 
     /// True when the server closed `fd` (EOF or reset) within the receive timeout.
     private func closedByServer(_ fd: Int32) -> Bool {
@@ -52,17 +42,7 @@ final class AdminListenerTests: XCTestCase {
 /// Slowloris: a client that starts a header block (or the preface) and never finishes it is
 /// closed after `timeouts.requestHeaders`, and counted.
 final class RequestHeadersTimeoutTests: XCTestCase {
-    private func rawConnect(_ port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = port.bigEndian
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var tv = timeval(tv_sec: 8, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
+    private func rawConnect(_ port: UInt16) -> Int32 { Ports.connectedSocket(port, receiveTimeout: 8) }
 
     /// Reads until EOF; the seconds it took, or nil if the connection stayed open 8 s.
     private func secondsUntilClosed(_ fd: Int32) -> Double? {
