@@ -67,6 +67,9 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         for l in server.boundListeners { print("causeway: listener \(l.name) on \(l.address)") }
+        for l in loaded.proxy.listeners where l.exposesIdentityBeyondLoopback {
+            printErr("causeway: warning: sidecar listener \(l.name) on \(l.address) is reachable from other hosts; whoever reaches it calls other clusters as this proxy's identity (bind it to 127.0.0.1 unless that is intended)")
+        }
         print("causeway: admin on \(server.adminAddress)")
         print("causeway: \(loaded.proxy.workers) worker(s), \(loaded.services.services.count) service(s), cluster \(loaded.proxy.cluster)")
         fflush(nil)

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import fmt, machine_lines, read_meta, text_table  # noqa: E402
+from report import add_key_values, fmt, machine_lines, print_with_summary, read_meta, text_table  # noqa: E402
 
 MODE_TITLE = {
     "h2c": "idle h2c connections to a sidecar listener (one worker)",
@@ -29,10 +29,7 @@ def read_rows(path):
     for line in lines[1:]:
         mode, system, rc, threads, nofile, *rest = line.split("\t")
         m = {"mode": mode, "system": system, "rc": int(rc or 1), "threads": threads, "nofile": nofile}
-        for kv in rest:
-            k, _, v = kv.partition("=")
-            if k:
-                m[k] = v
+        add_key_values(m, rest)
         try:
             count, opened, mid_count = int(m["count"]), int(m["opened"]), int(m["mid_count"])
             before, mid, after = int(m["rss_before"]), int(m["rss_mid"]), int(m["rss_after"])
@@ -186,13 +183,7 @@ def main(argv):
             w(f"  PROBLEM     {p}")
     else:
         w(f"  connections every measurement set up all {conns} and all were still open at the end")
-    with open(md_path, "w", encoding="utf-8") as f:
-        f.write("\n".join(md) + "\n")
-    w("")
-    w("Markdown summary (also in the raw outputs as summary.md)")
-    for line in md:
-        w("  " + line if line else "")
-    print("\n".join(out))
+    print_with_summary(out, md, md_path)
     return 1 if problems else 0
 
 

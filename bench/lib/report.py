@@ -16,6 +16,27 @@ import sys
 DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def add_key_values(m, fields):
+    """The key=value fields of an idle client's result line (idle_tls.py, idle_conns.py) into m."""
+    for kv in fields:
+        k, _, v = kv.partition("=")
+        if k:
+            m[k] = v
+
+
+def print_with_summary(out, md, md_path):
+    """Write the Markdown lines md to md_path (if any), append them to the text report out
+    under a heading, and print the report."""
+    if md_path:
+        with open(md_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(md) + "\n")
+    out.append("")
+    out.append("Markdown summary (also in the raw outputs as summary.md)")
+    for line in md:
+        out.append("  " + line if line else "")
+    print("\n".join(out))
+
+
 def parse_h2load(path):
     """The figures of one h2load output; missing lines give None."""
     try:
@@ -405,10 +426,7 @@ def chain_memory(mem_path):
     for line in lines[1:]:
         system, rc, threads, sidecar_rss, result = (line.split("\t", 4) + [""] * 5)[:5]
         m = {"rc": int(rc or 1), "threads": threads, "sidecar_rss": sidecar_rss}
-        for kv in result.split("\t"):
-            k, _, v = kv.partition("=")
-            if k:
-                m[k] = v
+        add_key_values(m, result.split("\t"))
         try:
             opened, mid_count = int(m["opened"]), int(m.get("mid_count", 0))
             before, after = int(m["rss_before"]), int(m["rss_after"])
@@ -635,14 +653,7 @@ def chain_main(argv):
                   f"{fmt(m['kib'], '.1f')} | {m['bad']} of {m['measured']:,} |")
     md.append("")
     md.extend(verdict_md)
-    if md_path:
-        with open(md_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(md) + "\n")
-    w("")
-    w("Markdown summary (also in the raw outputs as summary.md)")
-    for line in md:
-        w("  " + line if line else "")
-    print("\n".join(out))
+    print_with_summary(out, md, md_path)
     return status
 
 

@@ -13,6 +13,13 @@ public struct ListenerConfig: Sendable {
     public let address: SocketAddressSpec
     /// Whether each request on it writes an access log line; default false.
     public let accessLog: Bool
+
+    /// True for a sidecar listener reachable from beyond this host: whoever reaches it can
+    /// call every mirrored service as this proxy's mesh identity (a confused deputy), so
+    /// `causeway run` warns about it at start.
+    public var exposesIdentityBeyondLoopback: Bool {
+        role == .sidecar && !address.isLoopback
+    }
 }
 
 extension TrafficRole {

@@ -19,6 +19,11 @@ public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
         public var description: String { message }
     }
 
+    /// True for 127.0.0.0/8 and ::1 (and ::ffff:127.0.0.0/104): only this host can connect.
+    public var isLoopback: Bool {
+        host.hasPrefix("127.") || host == "::1" || host.lowercased().hasPrefix("::ffff:127.")
+    }
+
     /// Parses `HOST:PORT` or `[IPV6]:PORT`.
     public init(parsing text: String) throws(ParseError) {
         let ip: IPAddress
