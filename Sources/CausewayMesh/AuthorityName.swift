@@ -79,3 +79,25 @@ enum AliasHash {
         return h
     }
 }
+
+/// The port part of an HTTP authority (`name:8080`, `[::1]:8080`).
+public enum AuthorityPort {
+    /// The port after the last ':' that follows the host (after `]` for an IPv6 literal),
+    /// or nil when there is none or it is not a number in 1...65535.
+    public static func parse(_ authority: UnsafeRawBufferPointer) -> UInt16? {
+        var colon = -1
+        for i in stride(from: authority.count - 1, through: 0, by: -1) {
+            let byte = authority[i]
+            if byte == UInt8(ascii: ":") { colon = i; break }
+            if byte == UInt8(ascii: "]") { return nil }
+        }
+        guard colon >= 0, colon + 1 < authority.count, authority.count - colon - 1 <= 5 else { return nil }
+        var value = 0
+        for i in (colon + 1)..<authority.count {
+            let digit = Int(authority[i]) - 48
+            guard digit >= 0, digit <= 9 else { return nil }
+            value = value * 10 + digit
+        }
+        return value >= 1 && value <= 65_535 ? UInt16(value) : nil
+    }
+}

@@ -8,7 +8,8 @@
 /// `name` (only when `ns` is the table's default namespace), `name.ns`, `name.ns.svc`, and
 /// `name.ns.svc.<clusterDomain>`; any `:port` is ignored, letters are compared
 /// case-insensitively (ASCII), and one trailing dot is allowed. A service mirrored from another
-/// cluster (`webapp-cluster2`) resolves like any other service with that name.
+/// cluster (`webapp-cluster2`) resolves like any other service with that name; a clusterset
+/// service only as `name.ns.svc.clusterset.local`.
 ///
 /// Two lookups: `resolve` (a sidecar: every service) and `resolveExported` (a gateway: only
 /// local services a `ServiceExport` names; any other name, known or not, is nil, so a gateway
@@ -38,6 +39,11 @@ public final class ServiceTable: Sendable {
             precondition(service.index == position, "service \(service.key) has index \(service.index), expected \(position)")
             precondition(seen.insert(service.key).inserted, "service \(service.key) appears twice")
             let name = service.key.name, namespace = service.key.namespace
+            if service.key.clusterset {
+                // A clusterset name has one form: short names stay with the local service.
+                aliases.append(("\(name).\(namespace).svc.\(ServiceKey.clustersetDomain)", position))
+                continue
+            }
             if namespace == defaultNamespace {
                 aliases.append((name, position))
             }

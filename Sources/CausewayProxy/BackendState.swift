@@ -15,6 +15,8 @@ final class BackendState {
     let counters: ServiceCounters
     /// For a mirrored service, the `:authority` to send (its name in the source cluster).
     let remoteAuthority: [UInt8]?
+    /// For a clusterset service, the clusters' services it spreads over; nil otherwise.
+    var clusterset: ClustersetChoice?
 
     init(key: ServiceKey, pools: [UpstreamPool], balancer: RoundRobin, counters: ServiceCounters, remoteAuthority: [UInt8]?) {
         self.key = key

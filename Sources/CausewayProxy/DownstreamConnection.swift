@@ -229,6 +229,14 @@ final class DownstreamConnection: H2Connection {
         return true
     }
 
+    /// Queues body bytes of a response this proxy makes itself (the export stream): not
+    /// relayed from an upstream, so not counted against the relay buffer limit; the caller
+    /// bounds what it queues.
+    func sendLocalBody(_ bytes: UnsafeRawBufferPointer, on body: H2OutboundBody) {
+        session.send(bytes, on: body)
+        scheduleFlush()
+    }
+
     /// Ends a response body, with trailers if any.
     func finishResponse(_ body: H2OutboundBody, trailers: HeaderBlock?) {
         session.finish(body, trailers: trailers)

@@ -50,6 +50,12 @@ final class Forwarder {
                                      counters: worker.metrics.counters(for: service.key.description),
                                      remoteAuthority: service.remoteName.map { Array($0.description.utf8) }))
         }
+        // Clusterset services pick among other services' state, built above.
+        for service in snapshot.services.services where service.isClusterset {
+            let members = service.members.map { ClustersetChoice.Member(backend: next[$0.service], member: $0) }
+            next[service.index].clusterset = ClustersetChoice(
+                members: members, picker: backendsByKey[service.key]?.clusterset?.pickerState)
+        }
         backends = next
         backendsByKey = Dictionary(next.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         // Forget pools of endpoints that left the tables once their last connection closed.
@@ -63,9 +69,24 @@ final class Forwarder {
         let downstream = stream.downstream
         switch Route.decide(headers, in: worker.snapshot.services, role: downstream.role) {
         case .reject(let rejection):
+            // The export stream is asked for by path, with any authority: checked only when
+            // routing found nothing, so the request path pays nothing for it.
+            if downstream.role == .gateway, let connection = downstream as? DownstreamConnection,
+               ExportPublisher.isExportRequest(headers) {
+                worker.publisher.attach(stream, on: connection)
+                return
+            }
             downstream.fail(stream, ProxyFailure(rejection))
         case .forward(let service):
-            let backend = backends[service]
+            var backend = backends[service]
+            if let clusterset = backend.clusterset {
+                guard let member = clusterset.pick(port: Route.authorityPort(headers)) else {
+                    stream.backend = backend
+                    downstream.fail(stream, .noHealthyUpstream)
+                    return
+                }
+                backend = member
+            }
             stream.backend = backend
             // The block is not copied: the edit is applied as nghttp2 takes the headers.
             stream.requestEdit = Route.edit(for: backend, role: downstream.role, forwardedClientCert: downstream.forwardedClientCert,
@@ -102,6 +123,25 @@ final class Forwarder {
             connection.stopAcceptingStreams()
         }
         stream.downstream.fail(stream, .upstreamConnectFailure)
+    }
+
+    /// Opens a mirror subscription's stream to a linked gateway, on the pool requests to
+    /// that gateway use (the same connections, the same mTLS identity check).
+    func subscribe(_ stream: ProxyStream, headers: HeaderBlock, endpoint: EndpointAddress, identity: String) {
+        let key = PoolKey(endpoint: endpoint, identity: identity)
+        let pool: UpstreamPool
+        if let existing = pools[key] {
+            pool = existing
+        } else {
+            guard let address = SocketAddress(ip: endpoint.host, port: endpoint.port),
+                  let parsed = try? SPIFFEID(parsing: identity) else {
+                stream.downstream.fail(stream, .upstreamConnectFailure)
+                return
+            }
+            pool = UpstreamPool(key: key, address: address, identity: parsed)
+            pools[key] = pool
+        }
+        forward(stream, headers: headers, pool: pool)
     }
 
     /// Re-submits a request the upstream refused without processing it (GOAWAY above its

@@ -38,9 +38,15 @@ public enum Counter: Int, CaseIterable, Sendable {
     case headerLimitRejections
     case logLinesDropped
     case logLinesSuppressed
+    case exportFeedsActive
+    case exportFeedsTotal
+    case mirrorStreamsStarted
+    case mirrorStreamFailures
 
     /// True for values that go up and down (the rest only grow).
-    public var isGauge: Bool { self == .downstreamConnectionsActive || self == .upstreamConnectionsActive }
+    public var isGauge: Bool {
+        self == .downstreamConnectionsActive || self == .upstreamConnectionsActive || self == .exportFeedsActive
+    }
 
     /// The Prometheus metric name.
     public var name: String {
@@ -69,6 +75,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .headerLimitRejections: "causeway_header_limit_rejections_total"
         case .logLinesDropped: "causeway_log_lines_dropped_total"
         case .logLinesSuppressed: "causeway_log_lines_suppressed_total"
+        case .exportFeedsActive: "causeway_export_subscribers_active"
+        case .exportFeedsTotal: "causeway_export_subscribers_total"
+        case .mirrorStreamsStarted: "causeway_mirror_streams_started_total"
+        case .mirrorStreamFailures: "causeway_mirror_stream_failures_total"
         }
     }
 
@@ -99,6 +109,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .headerLimitRejections: "Header blocks refused for size or field count (431 downstream, reset upstream)."
         case .logLinesDropped: "Log lines (diagnostic and access) dropped because the log writer fell behind."
         case .logLinesSuppressed: "Diagnostic lines suppressed by the per-key rate limit."
+        case .exportFeedsActive: "Linked clusters' subscriptions to this gateway's export stream, open now."
+        case .exportFeedsTotal: "Subscriptions to this gateway's export stream accepted."
+        case .mirrorStreamsStarted: "Export streams this proxy opened to linked gateways (first connects and reconnects)."
+        case .mirrorStreamFailures: "Export streams to linked gateways that failed or ended (refused, reset, bad message, silent)."
         }
     }
 }

@@ -19,10 +19,13 @@ public struct ProxySettings: Sendable {
     public var timeouts: ProxyTimeouts
     /// Downstream limits.
     public var limits: ProxyLimits
+    /// The export stream, published and subscribed.
+    public var mirror: MirrorSettings
 
     public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
                 connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int,
-                timeouts: ProxyTimeouts = ProxyTimeouts(), limits: ProxyLimits = ProxyLimits()) {
+                timeouts: ProxyTimeouts = ProxyTimeouts(), limits: ProxyLimits = ProxyLimits(),
+                mirror: MirrorSettings = MirrorSettings()) {
         self.cluster = cluster
         self.downstreamHTTP2 = downstreamHTTP2
         self.upstreamHTTP2 = upstreamHTTP2
@@ -31,6 +34,7 @@ public struct ProxySettings: Sendable {
         self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
         self.timeouts = timeouts
         self.limits = limits
+        self.mirror = mirror
     }
 
     /// Close a client connection with no stream after this long, nanoseconds (GOAWAY first).
@@ -84,6 +88,21 @@ public struct ProxyLimits: Sendable, Equatable {
     public init() {}
 }
 
+/// How export streams behave, on both ends.
+public struct MirrorSettings: Sendable, Equatable {
+    /// A gateway sends a heartbeat this often on each export stream; a subscriber that
+    /// hears nothing for three intervals drops the stream and reconnects. Default 5 s.
+    public var heartbeatNanos: UInt64 = 5_000_000_000
+    /// A subscriber waits this long before its first reconnect; doubled per failure up to
+    /// `reconnectMaxNanos`, with jitter. Default 100 ms.
+    public var reconnectMinNanos: UInt64 = 100_000_000
+    /// Longest wait between reconnects. Default 5 s.
+    public var reconnectMaxNanos: UInt64 = 5_000_000_000
+
+    /// The defaults above.
+    public init() {}
+}
+
 /// A listening socket a worker takes over, with what it serves.
 public struct ListenerSpec: Sendable {
     /// The listening socket (non-blocking, `SO_REUSEPORT`), owned by the worker from now on.
@@ -114,12 +133,19 @@ public final class RoutingSnapshot: Sendable {
     public let tls: MeshTLS?
     /// Increases with every installed snapshot.
     public let version: Int
+    /// What this proxy's gateway publishes to linked clusters.
+    public let exports: ExportTable
+    /// The linked clusters whose export streams this proxy subscribes to.
+    public let links: [MeshComposer.Link]
 
-    public init(services: ServiceTable, settings: ProxySettings, tls: MeshTLS?, version: Int) {
+    public init(services: ServiceTable, settings: ProxySettings, tls: MeshTLS?, version: Int,
+                exports: ExportTable = .empty, links: [MeshComposer.Link] = []) {
         self.services = services
         self.settings = settings
         self.tls = tls
         self.version = version
+        self.exports = exports
+        self.links = links
     }
 }
 

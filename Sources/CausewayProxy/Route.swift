@@ -17,6 +17,13 @@ enum Route {
         }
     }
 
+    /// The port an `:authority` (else `Host`) names, or nil when it names none.
+    static func authorityPort(_ headers: HeaderBlock) -> UInt16? {
+        let (authority, host, _) = headers.firstIndices(of: ":authority", "host", "host")
+        guard let index = authority ?? host else { return nil }
+        return headers.withValue(at: index) { AuthorityPort.parse($0) }
+    }
+
     @inline(__always)
     private static func withOptionalValue<R>(_ headers: HeaderBlock, _ index: Int?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
         guard let index else { return body(nil) }

@@ -22,6 +22,10 @@ public final class Worker {
     let context: LoopContext
     /// route → balance → forward, and the upstream pools.
     private(set) var forwarder: Forwarder!
+    /// The export stream this worker serves to linked clusters (gateway listeners).
+    private(set) var publisher: ExportPublisher!
+    /// Export streams this worker keeps open to linked gateways; nil on all workers but one.
+    private var subscriptions: MirrorSubscriptions?
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
     /// Every open upstream connection, pooled or draining, for shutdown.
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
@@ -37,7 +41,8 @@ public final class Worker {
     /// (tests that run a worker without a sink).
     private let logger: LogProducer?
 
-    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot, descriptorBudget: Int = .max, logSink: LogSink? = nil) {
+    init(loop: EventLoop, index: Int, snapshot: RoutingSnapshot, descriptorBudget: Int = .max, logSink: LogSink? = nil,
+         mirrorSink: (any MirrorEventSink)? = nil) {
         self.loop = loop
         self.logger = logSink?.producer(name: "worker \(index)")
         self.descriptorBudget = descriptorBudget
@@ -45,6 +50,8 @@ public final class Worker {
         self.snapshot = snapshot
         context = LoopContext(loop: loop)
         forwarder = Forwarder(worker: self)
+        publisher = ExportPublisher(worker: self, table: snapshot.exports)
+        if let mirrorSink { subscriptions = MirrorSubscriptions(worker: self, sink: mirrorSink) }
         install(snapshot)
         scheduleSweep()
     }
@@ -53,6 +60,8 @@ public final class Worker {
     func install(_ new: RoutingSnapshot) {
         snapshot = new
         forwarder.install(new)
+        publisher.install(new.exports)
+        subscriptions?.install(new.links)
     }
 
     // MARK: Timeouts
@@ -70,6 +79,7 @@ public final class Worker {
     private func sweep() {
         let now = loop.now
         for (_, c) in downstreams { c.sweep(now: now) }
+        publisher.sweep(now: now)
         for (_, c) in upstreams {
             // A remote peer's glitches decay as a client's do, so a long-lived pooled
             // connection is not ended by a lifetime's worth of harmless frames.
@@ -157,9 +167,15 @@ public final class Worker {
 
     /// Closes listeners and every connection (process exit).
     func shutdown() {
+        subscriptions?.stopAll()
         closeListeners()
         for (_, c) in downstreams { c.close(reason: "shutdown") }
         for (_, c) in upstreams { c.close(reason: "shutdown") }
+    }
+
+    /// Reopens `cluster`'s export stream (the control thread could not apply a message).
+    func resyncMirror(cluster: String) {
+        subscriptions?.resync(cluster: cluster)
     }
 
     // MARK: Utilities

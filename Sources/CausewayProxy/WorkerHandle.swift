@@ -16,10 +16,14 @@ public final class WorkerHandle: Sendable {
     /// Starts a worker thread serving `listenerFDs` (listening sockets it takes over).
     /// `descriptorBudget` caps its downstream connections below the configured limit when
     /// the process's descriptor limit requires (`OpenFileLimit.downstreamBudget`).
+    /// `mirrorSink` makes this worker the one that subscribes to linked gateways' export
+    /// streams (one worker does).
     public static func start(index: Int, snapshot: RoutingSnapshot, listeners: [ListenerSpec],
-                             descriptorBudget: Int = .max, logSink: LogSink? = nil) throws(SystemError) -> WorkerHandle {
+                             descriptorBudget: Int = .max, logSink: LogSink? = nil,
+                             mirrorSink: (any MirrorEventSink)? = nil) throws(SystemError) -> WorkerHandle {
         let (mailbox, join) = try LoopThread.start(name: "causeway-w\(index)") { loop in
-            let worker = Worker(loop: loop, index: index, snapshot: snapshot, descriptorBudget: descriptorBudget, logSink: logSink)
+            let worker = Worker(loop: loop, index: index, snapshot: snapshot, descriptorBudget: descriptorBudget, logSink: logSink,
+                                mirrorSink: mirrorSink)
             loop.context = worker
             for listener in listeners {
                 do {
@@ -35,6 +39,11 @@ public final class WorkerHandle: Sendable {
     /// Replaces the worker's routing snapshot; requests in flight keep theirs.
     public func install(_ snapshot: RoutingSnapshot) {
         mailbox.post { loop in (loop.context as? Worker)?.install(snapshot) }
+    }
+
+    /// Reopens `cluster`'s export stream, if this worker subscribes to it.
+    public func resyncMirror(cluster: String) {
+        mailbox.post { loop in (loop.context as? Worker)?.resyncMirror(cluster: cluster) }
     }
 
     /// Asks for a copy of the worker's counters; `reply` runs on the worker's thread.

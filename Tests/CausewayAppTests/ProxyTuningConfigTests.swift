@@ -289,7 +289,8 @@ struct ProxyTuningConfigTests {
               upstream: { connectTimeout: 750ms, idleTimeout: 90s, maxConnectionsPerEndpoint: 4 }
 
             """)]) { try $0.load().get() }
-        let settings = SnapshotBuilder.snapshot(from: config, tls: nil, down: [], version: 1).settings
+        var mesh = MeshState(config: config, tls: nil)
+        let settings = mesh.snapshot(now: 0).snapshot.settings
         #expect(settings.cluster == "cluster1")
         #expect(settings.timeouts.requestHeadersNanos == 3 * second)
         #expect(settings.timeouts.streamIdleNanos == 120 * second)

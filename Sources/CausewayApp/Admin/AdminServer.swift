@@ -41,13 +41,22 @@ final class AdminServer: Sendable {
         mailbox.post { loop in
             guard let state = loop.context as? AdminState else { return }
             state.config = config
-            state.services = config.services
         }
     }
 
-    /// Serves `services` (the live table, after link health) at `/endpoints`.
-    func update(services: ServiceTable) {
-        mailbox.post { loop in (loop.context as? AdminState)?.services = services }
+    /// Serves `services` (the live table: mirrors and link health applied) and the mesh's
+    /// status at `/endpoints` and `/metrics`.
+    func update(services: ServiceTable, status: MeshStatus) {
+        mailbox.post { loop in
+            guard let state = loop.context as? AdminState else { return }
+            state.services = services
+            state.mesh = status
+        }
+    }
+
+    /// Serves a newer mesh status (mirror ages, versions) with the same table.
+    func update(status: MeshStatus) {
+        mailbox.post { loop in (loop.context as? AdminState)?.mesh = status }
     }
 
     func stop() {
@@ -70,8 +79,10 @@ final class AdminState: AcceptTarget {
     let cluster: String
     let workers: [WorkerHandle]
     var config: LoadedConfig
-    /// The table workers route with (mirrored services lose unreachable gateways).
+    /// The table workers route with (mirrors and link health applied).
     var services: ServiceTable
+    /// Links and mirrors.
+    var mesh = MeshStatus.empty
     private var acceptor: Acceptor?
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     /// A connection must have been answered within this long of its accept.
@@ -145,12 +156,12 @@ final class AdminState: AcceptTarget {
         case "/config":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config) + "\n"))
         case "/endpoints":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services) + "\n"))
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services, mesh: mesh) + "\n"))
         case "/metrics":
             gatherMetrics { snapshot in
                 respond(AdminResponse(
                     status: 200, contentType: "text/plain; version=0.0.4",
-                    body: PrometheusText.render(snapshot, cluster: self.cluster)
+                    body: PrometheusText.render(snapshot, cluster: self.cluster) + MeshMetricsText.render(self.mesh, cluster: self.cluster)
                 ))
             }
         default:

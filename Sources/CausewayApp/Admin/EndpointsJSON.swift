@@ -1,37 +1,72 @@
 import CausewayMesh
 
-/// Renders the service table for `/endpoints`.
+/// Renders `/endpoints`: every table (local services, mirrors kept by export streams,
+/// mirrors from static files, clusterset services), each entry with its readiness and
+/// where it comes from; then the links with their mirrors' state, and composition notes.
 enum EndpointsJSON {
-    static func render(_ table: ServiceTable) -> String {
-        var out = "{\n  \"services\": ["
-        for (i, s) in table.services.enumerated() {
-            out += i == 0 ? "\n" : ",\n"
-            out += "    {\"service\": \(quote(s.key.description)), "
-            out += "\"sourceCluster\": \(s.sourceCluster.map(quote) ?? "null"), "
-            out += "\"totalEndpoints\": \(s.totalEndpoints), \"ready\": ["
-            out += s.readyEndpoints.map { quote($0.description) }.joined(separator: ", ")
-            out += "]}"
+    static func render(_ table: ServiceTable, mesh: MeshStatus) -> String {
+        let services: [JSONValue] = table.services.map { s in
+            var fields: [(String, JSONValue)] = [
+                ("service", .string(s.key.description)),
+                ("table", .string(tableName(s))),
+                ("sourceCluster", s.sourceCluster.map(JSONValue.string) ?? .null),
+                ("ready", .bool(s.isClusterset ? s.members.contains { !table.services[$0.service].readyEndpoints.isEmpty } : !s.readyEndpoints.isEmpty)),
+                ("totalEndpoints", .int(s.totalEndpoints)),
+                ("readyEndpoints", .array(s.readyEndpoints.map { .string($0.description) })),
+            ]
+            if !s.ports.isEmpty { fields.append(("ports", .array(s.ports.map { .string($0.description) }))) }
+            if s.exported { fields.append(("exported", .bool(true))) }
+            if case .stream(let m) = s.mirrorSource {
+                fields.append(("version", .int(Int(clamping: m.version))))
+                fields.append(("exportedReadyEndpoints", .int(m.exportedReadyEndpoints)))
+                fields.append(("stale", .bool(m.stale)))
+            }
+            if s.isClusterset {
+                fields.append(("members", .array(s.members.map { m in
+                    .object([
+                        ("cluster", .string(m.cluster)),
+                        ("service", .string(table.services[m.service].key.description)),
+                        ("local", .bool(m.isLocal)),
+                        ("weight", .int(m.weight)),
+                        ("ready", .bool(!table.services[m.service].readyEndpoints.isEmpty)),
+                    ])
+                })))
+            }
+            return .object(fields)
         }
-        out += table.services.isEmpty ? "]\n}" : "\n  ]\n}"
-        return out
+        let links: [JSONValue] = mesh.links.map { l in
+            .object([
+                ("cluster", .string(l.cluster)),
+                ("up", .bool(l.up)),
+                ("gateways", .int(l.gateways)),
+                ("gatewaysUp", .int(l.gatewaysUp)),
+                ("stream", .string(l.stream)),
+                ("lease", .string(l.lease)),
+                ("version", l.version.map { .int(Int(clamping: $0)) } ?? .null),
+                ("ageMillis", l.ageSeconds.map { .int(Int(($0 * 1000).rounded())) } ?? .null),
+                ("resyncs", .int(l.resyncs)),
+                ("services", .object(l.services.map { ($0.state, .int($0.count)) })),
+            ])
+        }
+        return JSONValue.object([
+            ("services", .array(services)),
+            ("links", .array(links)),
+            ("exports", .object([("version", .int(Int(clamping: mesh.exportsVersion))), ("services", .int(mesh.exportedServices))])),
+            ("notes", .array(mesh.notes.map(JSONValue.string))),
+        ]).pretty().dropLastNewline
     }
 
-    static func quote(_ s: String) -> String {
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    r.unicodeScalars.append(u)
-                }
-            }
+    /// Which table an entry belongs to.
+    static func tableName(_ s: ServiceEntry) -> String {
+        if s.isClusterset { return "clusterset" }
+        switch s.mirrorSource {
+        case .none: return "local"
+        case .file: return "mirrored-from-files"
+        case .stream: return "mirrored-by-stream"
         }
-        return r + "\""
     }
+}
+
+private extension String {
+    var dropLastNewline: String { hasSuffix("\n") ? String(dropLast()) : self }
 }

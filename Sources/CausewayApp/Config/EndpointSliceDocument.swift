@@ -29,6 +29,8 @@ enum EndpointSliceDocument {
         /// The `causeway.dev/gateway-identity` annotation; only on a mirror.
         let gatewayIdentity: SPIFFEID?
         let endpoints: [(address: EndpointAddress, ready: Bool)]
+        /// The slice's TCP ports, as declared.
+        let ports: [ServicePort]
         /// Where it was defined, for conflicts between slices and checks against Links.
         let file: String
         let nameMark: Mark?
@@ -123,7 +125,7 @@ enum EndpointSliceDocument {
         }
         return Slice(
             name: sliceName, namespace: namespace, service: service, sourceCluster: sourceCluster,
-            gatewayIdentity: gatewayIdentity, endpoints: addresses, file: reader.file, nameMark: nameMark, labelsMark: labelsMark,
+            gatewayIdentity: gatewayIdentity, endpoints: addresses, ports: port.all, file: reader.file, nameMark: nameMark, labelsMark: labelsMark,
             serviceMark: serviceMark, sourceClusterMark: sourceClusterMark, gatewayIdentityMark: gatewayIdentityMark)
     }
 
@@ -151,11 +153,13 @@ enum EndpointSliceDocument {
     }
 
     /// The port endpoints receive traffic on: the first TCP port whose appProtocol is h2c,
-    /// else the first TCP port. `complete` is false when a port entry had problems.
-    private static func readPorts(_ node: Node?, _ path: FieldPath, reader: NodeReader) -> (chosen: UInt16?, complete: Bool) {
-        guard let node else { return (nil, true) }
-        guard let items = reader.list(node, path) else { return (nil, false) }
+    /// else the first TCP port; and every TCP port. `complete` is false when a port entry had
+    /// problems.
+    private static func readPorts(_ node: Node?, _ path: FieldPath, reader: NodeReader) -> (chosen: UInt16?, all: [ServicePort], complete: Bool) {
+        guard let node else { return (nil, [], true) }
+        guard let items = reader.list(node, path) else { return (nil, [], false) }
         var firstTCP: UInt16?, firstH2C: UInt16?
+        var all: [ServicePort] = []
         var complete = true
         for (i, item) in items.enumerated() {
             let itemPath = path.index(i)
@@ -163,7 +167,7 @@ enum EndpointSliceDocument {
                 complete = false
                 continue
             }
-            if let name = fields["name"] { _ = reader.string(name, fields.field("name"), allowEmpty: true) }
+            let name = fields["name"].flatMap { reader.string($0, fields.field("name"), allowEmpty: true) }
             let port = fields["port"].flatMap { reader.integer($0, fields.field("port"), in: 1...65_535) }
             var isTCP = true
             if let node = fields["protocol"], let text = reader.string(node, fields.field("protocol")) {
@@ -181,10 +185,11 @@ enum EndpointSliceDocument {
                 continue
             }
             guard isTCP else { continue }
+            all.append(ServicePort(name: name?.isEmpty == false ? name : nil, port: UInt16(port), appProtocol: appProtocol))
             if firstTCP == nil { firstTCP = UInt16(port) }
             if firstH2C == nil, let appProtocol, h2cProtocols.contains(appProtocol) { firstH2C = UInt16(port) }
         }
-        return (firstH2C ?? firstTCP, complete)
+        return (firstH2C ?? firstTCP, all, complete)
     }
 
     private struct Endpoint {

@@ -1,3 +1,4 @@
+import CausewayMesh
 import CausewayTLS
 
 /// The name grammars Kubernetes uses, so names that work there work here and names that
@@ -6,11 +7,7 @@ enum NameRules {
     /// RFC 1123 label: 1...63 of `a-z 0-9 -`, starting and ending alphanumeric. Namespaces,
     /// cluster names, listener names.
     static func isDNSLabel(_ name: String) -> Bool {
-        let bytes = name.utf8
-        guard let first = bytes.first, let last = bytes.last, bytes.count <= 63,
-              isLowerAlnum(first), isLowerAlnum(last)
-        else { return false }
-        return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+        DNSLabel.isValid(name)
     }
 
     /// RFC 1035 label: an RFC 1123 label that starts with a letter. Service names.

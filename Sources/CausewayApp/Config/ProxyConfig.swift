@@ -106,6 +106,20 @@ public struct ProxyConfig: Sendable {
     /// `maxDownstreamConnectionsPerWorker` 1...1,000,000; `maxBufferedResponseBytesPerConnection`
     /// 64 KiB...1 GiB.
     public let limits: ProxyLimits
+    /// Export streams (`spec.mirror`). Ranges: `heartbeat` 100 ms...1 h; `staleAfter`
+    /// 1 s...24 h; `removeAfter` 1 s...7 days and at least `staleAfter`.
+    public let mirror: MirrorConfig
+}
+
+/// `spec.mirror`: how export streams are published and how long a lost one is trusted.
+public struct MirrorConfig: Sendable, Equatable {
+    /// Heartbeat and reconnect timing.
+    public var stream = MirrorSettings()
+    /// When a lost stream's entries turn stale, and when they are removed.
+    public var lease = ClusterMirror.LeasePolicy()
+
+    /// Defaults: heartbeat 5 s, stale after 30 s, removed after 5 min.
+    public init() {}
 }
 
 /// A complete, validated configuration snapshot.

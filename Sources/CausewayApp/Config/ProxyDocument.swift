@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayMesh
 import CausewayProxy
 import Yams
 
@@ -65,7 +66,7 @@ enum ProxyDocument {
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
                   "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
-                  "limits", "resources",
+                  "limits", "resources", "mirror",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -97,6 +98,7 @@ enum ProxyDocument {
         let upstream = spec["upstream"].map { readUpstream($0, spec.field("upstream"), reader: reader) } ?? UpstreamSettings()
         let timeouts = spec["timeouts"].map { readTimeouts($0, spec.field("timeouts"), reader: reader) } ?? ProxyTimeouts()
         let limits = spec["limits"].map { readLimits($0, spec.field("limits"), reader: reader) } ?? ProxyLimits()
+        let mirror = spec["mirror"].map { readMirror($0, spec.field("mirror"), reader: reader) } ?? MirrorConfig()
         if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
             for (i, entry) in entries.enumerated() {
                 let path = spec.field("resources").index(i)
@@ -116,14 +118,14 @@ enum ProxyDocument {
             trustDomainIsDefault: spec["trustDomain"] == nil, tlsMissing: tlsMissing)
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
-              let listeners, let admin, let http2, let upstream, let timeouts, let limits
+              let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
         let config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
-            timeouts: timeouts, limits: limits)
+            timeouts: timeouts, limits: limits, mirror: mirror)
         return Result(config: config, resources: resources, facts: facts)
     }
 
@@ -362,6 +364,37 @@ enum ProxyDocument {
             } else { ok = false }
         }
         return ok ? timeouts : nil
+    }
+
+    /// `spec.mirror`: heartbeat (the range a subscriber accepts), and the lease times.
+    private static func readMirror(_ node: Node, _ path: FieldPath, reader: NodeReader) -> MirrorConfig? {
+        guard let fields = reader.fields(node, path, allowed: ["heartbeat", "staleAfter", "removeAfter"]) else { return nil }
+        var mirror = MirrorConfig()
+        var ok = true
+        if let node = fields["heartbeat"] {
+            if let v = reader.durationNanos(node, fields.field("heartbeat"), in: MirrorWire.heartbeatRange, zeroMeansNone: false) {
+                mirror.stream.heartbeatNanos = v
+            } else { ok = false }
+        }
+        var stale = mirror.lease.staleAfterNanos, remove = mirror.lease.removeAfterNanos
+        if let node = fields["staleAfter"] {
+            if let v = reader.durationNanos(node, fields.field("staleAfter"), in: 1_000...86_400_000, zeroMeansNone: false) {
+                stale = v
+            } else { ok = false }
+        }
+        if let node = fields["removeAfter"] {
+            if let v = reader.durationNanos(node, fields.field("removeAfter"), in: 1_000...(7 * 86_400_000), zeroMeansNone: false) {
+                remove = v
+            } else { ok = false }
+        }
+        guard ok else { return nil }
+        guard remove >= stale else {
+            reader.report(fields["removeAfter"] ?? node, fields.field(fields["removeAfter"] != nil ? "removeAfter" : "staleAfter"),
+                          "removeAfter (\(remove / 1_000_000) ms) must not be shorter than staleAfter (\(stale / 1_000_000) ms): entries turn stale before they are removed")
+            return nil
+        }
+        mirror.lease = ClusterMirror.LeasePolicy(staleAfterNanos: stale, removeAfterNanos: remove)
+        return mirror
     }
 
     static let maxConnectionsPerWorkerRange = 1...1_000_000

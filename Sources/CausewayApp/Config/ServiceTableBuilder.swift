@@ -26,6 +26,7 @@ enum ServiceTableBuilder {
         var exported = false
         var ready: Set<EndpointAddress> = []
         var all: Set<EndpointAddress> = []
+        var ports: Set<ServicePort> = []
     }
 
     private static let labelsPath = FieldPath.root.key("metadata").key("labels")
@@ -64,6 +65,7 @@ enum ServiceTableBuilder {
                         slice, key: key, sourceCluster: source, links: links, proxy: proxy, log: log)
                 }
             }
+            merged.ports.formUnion(slice.ports)
             for endpoint in slice.endpoints {
                 merged.all.insert(endpoint.address)
                 if endpoint.ready { merged.ready.insert(endpoint.address) }
@@ -95,7 +97,7 @@ enum ServiceTableBuilder {
             return ServiceEntry(
                 key: key, index: index, readyEndpoints: Array(merged.ready), totalEndpoints: merged.all.count,
                 sourceCluster: merged.sourceCluster, remoteName: merged.remoteName, expectedIdentity: merged.expectedIdentity,
-                exported: merged.exported)
+                exported: merged.exported, ports: Array(merged.ports))
         }
         let table = ServiceTable(services: entries, defaultNamespace: defaultNamespace)
         return (table, Set(entries.filter(\.exported).map(\.key)))

@@ -15,16 +15,13 @@ public final class ProxyServer: Sendable {
     private let admin: AdminServer
     /// Where workers' log lines go (off their threads).
     private let logSink: LogSink
-    /// What the running snapshot is made of; changed by reloads and the link prober.
-    private struct State {
-        var config: LoadedConfig
-        var tls: MeshTLS?
-        var down: Set<EndpointAddress> = []
-        var version: Int
-        var prober: LinkProber?
-    }
-
-    private let state: Mutex<State>
+    /// What the running snapshot is made of; changed by reloads, the link prober, mirror
+    /// streams and lease expiry, always under this lock, each change installing a snapshot.
+    private let mesh: Mutex<MeshState>
+    private let prober = Mutex<LinkProber?>(nil)
+    /// The control loop: mirror events from the subscribing worker and lease timers run
+    /// here, off the workers.
+    private let control: ControlLoop
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -43,7 +40,8 @@ public final class ProxyServer: Sendable {
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
         let tls = try SnapshotBuilder.meshTLS(proxy)
-        let snapshot = SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: 1)
+        var mesh = MeshState(config: config, tls: tls)
+        let snapshot = mesh.snapshot(now: ControlLoop.now()).snapshot
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
@@ -76,14 +74,23 @@ public final class ProxyServer: Sendable {
             cleanup()
             throw StartupError("cannot start the log writer: \(error)")
         }
+        let control: ControlLoop
+        do {
+            control = try ControlLoop.start()
+        } catch {
+            cleanup()
+            throw StartupError("cannot start the control loop: \(error)")
+        }
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
+                // Worker 0 keeps the export streams to linked gateways open.
                 handles.append(try WorkerHandle.start(index: w, snapshot: snapshot, listeners: fdsByWorker[w],
                                                       descriptorBudget: OpenFileLimit.downstreamBudget(limit: openFileLimit, workers: proxy.workers),
-                                                      logSink: logSink))
+                                                      logSink: logSink, mirrorSink: w == 0 ? control.mirrorSink : nil))
             } catch {
                 for h in handles { h.stop(); h.join() }
+                control.stop()
                 cleanup()
                 throw StartupError("cannot start worker \(w): \(error)")
             }
@@ -93,31 +100,35 @@ public final class ProxyServer: Sendable {
             admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config)
         } catch {
             for h in handles { h.stop(); h.join() }
+            control.stop()
             throw error
         }
-        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, config: config, tls: tls, bound: bound)
+        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, bound: bound)
+        control.attach(server)
+        admin.update(services: snapshot.services, status: server.meshStatus())
         server.startProber(config: config, tls: tls)
         return server
     }
 
-    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, config: LoadedConfig, tls: MeshTLS?, bound: [(String, String)]) {
+    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop, bound: [(String, String)]) {
         self.workers = workers
         self.logSink = logSink
         self.admin = admin
-        self.state = Mutex(State(config: config, tls: tls, version: 1))
+        self.mesh = Mutex(mesh)
+        self.control = control
         self.boundListeners = bound.map { (name: $0.0, address: $0.1) }
         self.adminAddress = admin.boundAddress
     }
 
     /// Starts probing the gateways of `config`'s links (replacing any earlier prober).
     private func startProber(config: LoadedConfig, tls: MeshTLS?) {
-        let old = state.withLock { s -> LinkProber? in
-            let p = s.prober
-            s.prober = nil
-            s.down = []
-            return p
+        let old = prober.withLock { p -> LinkProber? in
+            let previous = p
+            p = nil
+            return previous
         }
         old?.stop()
+        mesh.withLock { $0.down = [] }
         guard let client = tls?.client, !config.links.isEmpty else { return }
         var targets: [LinkProber.Target] = []
         for link in config.links {
@@ -134,10 +145,9 @@ public final class ProxyServer: Sendable {
             let prober = try LinkProber.start(targets: targets, tls: client, onChange: { [weak self] down in
                 self?.gatewaysChanged(down)
             }, log: { line in
-                var text = "causeway: \(line)\n"
-                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+                Self.log(line)
             })
-            state.withLock { $0.prober = prober }
+            self.prober.withLock { $0 = prober }
         } catch {
             var text = "causeway: cannot start the link prober: \(error)\n"
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -146,13 +156,76 @@ public final class ProxyServer: Sendable {
 
     /// The prober found the set of unreachable gateways changed: install a snapshot without them.
     private func gatewaysChanged(_ down: Set<EndpointAddress>) {
-        let snapshot = state.withLock { s -> RoutingSnapshot in
-            s.down = down
-            s.version += 1
-            return SnapshotBuilder.snapshot(from: s.config, tls: s.tls, down: down, version: s.version)
+        rebuild { $0.down = down }
+    }
+
+    /// Applies `change` to the mesh state and installs the resulting snapshot everywhere.
+    private func rebuild(_ change: (inout MeshState) -> Void = { _ in }) {
+        let now = ControlLoop.now()
+        let (snapshot, notes, status, leaseChange) = mesh.withLock { m in
+            change(&m)
+            let (snapshot, notes) = m.snapshot(now: now)
+            return (snapshot, notes, Self.status(of: m, now: now), m.nextLeaseChange(after: now))
         }
+        for note in notes { Self.log(note) }
         for w in workers { w.install(snapshot) }
-        admin.update(services: snapshot.services)
+        admin.update(services: snapshot.services, status: status)
+        control.scheduleLeaseCheck(at: leaseChange)
+    }
+
+    // MARK: Mirror events (on the control loop)
+
+    /// A message from the subscribing worker's stream to `cluster`.
+    func mirrorReceived(cluster: String, message: MirrorMessage, attempt: Int) {
+        let now = ControlLoop.now()
+        let outcome = mesh.withLock { $0.received(message, cluster: cluster, attempt: attempt, now: now) }
+        switch outcome {
+        case .ignored, .applied(changed: false):
+            if case .snapshot = message { rebuild() } else { refreshStatus() }
+        case .applied(changed: true):
+            rebuild()
+        case .rejected(let reason):
+            Self.log("mirror of \(cluster): \(reason); resynchronising from a fresh snapshot")
+            workers.first?.resyncMirror(cluster: cluster)
+            rebuild()
+        }
+    }
+
+    /// The subscribing worker's stream to `cluster` ended (it reconnects by itself).
+    func mirrorStreamLost(cluster: String, attempt: Int) {
+        let now = ControlLoop.now()
+        if mesh.withLock({ $0.streamLost(cluster: cluster, attempt: attempt, now: now) }) {
+            rebuild()
+        } else {
+            refreshStatus()
+        }
+    }
+
+    /// A mirror's lease may have changed (stale, expired): rebuild.
+    func leaseCheck() {
+        rebuild()
+    }
+
+    /// Gives the admin server fresh mirror status without a new snapshot.
+    private func refreshStatus() {
+        let now = ControlLoop.now()
+        let status = mesh.withLock { Self.status(of: $0, now: now) }
+        admin.update(status: status)
+    }
+
+    /// The links', mirrors' and composition's state, for `/endpoints` and `/metrics`.
+    func meshStatus() -> MeshStatus {
+        let now = ControlLoop.now()
+        return mesh.withLock { Self.status(of: $0, now: now) }
+    }
+
+    private static func status(of m: MeshState, now: UInt64) -> MeshStatus {
+        MeshStatus(mesh: m, now: now)
+    }
+
+    private static func log(_ line: String) {
+        var text = "causeway: \(line)\n"
+        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
 
     /// Installs a newly loaded configuration's services and settings on every worker.
@@ -162,14 +235,8 @@ public final class ProxyServer: Sendable {
     public func reload(_ config: LoadedConfig) throws(StartupError) -> [String] {
         // Build first: a bad certificate leaves the running snapshot in place.
         let tls = try SnapshotBuilder.meshTLS(config.proxy)
-        let (old, snapshot) = state.withLock { s -> (LoadedConfig, RoutingSnapshot) in
-            let previous = s.config
-            s.config = config
-            s.tls = tls
-            s.down = []
-            s.version += 1
-            return (previous, SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: s.version))
-        }
+        let old = mesh.withLock { $0.config }
+        let linksChanged = old.links.map(LinkKey.init) != config.links.map(LinkKey.init)
         var notes: [String] = []
         let a = old.proxy, b = config.proxy
         if a.listeners.map({ "\($0.name) \($0.role) \($0.address) \($0.accessLog)" }) != b.listeners.map({ "\($0.name) \($0.role) \($0.address) \($0.accessLog)" }) {
@@ -177,16 +244,17 @@ public final class ProxyServer: Sendable {
         }
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
-        for w in workers { w.install(snapshot) }
         admin.update(config: config)
-        startProber(config: config, tls: tls)
+        // A restarted prober counts every gateway up until probed: only when links changed.
+        if linksChanged { startProber(config: config, tls: tls) }
+        rebuild { $0.replace(config: config, tls: tls) }
         return notes
     }
 
     /// `spec.timeouts.drain` of the running configuration (it follows reloads): the drain
     /// deadline when `--drain-seconds` is not given.
     public var configuredDrainNanos: UInt64 {
-        state.withLock { $0.config.proxy.timeouts.drainNanos }
+        mesh.withLock { $0.config.proxy.timeouts.drainNanos }
     }
 
     /// Drains: stops accepting, sends GOAWAY to every client and waits until their
@@ -211,16 +279,31 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, closes connections and joins every thread.
     public func stop() {
-        let prober = state.withLock { s -> LinkProber? in
-            let p = s.prober
-            s.prober = nil
-            return p
+        let prober = self.prober.withLock { p -> LinkProber? in
+            let previous = p
+            p = nil
+            return previous
         }
         prober?.stop()
+        control.stop()
         admin.stop()
         for w in workers { w.stop() }
         for w in workers { w.join() }
         logSink.shutdown(timeoutNanos: 1_000_000_000)
+    }
+}
+
+/// What makes a link the same for the prober: cluster, gateways, identity and probe timing.
+private struct LinkKey: Equatable {
+    let cluster: String
+    let gateways: [EndpointAddress]
+    let identity: String
+    let probe: LinkProbe
+    init(_ link: LinkConfig) {
+        cluster = link.cluster
+        gateways = link.gatewayEndpoints
+        identity = link.identity
+        probe = link.probe
     }
 }
 

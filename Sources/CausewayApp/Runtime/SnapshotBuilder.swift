@@ -3,20 +3,9 @@ import CausewayMesh
 import CausewayProxy
 import CausewayTLS
 
-/// Turns a validated configuration into the immutable snapshot workers route with.
+/// Maps a validated configuration to what the engine takes: settings, listener specs and
+/// TLS contexts (`MeshState` composes the snapshot).
 enum SnapshotBuilder {
-    /// Builds the snapshot, loading TLS material from the configured files.
-    /// - Throws: `StartupError` naming the file when a certificate or key cannot be used.
-    static func snapshot(from config: LoadedConfig, version: Int) throws(StartupError) -> RoutingSnapshot {
-        snapshot(from: config, tls: try meshTLS(config.proxy), down: [], version: version)
-    }
-
-    /// Builds the snapshot with already-loaded TLS contexts, leaving out the gateways in
-    /// `down` (found unreachable by the link prober) from the mirrored services.
-    static func snapshot(from config: LoadedConfig, tls: MeshTLS?, down: Set<EndpointAddress>, version: Int) -> RoutingSnapshot {
-        RoutingSnapshot(services: HealthOverlay.apply(config.services, down: down), settings: settings(config.proxy), tls: tls, version: version)
-    }
-
     /// The one mapping from the validated `Proxy` to the engine's settings. The config
     /// already holds the engine's types (`H2Settings`, `ProxyTimeouts`, `ProxyLimits`) and
     /// durations in nanoseconds, so nothing is converted here.
@@ -29,7 +18,8 @@ enum SnapshotBuilder {
             idleTimeoutNanos: p.upstream.idleTimeoutNanos,
             maxConnectionsPerEndpoint: p.upstream.maxConnectionsPerEndpoint,
             timeouts: p.timeouts,
-            limits: p.limits
+            limits: p.limits,
+            mirror: p.mirror.stream
         )
     }
 
