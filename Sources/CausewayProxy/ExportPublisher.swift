@@ -72,6 +72,17 @@ final class ExportPublisher {
         broadcast(MirrorWire.encode(.heartbeat(version: published.version)))
     }
 
+    /// Ends every feed cleanly (drain): a subscriber sees the stream end and reconnects,
+    /// to another gateway address if the link has one, and a draining connection is not
+    /// held open by streams that never finish.
+    func finishAll() {
+        for feed in feeds where feed.stream.state == .responding && !feed.connection.isClosed {
+            feed.stream.state = .done
+            feed.connection.finishResponse(feed.body, trailers: nil)
+        }
+        replaceFeeds([])
+    }
+
     private func broadcast(_ line: String) {
         lastSent = worker.loop.now
         replaceFeeds(feeds.filter { send(line, to: $0) })

@@ -147,6 +147,7 @@ public final class Worker {
     func drain(deadline: UInt64, done: @escaping () -> Void) {
         closeListeners()
         drainDone = done
+        publisher.finishAll()
         for (_, c) in downstreams { c.drain() }
         // Strong capture: the worker lives as long as its loop (and a weak reference would
         // put every retain of it on the runtime's slow path).

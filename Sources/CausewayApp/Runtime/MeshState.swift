@@ -24,7 +24,7 @@ struct MeshState {
     init(config: LoadedConfig, tls: MeshTLS?) {
         self.config = config
         self.tls = tls
-        self.exports = ExportTable.empty.next(Self.exportedServices(config))
+        self.exports = ExportTable(services: Self.exportedServices(config), version: 1)
     }
 
     /// Outcome of a message from a subscription.
