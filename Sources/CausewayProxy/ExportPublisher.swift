@@ -46,6 +46,7 @@ final class ExportPublisher {
         head.append(name: ":status", value: "200")
         head.append(name: "content-type", value: MirrorWire.contentType)
         head.append(name: "cache-control", value: "no-store")
+        stream.longLived = true
         connection.respond(stream, headers: head, endStream: false, status: 200)
         guard let body = stream.responseBody else { return }
         let feed = Feed(stream: stream, connection: connection, body: body)

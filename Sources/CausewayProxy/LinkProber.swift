@@ -37,15 +37,25 @@ public final class LinkProber: Sendable {
     private let mailbox: Mailbox
     private let join: @Sendable () -> Void
 
+    /// One probe's outcome: how long it took, and whether the gateway answered as expected.
+    public struct Outcome: Sendable {
+        public let cluster: String
+        public let endpoint: EndpointAddress
+        public let durationNanos: UInt64
+        public let succeeded: Bool
+    }
+
     /// Starts probing. `onChange` runs on the prober's thread with the full set of gateways
-    /// currently down, each time that set changes; `log` receives one line per transition.
+    /// currently down, each time that set changes; `onProbe` after every probe; `log`
+    /// receives one line per transition.
     public static func start(
         targets: [Target], tls: TLSContext,
         onChange: @escaping @Sendable (Set<EndpointAddress>) -> Void,
+        onProbe: @escaping @Sendable (Outcome) -> Void = { _ in },
         log: @escaping @Sendable (String) -> Void
     ) throws(SystemError) -> LinkProber {
         let (mailbox, join) = try LoopThread.start(name: "causeway-probe") { loop in
-            let state = ProberState(loop: loop, tls: tls, onChange: onChange, log: log)
+            let state = ProberState(loop: loop, tls: tls, onChange: onChange, onProbe: onProbe, log: log)
             loop.context = state
             for target in targets { state.add(target) }
         }
@@ -74,15 +84,18 @@ private final class ProberState {
     let context: LoopContext
     let tls: TLSContext
     let onChange: @Sendable (Set<EndpointAddress>) -> Void
+    let onProbe: @Sendable (LinkProber.Outcome) -> Void
     let log: @Sendable (String) -> Void
     private var gateways: [GatewayHealth] = []
     private var down: Set<EndpointAddress> = []
 
-    init(loop: EventLoop, tls: TLSContext, onChange: @escaping @Sendable (Set<EndpointAddress>) -> Void, log: @escaping @Sendable (String) -> Void) {
+    init(loop: EventLoop, tls: TLSContext, onChange: @escaping @Sendable (Set<EndpointAddress>) -> Void,
+         onProbe: @escaping @Sendable (LinkProber.Outcome) -> Void, log: @escaping @Sendable (String) -> Void) {
         self.loop = loop
         self.context = LoopContext(loop: loop)
         self.tls = tls
         self.onChange = onChange
+        self.onProbe = onProbe
         self.log = log
     }
 
@@ -110,9 +123,11 @@ private final class ProberState {
     }
 
     /// Records an attempt's outcome (nil error: success) and schedules the next one.
-    func finished(_ health: GatewayHealth, error: String?) {
+    func finished(_ health: GatewayHealth, error: String?, startedAt: UInt64) {
         health.attempt = nil
         let target = health.target
+        onProbe(LinkProber.Outcome(cluster: target.cluster, endpoint: target.endpoint, durationNanos: loop.now &- startedAt,
+                                   succeeded: error == nil))
         if let error {
             health.failures += 1
             if health.failures == target.failureThreshold {
@@ -161,6 +176,7 @@ private final class ProbeAttempt: LoopHandler {
     private var output = OutputQueue()
     private var timer: TimerID?
     private var done = false
+    private var startedAt: UInt64 = 0
 
     init(state: ProberState, health: GatewayHealth) {
         self.state = state
@@ -168,6 +184,7 @@ private final class ProbeAttempt: LoopHandler {
     }
 
     func start() {
+        startedAt = state.loop.now
         do {
             let fd = try Sockets.connect(to: health.address)
             let transport = Transport(loop: state.loop, fd: fd, tls: TLSConnection(context: state.tls, expectedPeer: health.identity),
@@ -223,7 +240,7 @@ private final class ProbeAttempt: LoopHandler {
     func finish(_ error: String?) {
         guard !done else { return }
         release()
-        state.finished(health, error: error)
+        state.finished(health, error: error, startedAt: startedAt)
     }
 
     /// Ends the attempt without reporting (the prober is stopping).

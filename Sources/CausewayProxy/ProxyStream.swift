@@ -68,6 +68,9 @@ final class ProxyStream {
     var resetForUpstream = false
     /// Access log fields; nil unless the listener logs requests.
     var access: AccessLogFields?
+    /// True for a stream meant to stay open (an export stream feed): the whole-request
+    /// deadline does not apply; the idle timeout still does (heartbeats are progress).
+    var longLived = false
 
     init(downstream: any RelayDownstream, downstreamID: Int32, requestEnded: Bool, now: UInt64) {
         self.downstream = downstream

@@ -153,7 +153,7 @@ enum Relay {
     /// a reset of both sides once it started (or once the client stopped taking it).
     static func expireIfDue(_ s: ProxyStream, now: UInt64, timeouts: ProxyTimeouts) {
         let idle = now &- s.lastProgress > timeouts.streamIdleNanos
-        let late = timeouts.requestNanos > 0 && now &- s.startedAt > timeouts.requestNanos && s.state != .done
+        let late = timeouts.requestNanos > 0 && !s.longLived && now &- s.startedAt > timeouts.requestNanos && s.state != .done
         guard idle || late else { return }
         s.lastProgress = now
         s.downstream.worker.metrics.increment(late ? .requestTimeouts : .streamIdleTimeouts)

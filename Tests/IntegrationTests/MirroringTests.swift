@@ -47,6 +47,11 @@ final class MirroringTests: XCTestCase {
         let metrics = try runCommand("curl", ["-sS", "http://127.0.0.1:\(mesh.clusters["cluster1"]!.adminPort)/metrics"]).stdoutText
         XCTAssertTrue(metrics.contains(#"causeway_link_up{cluster="cluster1",link="cluster2"} 1"#), metrics)
         XCTAssertTrue(metrics.contains(#"causeway_mirror_services{cluster="cluster1",link="cluster2",state="ready"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_mirror_version{cluster="cluster1",link="cluster2"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains("# TYPE causeway_link_probe_duration_seconds histogram"), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_link_probe_duration_seconds_bucket{cluster="cluster1",link="cluster3",le="+Inf"}"#), metrics)
+        let exports = try runCommand("curl", ["-sS", "http://127.0.0.1:\(mesh.clusters["cluster2"]!.adminPort)/metrics"]).stdoutText
+        XCTAssertTrue(exports.contains(#"causeway_export_subscribers_active{cluster="cluster2"} 2"#), exports)
     }
 
     func testExportChangesReachTheMirror() throws {

@@ -26,6 +26,15 @@ enum MeshMetricsText {
         family("causeway_mirror_services", "gauge", "Mirrored services by state (ready, not-ready, stale, expired).") { link in
             link.services.map { (",state=\"\($0.state)\"", String($0.count)) }
         }
+        family("causeway_link_probe_failures_total", "counter", "Link probes that failed (connect, mTLS handshake or the gateway's SETTINGS).") {
+            [("", String($0.probes.failures))]
+        }
+        out += "# HELP causeway_link_probe_duration_seconds Duration of successful link probes (connect, mTLS handshake, the gateway's SETTINGS).\n"
+        out += "# TYPE causeway_link_probe_duration_seconds histogram\n"
+        for link in mesh.links {
+            out += link.probes.latency.render("causeway_link_probe_duration_seconds",
+                                              labels: "\(c),link=\"\(PrometheusText.escape(link.cluster))\"")
+        }
         out += "# HELP causeway_exports_version Version of the export table this gateway publishes.\n# TYPE causeway_exports_version gauge\n"
         out += "causeway_exports_version{\(c)} \(mesh.exportsVersion)\n"
         return out

@@ -20,6 +20,8 @@ struct MeshState {
     /// Composition notes of the last snapshot (conflicting exports, shadowed mirrors).
     private(set) var notes: [String] = []
     private(set) var version = 0
+    /// Probe durations and failures, by linked cluster.
+    var probes: [String: ProbeStats] = [:]
 
     init(config: LoadedConfig, tls: MeshTLS?) {
         self.config = config
@@ -78,6 +80,7 @@ struct MeshState {
         self.tls = tls
         let linked = Set(config.links.map(\.cluster))
         mirrors = mirrors.filter { linked.contains($0.key) }
+        probes = probes.filter { linked.contains($0.key) }
         attempts = attempts.filter { linked.contains($0.key) }
         exports = exports.next(Self.exportedServices(config))
     }
@@ -112,4 +115,12 @@ struct MeshState {
             ExportedService(key: $0.key, ports: $0.ports, readyEndpoints: $0.readyEndpoints.count)
         }
     }
+}
+
+/// One link's probe record.
+struct ProbeStats: Sendable {
+    /// Durations of successful probes.
+    var latency = LatencyHistogram()
+    /// Probes that failed.
+    var failures: UInt64 = 0
 }

@@ -21,6 +21,8 @@ struct MeshStatus: Sendable {
         /// Mirrored services by state: `ready`, `not-ready` (no ready endpoint in the
         /// cluster), `stale` (served under a lost stream's lease), `expired` (dropped).
         let services: [(state: String, count: Int)]
+        /// Probe durations and failures.
+        var probes = ProbeStats()
 
         /// True when at least one gateway is reachable.
         var up: Bool { gatewaysUp > 0 }
@@ -45,6 +47,16 @@ struct MeshStatus: Sendable {
     init(mesh: MeshState, now: UInt64) {
         let policy = mesh.config.proxy.mirror.lease
         links = mesh.config.links.map { link in
+            var status = Self.link(link, mesh: mesh, now: now, policy: policy)
+            status.probes = mesh.probes[link.cluster] ?? ProbeStats()
+            return status
+        }
+        notes = mesh.notes
+        exportsVersion = mesh.exports.version
+        exportedServices = mesh.exports.services.count
+    }
+
+    private static func link(_ link: LinkConfig, mesh: MeshState, now: UInt64, policy: ClusterMirror.LeasePolicy) -> Link {
             let endpoints = link.gatewayEndpoints
             let up = endpoints.filter { !mesh.down.contains($0) }.count
             guard let mirror = mesh.mirrors[link.cluster] else {
@@ -67,10 +79,6 @@ struct MeshStatus: Sendable {
                 services: Self.counts(
                     ready: lease == .fresh ? serving : 0, notReady: lease == .expired ? 0 : notReady,
                     stale: lease == .stale ? serving : 0, expired: lease == .expired ? entries.count : 0))
-        }
-        notes = mesh.notes
-        exportsVersion = mesh.exports.version
-        exportedServices = mesh.exports.services.count
     }
 
     private static func counts(ready: Int, notReady: Int, stale: Int, expired: Int) -> [(state: String, count: Int)] {

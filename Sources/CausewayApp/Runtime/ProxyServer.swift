@@ -144,6 +144,8 @@ public final class ProxyServer: Sendable {
         do {
             let prober = try LinkProber.start(targets: targets, tls: client, onChange: { [weak self] down in
                 self?.gatewaysChanged(down)
+            }, onProbe: { [weak self] outcome in
+                self?.probeFinished(outcome)
             }, log: { line in
                 Self.log(line)
             })
@@ -157,6 +159,20 @@ public final class ProxyServer: Sendable {
     /// The prober found the set of unreachable gateways changed: install a snapshot without them.
     private func gatewaysChanged(_ down: Set<EndpointAddress>) {
         rebuild { $0.down = down }
+    }
+
+    /// Records one probe's duration (or failure) for the link's metrics.
+    private func probeFinished(_ outcome: LinkProber.Outcome) {
+        let now = ControlLoop.now()
+        let status = mesh.withLock { m -> MeshStatus in
+            if outcome.succeeded {
+                m.probes[outcome.cluster, default: ProbeStats()].latency.observe(nanos: outcome.durationNanos)
+            } else {
+                m.probes[outcome.cluster, default: ProbeStats()].failures += 1
+            }
+            return Self.status(of: m, now: now)
+        }
+        admin.update(status: status)
     }
 
     /// Applies `change` to the mesh state and installs the resulting snapshot everywhere.
