@@ -37,6 +37,22 @@ final class CrossClusterTests: XCTestCase {
             let r = try curl(["-H", "host: \(host)", mesh.sidecarURL + "/hello"])
             XCTAssertEqual(r.stdoutText, "hello from cluster2\n", host)
         }
+        // Static mirror files keep working, say so, and win over the export stream the Link
+        // also brings (which the gateway publishes for the same service).
+        let deadline = Date().addingTimeInterval(10)
+        var endpoints: [String: Any] = [:]
+        repeat {
+            let body = try mesh.admin(mesh.sidecarAdminPort, "/endpoints")
+            endpoints = (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+            if (endpoints["notes"] as? [String] ?? []).isEmpty == false { break }
+            usleep(50_000)
+        } while Date() < deadline
+        let services = endpoints["services"] as? [[String: Any]] ?? []
+        let webapp = services.first { $0["service"] as? String == "webapp-cluster2.production" }
+        XCTAssertEqual(webapp?["table"] as? String, "mirrored-from-files", "\(endpoints)")
+        XCTAssertTrue((endpoints["notes"] as? [String] ?? []).contains {
+            $0.contains("webapp-cluster2.production is kept from static EndpointSlice files")
+        }, "\(endpoints)")
     }
 
     func testLargeBodiesBothWaysAreByteExact() throws {
