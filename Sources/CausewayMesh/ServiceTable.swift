@@ -89,6 +89,13 @@ public final class ServiceTable: Sendable {
         return authority.withUTF8 { resolveExported(authority: UnsafeRawBufferPointer($0)) }
     }
 
+    /// True when `services[index]` can take a request now: it has a ready endpoint, or for a
+    /// clusterset service, one of its members does.
+    public func isReady(_ index: Int) -> Bool {
+        let s = services[index]
+        return s.isClusterset ? s.members.contains { !services[$0.service].readyEndpoints.isEmpty } : !s.readyEndpoints.isEmpty
+    }
+
     /// True when `services[index].exported`, read from a packed array. `index` must be in
     /// `services.indices` (a precondition, as for any array subscript).
     public func isExported(_ index: Int) -> Bool {

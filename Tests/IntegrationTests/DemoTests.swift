@@ -12,5 +12,9 @@ final class DemoTests: XCTestCase {
             XCTAssertTrue(line.contains("200 in"), String(line))
             XCTAssertTrue(line.contains("URI=spiffe://mesh.local/ns/default/sa/cluster1-sidecar"), String(line))
         }
+        // The mirror at work: learned from the stream, then a second export appears.
+        XCTAssertTrue(r.stdoutText.contains("cluster1 mirrored from cluster2's export stream:\n  webapp-cluster2.production  mirrored-by-stream"), r.stdoutText)
+        XCTAssertTrue(r.stdoutText.contains("  api-cluster2.production  mirrored-by-stream"), r.stdoutText)
+        XCTAssertTrue(r.stdoutText.contains("api-cluster2 → hello from api in cluster2"), r.stdoutText)
     }
 }

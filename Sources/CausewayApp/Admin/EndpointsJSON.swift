@@ -10,7 +10,7 @@ enum EndpointsJSON {
                 ("service", .string(s.key.description)),
                 ("table", .string(tableName(s))),
                 ("sourceCluster", s.sourceCluster.map(JSONValue.string) ?? .null),
-                ("ready", .bool(s.isClusterset ? s.members.contains { !table.services[$0.service].readyEndpoints.isEmpty } : !s.readyEndpoints.isEmpty)),
+                ("ready", .bool(table.isReady(s.index))),
                 ("totalEndpoints", .int(s.totalEndpoints)),
                 ("readyEndpoints", .array(s.readyEndpoints.map { .string($0.description) })),
             ]

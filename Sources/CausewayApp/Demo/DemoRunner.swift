@@ -3,9 +3,11 @@ import CausewayTLS
 
 /// `causeway demo`: two clusters on loopback in one process, with certificates made on the
 /// spot. cluster2 runs a built-in HTTP/2 responder (`webapp.production`, exported) behind
-/// its east-west gateway; cluster1 runs a sidecar with a `Link` to that gateway and the
-/// mirrored `webapp-cluster2`. A few requests cross, then everything keeps running until
-/// SIGINT/SIGTERM so a person can try it with curl.
+/// its east-west gateway; cluster1 runs a sidecar with a `Link` to that gateway and nothing
+/// else: it learns `webapp-cluster2` (and the clusterset name) from the gateway's export
+/// stream. A few requests cross; then cluster2 exports a second Service and cluster1's
+/// mirror picks it up. Everything keeps running until SIGINT/SIGTERM so a person can try
+/// it with curl.
 public struct DemoRunner {
     public var sidecarPort: UInt16
     public var adminPort: UInt16
@@ -42,11 +44,30 @@ public struct DemoRunner {
         _ = try layout.issue(cluster: "cluster2", name: "gateway", spiffeID: SPIFFEID(parsing: Self.gatewayID),
                              keyAlgorithm: .ecP256, validity: .days(10, from: now), force: true)
 
-        // cluster2: the backend and its gateway.
+        // cluster2: the backends and the gateway.
         let backend = try DemoBackend.start(host: "127.0.0.1", port: 0, name: "webapp in cluster2")
         defer { backend.stop() }
         let backendPort = backend.address.split(separator: ":").last.map(String.init) ?? "0"
-        try """
+        let apiBackend = try DemoBackend.start(host: "127.0.0.1", port: 0, name: "api in cluster2")
+        defer { apiBackend.stop() }
+        let apiPort = apiBackend.address.split(separator: ":").last.map(String.init) ?? "0"
+        func export(_ name: String, port: String) -> String {
+            """
+            ---
+            apiVersion: multicluster.x-k8s.io/v1alpha1
+            kind: ServiceExport
+            metadata: { name: \(name), namespace: production }
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: { name: \(name)-1, namespace: production, labels: { kubernetes.io/service-name: \(name) } }
+            addressType: IPv4
+            ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+            endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+
+            """
+        }
+        let gatewayYAML = """
         apiVersion: causeway.dev/v1alpha1
         kind: Proxy
         metadata: { name: cluster2-gateway }
@@ -58,23 +79,13 @@ public struct DemoRunner {
           listeners:
           - { name: east-west, role: gateway, address: "127.0.0.1:0" }
           admin: { address: "127.0.0.1:0" }
-        ---
-        apiVersion: multicluster.x-k8s.io/v1alpha1
-        kind: ServiceExport
-        metadata: { name: webapp, namespace: production }
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: { name: webapp-1, namespace: production, labels: { kubernetes.io/service-name: webapp } }
-        addressType: IPv4
-        ports: [ { name: http, port: \(backendPort), protocol: TCP, appProtocol: kubernetes.io/h2c } ]
-        endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+          mirror: { heartbeat: 1s }
 
-        """.write(toFile: dir + "/cluster2.yaml", atomically: true, encoding: .utf8)
+        """
+        try (gatewayYAML + export("webapp", port: backendPort)).write(toFile: dir + "/cluster2.yaml", atomically: true, encoding: .utf8)
         let gateway = try ProxyServer.start(try ConfigLoader.load(path: dir + "/cluster2.yaml"))
         defer { gateway.stop() }
         let gatewayAddress = gateway.boundListeners.first?.address ?? "?"
-        let gatewayPort = gatewayAddress.split(separator: ":").last.map(String.init) ?? "0"
 
         // cluster1: the sidecar, linked to cluster2's gateway.
         try """
@@ -98,16 +109,6 @@ public struct DemoRunner {
           cluster: cluster2
           gateways: [ "\(gatewayAddress)" ]
           identity: \(Self.gatewayID)
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: webapp-cluster2-1
-          namespace: production
-          labels: { kubernetes.io/service-name: webapp-cluster2, multicluster.kubernetes.io/source-cluster: cluster2 }
-        addressType: IPv4
-        ports: [ { name: http, port: \(gatewayPort), protocol: TCP, appProtocol: kubernetes.io/h2c } ]
-        endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
 
         """.write(toFile: dir + "/cluster1.yaml", atomically: true, encoding: .utf8)
         let sidecar = try ProxyServer.start(try ConfigLoader.load(path: dir + "/cluster1.yaml"))
@@ -124,10 +125,16 @@ public struct DemoRunner {
 
         """)
 
+        // The mirror: cluster1 was told nothing about cluster2's Services.
+        let learned = waitForMirror(sidecar, containing: "webapp-cluster2.production")
+        say("cluster1 mirrored from cluster2's export stream:")
+        for entry in learned { say("  \(entry)") }
+        say("")
+
         var failures = 0
         let client = try DemoClient(host: "127.0.0.1", port: sidecarBoundPort)
         // The sidecar's pod namespace is production, so the bare name resolves too.
-        let targets = ["webapp-cluster2", "webapp-cluster2.production", "webapp-cluster2.production.svc.cluster.local"]
+        let targets = ["webapp-cluster2", "webapp.production.svc.clusterset.local", "webapp-cluster2.production.svc.cluster.local"]
         for i in 0..<requests {
             let authority = targets[i % targets.count]
             let started = DemoClient.now()
@@ -143,10 +150,26 @@ public struct DemoRunner {
                 say("  GET /hello/\(i + 1)  \(route)\n    failed: \(response.error ?? "no response") \(response.headers?.value(of: "x-causeway-reason") ?? "")")
             }
         }
+
+        // cluster2 exports a second Service; cluster1's mirror follows.
+        try (gatewayYAML + export("webapp", port: backendPort) + export("api", port: apiPort))
+            .write(toFile: dir + "/cluster2.yaml", atomically: true, encoding: .utf8)
+        _ = try gateway.reload(try ConfigLoader.load(path: dir + "/cluster2.yaml"))
+        say("\ncluster2 now also exports api.production; cluster1's mirror:")
+        for entry in waitForMirror(sidecar, containing: "api-cluster2.production") { say("  \(entry)") }
+        let api = client.get(authority: "api-cluster2", path: "/hello")
+        if api.status == 200 {
+            say("  GET /hello  api-cluster2 → \(api.text.split(separator: "\n").first ?? "")")
+        } else {
+            failures += 1
+            say("  GET /hello  api-cluster2 failed: \(api.error ?? "status \(api.status ?? 0)")")
+        }
+
         say("""
 
         Try it:
           curl --http2-prior-knowledge -H 'host: webapp-cluster2' http://\(sidecarAddress)/
+          curl http://\(sidecar.adminAddress)/endpoints
           curl http://\(sidecar.adminAddress)/metrics
         """)
         if keepRunning {
@@ -155,5 +178,16 @@ public struct DemoRunner {
             say("stopping")
         }
         return failures
+    }
+
+    /// Waits (up to 10 s) until `server` routes to `service`; returns its table as lines.
+    private func waitForMirror(_ server: ProxyServer, containing service: String) -> [String] {
+        let deadline = DemoClient.now() + 10_000_000_000
+        var table = server.routingTable()
+        while !table.contains(where: { $0.service == service && $0.ready }) && DemoClient.now() < deadline {
+            usleep(20_000)
+            table = server.routingTable()
+        }
+        return table.map { "\($0.service)  \($0.table)\($0.ready ? "" : "  (not ready)")" }
     }
 }

@@ -20,6 +20,8 @@ struct MeshState {
     /// Composition notes of the last snapshot (conflicting exports, shadowed mirrors).
     private(set) var notes: [String] = []
     private(set) var version = 0
+    /// The table of the last snapshot.
+    private(set) var table: ServiceTable?
     /// Probe durations and failures, by linked cluster.
     var probes: [String: ProbeStats] = [:]
 
@@ -93,6 +95,7 @@ struct MeshState {
             lease: config.proxy.mirror.lease, now: now))
         let fresh = output.notes.filter { !notes.contains($0) }
         notes = output.notes
+        table = output.table
         let snapshot = RoutingSnapshot(
             services: output.table, settings: SnapshotBuilder.settings(config.proxy), tls: tls, version: version,
             exports: exports, links: links)

@@ -229,6 +229,13 @@ public final class ProxyServer: Sendable {
         admin.update(status: status)
     }
 
+    /// The services requests can reach now, as `/endpoints` lists them: name, table
+    /// (`local`, `mirrored-by-stream`, `mirrored-from-files`, `clusterset`) and readiness.
+    public func routingTable() -> [(service: String, table: String, ready: Bool)] {
+        guard let table = mesh.withLock({ $0.table }) else { return [] }
+        return table.services.map { ($0.key.description, EndpointsJSON.tableName($0), table.isReady($0.index)) }
+    }
+
     /// The links', mirrors' and composition's state, for `/endpoints` and `/metrics`.
     func meshStatus() -> MeshStatus {
         let now = ControlLoop.now()
