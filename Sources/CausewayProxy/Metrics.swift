@@ -38,6 +38,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case headerLimitRejections
     case logLinesDropped
     case logLinesSuppressed
+    case tlsRotationDrains
+    case tlsRotationUpstreamDrains
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool { self == .downstreamConnectionsActive || self == .upstreamConnectionsActive }
@@ -69,6 +71,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .headerLimitRejections: "causeway_header_limit_rejections_total"
         case .logLinesDropped: "causeway_log_lines_dropped_total"
         case .logLinesSuppressed: "causeway_log_lines_suppressed_total"
+        case .tlsRotationDrains: "causeway_tls_rotation_drains_total"
+        case .tlsRotationUpstreamDrains: "causeway_tls_rotation_upstream_drains_total"
         }
     }
 
@@ -99,6 +103,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .headerLimitRejections: "Header blocks refused for size or field count (431 downstream, reset upstream)."
         case .logLinesDropped: "Log lines (diagnostic and access) dropped because the log writer fell behind."
         case .logLinesSuppressed: "Diagnostic lines suppressed by the per-key rate limit."
+        case .tlsRotationDrains: "Downstream TLS connections sent GOAWAY because the certificates they were made with were replaced."
+        case .tlsRotationUpstreamDrains: "Pooled upstream TLS connections that stopped taking streams because the certificates they were made with were replaced."
         }
     }
 }

@@ -45,6 +45,16 @@ final class AdminServer: Sendable {
         }
     }
 
+    /// Shows `outcome` as `lastReload` at `/config`.
+    func update(lastReload outcome: ReloadOutcome) {
+        mailbox.post { loop in (loop.context as? AdminState)?.lastReload = outcome }
+    }
+
+    /// Serves `expiries` as `causeway_certificate_expiry_timestamp_seconds` at `/metrics`.
+    func update(certificates expiries: [CertificateExpiry]) {
+        mailbox.post { loop in (loop.context as? AdminState)?.certificateExpiries = expiries }
+    }
+
     /// Serves `services` (the live table, after link health) at `/endpoints`.
     func update(services: ServiceTable) {
         mailbox.post { loop in (loop.context as? AdminState)?.services = services }
@@ -72,6 +82,10 @@ final class AdminState: AcceptTarget {
     var config: LoadedConfig
     /// The table workers route with (mirrored services lose unreachable gateways).
     var services: ServiceTable
+    /// The latest reload's outcome (`/config`'s `lastReload`); nil before the first.
+    var lastReload: ReloadOutcome?
+    /// Expiry of each certificate file in use.
+    var certificateExpiries: [CertificateExpiry] = []
     private var acceptor: Acceptor?
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     /// A connection must have been answered within this long of its accept.
@@ -143,14 +157,14 @@ final class AdminState: AcceptTarget {
         case "/ready":
             respond(AdminResponse(status: 200, contentType: "text/plain", body: "ready\n"))
         case "/config":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config) + "\n"))
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload) + "\n"))
         case "/endpoints":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services) + "\n"))
         case "/metrics":
             gatherMetrics { snapshot in
                 respond(AdminResponse(
                     status: 200, contentType: "text/plain; version=0.0.4",
-                    body: PrometheusText.render(snapshot, cluster: self.cluster)
+                    body: PrometheusText.render(snapshot, cluster: self.cluster, certificates: self.certificateExpiries)
                 ))
             }
         default:

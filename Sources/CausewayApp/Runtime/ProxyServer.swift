@@ -25,6 +25,8 @@ public final class ProxyServer: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The TLS contexts in use and the file bytes they came from (rebuilt only on change).
+    private let tlsCache: TLSContextCache
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -42,7 +44,9 @@ public final class ProxyServer: Sendable {
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
-        let tls = try SnapshotBuilder.meshTLS(proxy)
+        let tlsCache = TLSContextCache()
+        let initialTLS = try loadTLS(proxy, cache: tlsCache)
+        let tls = initialTLS.mesh
         let snapshot = SnapshotBuilder.snapshot(from: config, tls: tls, down: [], version: 1)
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
@@ -95,13 +99,16 @@ public final class ProxyServer: Sendable {
             for h in handles { h.stop(); h.join() }
             throw error
         }
-        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, config: config, tls: tls, bound: bound)
+        admin.update(certificates: initialTLS.expiries)
+        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, config: config, tls: tls, tlsCache: tlsCache, bound: bound)
         server.startProber(config: config, tls: tls)
         return server
     }
 
-    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, config: LoadedConfig, tls: MeshTLS?, bound: [(String, String)]) {
+    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, config: LoadedConfig, tls: MeshTLS?,
+                 tlsCache: TLSContextCache, bound: [(String, String)]) {
         self.workers = workers
+        self.tlsCache = tlsCache
         self.logSink = logSink
         self.admin = admin
         self.state = Mutex(State(config: config, tls: tls, version: 1))
@@ -160,8 +167,10 @@ public final class ProxyServer: Sendable {
     /// returned notes and otherwise ignored.
     /// - Throws: `StartupError` when the new TLS files cannot be used; nothing changes then.
     public func reload(_ config: LoadedConfig) throws(StartupError) -> [String] {
-        // Build first: a bad certificate leaves the running snapshot in place.
-        let tls = try SnapshotBuilder.meshTLS(config.proxy)
+        // Build first: a bad certificate leaves the running snapshot in place. Unchanged
+        // TLS files keep the contexts in use (no connection drains).
+        let nextTLS = try Self.loadTLS(config.proxy, cache: tlsCache)
+        let tls = nextTLS.mesh
         let (old, snapshot) = state.withLock { s -> (LoadedConfig, RoutingSnapshot) in
             let previous = s.config
             s.config = config
@@ -179,8 +188,35 @@ public final class ProxyServer: Sendable {
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
         for w in workers { w.install(snapshot) }
         admin.update(config: config)
+        notes += tlsRotated(nextTLS)
         startProber(config: config, tls: tls)
         return notes
+    }
+
+    // MARK: TLS files and reload reports (issue 9)
+
+    /// The TLS contexts for `proxy` from `cache`, as a startup error naming the file when
+    /// they cannot be built.
+    private static func loadTLS(_ proxy: ProxyConfig, cache: TLSContextCache) throws(StartupError) -> TLSContextCache.Outcome {
+        do {
+            return try cache.contexts(for: proxy)
+        } catch {
+            throw StartupError(error.description, problems: [error.problem])
+        }
+    }
+
+    /// After a reload installed `outcome`'s contexts: new certificate expiries for
+    /// `/metrics`, and notes for the log. Workers drain what the old contexts made
+    /// themselves (`Worker.install` sees the contexts change).
+    private func tlsRotated(_ outcome: TLSContextCache.Outcome) -> [String] {
+        guard outcome.rebuilt else { return [] }
+        admin.update(certificates: outcome.expiries)
+        return outcome.notes
+    }
+
+    /// Shows the outcome of the latest reload at `/config` (`lastReload`).
+    public func update(lastReload: ReloadOutcome) {
+        admin.update(lastReload: lastReload)
     }
 
     /// `spec.timeouts.drain` of the running configuration (it follows reloads): the drain
@@ -227,5 +263,11 @@ public final class ProxyServer: Sendable {
 /// The proxy could not start (bind failure, unsupported listener).
 public struct StartupError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The files and fields at fault when known (a TLS file that cannot be used), for
+    /// `/config`'s `lastReload`.
+    public let problems: [ConfigProblem]
+    init(_ description: String, problems: [ConfigProblem] = []) {
+        self.description = description
+        self.problems = problems
+    }
 }
