@@ -15,8 +15,8 @@ public enum WatchPlan {
     public struct Interest: Sendable, Equatable {
         /// Names in the directory that matter, each with the watched path it is reported as.
         public var names: [String: String] = [:]
-        /// Set when the directory is itself a watched folder: its YAML files (not hidden)
-        /// and `..data` matter, reported as this path.
+        /// Set when the directory is itself a watched folder: its YAML files (not hidden),
+        /// reported by their own path, and `..data`, reported as the folder, matter.
         public var folder: String?
 
         public init(names: [String: String] = [:], folder: String? = nil) {
@@ -30,7 +30,8 @@ public enum WatchPlan {
         public func reportedPath(for name: String, isDirectory: Bool) -> String? {
             if let path = names[name] { return path }
             guard let folder, !isDirectory else { return nil }
-            if name == WatchPlan.kubernetesDataLink || WatchPlan.isConfigFileName(name) { return folder }
+            if name == WatchPlan.kubernetesDataLink { return folder }
+            if WatchPlan.isConfigFileName(name) { return folder.hasSuffix("/") ? folder + name : folder + "/" + name }
             return nil
         }
 

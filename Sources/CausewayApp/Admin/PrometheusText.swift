@@ -27,8 +27,8 @@ enum PrometheusText {
         }
         family("causeway_certificate_expiry_timestamp_seconds", "gauge",
                "When each certificate file in use expires (notAfter, Unix time): the leaf of the certificate chain, the first root to expire in the trust bundle.")
-        for c in certificates.sorted(by: { $0.file < $1.file }) {
-            out += "causeway_certificate_expiry_timestamp_seconds{\(c),file=\"\(escape(c.file))\"} \(c.notAfterSeconds)\n"
+        for expiry in certificates.sorted(by: { $0.file < $1.file }) {
+            out += "causeway_certificate_expiry_timestamp_seconds{\(c),file=\"\(escape(expiry.file))\"} \(expiry.notAfterSeconds)\n"
         }
         return out
     }

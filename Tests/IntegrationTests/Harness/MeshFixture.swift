@@ -64,8 +64,10 @@ final class TwoClusterMesh {
     ///   - expectedGatewayID: what cluster1's Link expects cluster2's gateway to be.
     ///   - backendArgs: extra nghttpd flags (`-v` to see forwarded headers).
     ///   - probe: the Link's `probe` block (flow style), or empty for the defaults.
+    ///   - gatewayTLS: more fields of the gateway's `spec.tls` (flow style, each with a
+    ///     leading comma), e.g. `, rotationGracePeriod: 1s`.
     init(dir: TempDir, docroot: String, expectedGatewayID: String = MeshPKI.gatewayID, backendArgs: [String] = [],
-         probe: String = "") throws {
+         probe: String = "", gatewayTLS: String = "") throws {
         pki = try MeshPKI(dir: dir)
         backend = try NghttpdBackend(docroot: docroot, extra: backendArgs)
         gatewayPort = Ports.free()
@@ -78,7 +80,7 @@ final class TwoClusterMesh {
           cluster: cluster2
           trustDomain: \(MeshPKI.trustDomain)
           workers: 2
-          tls: { trustBundle: "\(pki.rootPath)", certificateChain: "\(pki.chain("cluster2", "gateway"))", privateKey: "\(pki.key("cluster2", "gateway"))" }
+          tls: { trustBundle: "\(pki.rootPath)", certificateChain: "\(pki.chain("cluster2", "gateway"))", privateKey: "\(pki.key("cluster2", "gateway"))"\(gatewayTLS) }
           listeners:
           - { name: east-west, role: gateway, address: "127.0.0.1:\(gatewayPort)" }
           admin: { address: "127.0.0.1:\(gatewayAdminPort)" }
