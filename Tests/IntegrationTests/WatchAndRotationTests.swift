@@ -175,6 +175,64 @@ final class WatchAndRotationTests: XCTestCase {
         XCTAssertEqual(try code(mesh), "200")
     }
 
+    /// certs/README.md's root rotation, step by step with the same commands, on a running
+    /// mesh whose proxies trust `bundle.pem`: the mesh stays connected at every step, and at
+    /// the end the gateway's chain verifies against the new root alone.
+    func testARootRotationWithAnOverlapBundleKeepsTheMeshConnected() throws {
+        let dir = try TempDir()
+        try dir.write("www/hello", "hello from cluster2\n")
+        let mesh = try TwoClusterMesh(dir: dir, docroot: dir.path("www"), gatewayTLS: ", rotationGracePeriod: 1s") { pki in
+            let bundle = pki.directory + "/bundle.pem"
+            try FileManager.default.copyItem(atPath: pki.rootPath, toPath: bundle)
+            return bundle
+        }
+        defer { mesh.stop() }
+        XCTAssertEqual(try code(mesh), "200")
+        let out = mesh.pki.directory
+        let next = dir.path("certs-next")
+        let causeway = try causewayBinary()
+        func step(_ script: String) throws {
+            let r = try runCommand("sh", ["-c", script])
+            XCTAssertEqual(r.status, 0, "\(script): \(r.stderr)")
+        }
+        var rotations = 0
+        /// Both proxies built new contexts, and a request crosses over a new connection.
+        func bothRotated(_ what: String) throws {
+            rotations += 1
+            let handshakes = try metric(mesh, mesh.sidecarAdminPort, #"causeway_tls_handshakes_total{cluster="cluster1",side="upstream"}"#)
+            for proxy in [mesh.gateway, mesh.sidecar] {
+                try waitFor(seconds: 5, proxy) { proxy.log.components(separatedBy: "tls: new contexts").count - 1 >= rotations }
+            }
+            XCTAssertEqual(try code(mesh), "200", what)
+            XCTAssertGreaterThan(try metric(mesh, mesh.sidecarAdminPort, #"causeway_tls_handshakes_total{cluster="cluster1",side="upstream"}"#),
+                                 handshakes, "\(what): the request crossed over a new connection")
+        }
+
+        // 1. A new root beside the old one.
+        try step("\(causeway) certs root --out \(next)")
+        // 2. Every proxy trusts both roots.
+        try step("cat \(out)/root.pem \(next)/root.pem > \(out)/bundle.pem.new && mv \(out)/bundle.pem.new \(out)/bundle.pem")
+        try bothRotated("overlap bundle")
+        // 3. The new root signs from now on (no proxy reads root.pem).
+        try step("mv \(next)/root.pem \(next)/root-key.pem \(out)/")
+        // 4. New intermediates, from the new root.
+        try step("\(causeway) certs intermediate --cluster cluster1 --force --out \(out) && \(causeway) certs intermediate --cluster cluster2 --force --out \(out)")
+        // 5. Every leaf reissued in place.
+        try step("\(causeway) certs issue --cluster cluster2 --name gateway --force --spiffe-id \(MeshPKI.gatewayID) --ip 127.0.0.1 --out \(out)")
+        try step("\(causeway) certs issue --cluster cluster1 --name sidecar --force --spiffe-id \(MeshPKI.sidecarID) --out \(out)")
+        try bothRotated("leaves from the new root")
+        // 6. The old root is dropped.
+        try step("cp \(out)/root.pem \(out)/bundle.pem.new && mv \(out)/bundle.pem.new \(out)/bundle.pem")
+        try bothRotated("new root only")
+
+        let verify = try runCommand("sh", ["-c", "openssl s_client -connect 127.0.0.1:\(mesh.gatewayPort) -alpn h2 -CAfile \(out)/root.pem -verify_return_error"
+            + " -cert \(mesh.pki.chain("cluster1", "sidecar")) -cert_chain \(mesh.pki.chain("cluster1", "sidecar")) -key \(mesh.pki.key("cluster1", "sidecar"))"
+            + " </dev/null 2>&1 | grep 'Verify return code'"])
+        XCTAssertTrue(verify.stdoutText.contains("Verify return code: 0 (ok)"), verify.stdoutText)
+        let sidecarMetrics = try mesh.admin(mesh.sidecarAdminPort, "/metrics")
+        XCTAssertFalse(sidecarMetrics.contains(#"causeway_tls_handshake_failures_total{cluster="cluster1",side="upstream""#), sidecarMetrics)
+    }
+
     // MARK: Helpers
 
     /// nghttpd serving `/hello`, and a sidecar with service `first` in its config file and
