@@ -49,8 +49,12 @@ public final class Worker {
         scheduleSweep()
     }
 
-    /// Switches to a new snapshot. Streams in flight keep the pools they hold.
+    /// Switches to a new snapshot. Streams in flight keep the pools they hold. A snapshot
+    /// older than the installed one is ignored: the control and link prober threads post
+    /// snapshots independently, and a late older one must not undo a newer (its TLS
+    /// contexts above all, which would flap a rotation back).
     func install(_ new: RoutingSnapshot) {
+        guard new.version >= snapshot.version else { return }
         let previous = snapshot
         snapshot = new
         forwarder.install(new)
@@ -150,7 +154,7 @@ public final class Worker {
         forwarder.tlsSessionCache.removeAll()
         var upstreamCount = 0
         for (_, c) in upstreams {
-            guard let context = c.tls?.context, context !== tls?.client else { continue }
+            guard let context = c.tls?.context, context !== tls?.client, c.state != .draining, c.state != .closed else { continue }
             c.stopAcceptingStreams()
             upstreamCount += 1
         }

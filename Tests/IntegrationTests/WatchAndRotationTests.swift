@@ -55,6 +55,19 @@ final class WatchAndRotationTests: XCTestCase {
         XCTAssertEqual((try config(sidecar)["lastReload"] as? [String: Any])?["status"] as? String, "applied")
     }
 
+    func testWatchFalseLeavesReloadingToSIGHUP() throws {
+        let (dir, backend, sidecar) = try sidecarWithSlicesFolder(extraSpec: "  watch: false")
+        defer { sidecar.stop(); backend.stop() }
+        try dir.write("slices/second.yaml", slice("second", port: backend.port))
+        usleep(1_500_000)  // well past the 1 s a watched change takes at most
+        XCTAssertEqual(try code(sidecar, "second"), "404", sidecar.process.log)
+        XCTAssertFalse(sidecar.process.log.contains("reloaded"), sidecar.process.log)
+        kill(sidecar.process.pid, SIGHUP)
+        try waitFor(seconds: 5, sidecar.process) { (try? self.code(sidecar, "second")) == "200" }
+        XCTAssertTrue(sidecar.process.log.contains("after SIGHUP"), sidecar.process.log)
+        XCTAssertEqual((try config(sidecar)["lastReload"] as? [String: Any])?["trigger"] as? String, "SIGHUP")
+    }
+
     func testAHundredEditsOfAResourceFileUnderLoadFailNoRequest() throws {
         let (dir, backend, sidecar) = try sidecarWithSlicesFolder()
         defer { sidecar.stop(); backend.stop() }
@@ -237,13 +250,13 @@ final class WatchAndRotationTests: XCTestCase {
 
     /// nghttpd serving `/hello`, and a sidecar with service `first` in its config file and
     /// `spec.resources: [ slices/ ]` (empty at start).
-    private func sidecarWithSlicesFolder() throws -> (TempDir, NghttpdBackend, CausewaySidecar) {
+    private func sidecarWithSlicesFolder(extraSpec: String = "") throws -> (TempDir, NghttpdBackend, CausewaySidecar) {
         let dir = try TempDir()
         try dir.write("www/hello", "hello\n")
         try FileManager.default.createDirectory(atPath: dir.path("slices"), withIntermediateDirectories: true)
         let backend = try NghttpdBackend(docroot: dir.path("www"))
         let sidecar = try CausewaySidecar(dir: dir, services: ["first": [TestEndpoint(port: backend.port)]], workers: 2,
-                                          extraProxySpec: "  resources: [ slices/ ]")
+                                          extraProxySpec: "  resources: [ slices/ ]\n" + extraSpec)
         return (dir, backend, sidecar)
     }
 
