@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "CausewayTLSTests", dependencies: ["CausewayTLS", "CausewayBytes"]),
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
         .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes", "CausewayMesh"]),
-        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh"]),
+        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
     ]
 )

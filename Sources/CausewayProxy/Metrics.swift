@@ -42,6 +42,8 @@ public enum Counter: Int, CaseIterable, Sendable {
     case exportFeedsTotal
     case mirrorStreamsStarted
     case mirrorStreamFailures
+    case tlsRotationDrains
+    case tlsRotationUpstreamDrains
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool {
@@ -79,6 +81,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .exportFeedsTotal: "causeway_export_subscribers_total"
         case .mirrorStreamsStarted: "causeway_mirror_streams_started_total"
         case .mirrorStreamFailures: "causeway_mirror_stream_failures_total"
+        case .tlsRotationDrains: "causeway_tls_rotation_drains_total"
+        case .tlsRotationUpstreamDrains: "causeway_tls_rotation_upstream_drains_total"
         }
     }
 
@@ -113,6 +117,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .exportFeedsTotal: "Subscriptions to this gateway's export stream accepted."
         case .mirrorStreamsStarted: "Export streams this proxy opened to linked gateways (first connects and reconnects)."
         case .mirrorStreamFailures: "Export streams to linked gateways that failed or ended (refused, reset, bad message, silent)."
+        case .tlsRotationDrains: "Downstream TLS connections sent GOAWAY because the certificates they were made with were replaced."
+        case .tlsRotationUpstreamDrains: "Pooled upstream TLS connections that stopped taking streams because the certificates they were made with were replaced."
         }
     }
 }

@@ -56,10 +56,16 @@ public final class Worker {
         scheduleSweep()
     }
 
-    /// Switches to a new snapshot. Streams in flight keep the pools they hold.
+    /// Switches to a new snapshot. Streams in flight keep the pools they hold. A snapshot
+    /// older than the installed one is ignored: the control and link prober threads post
+    /// snapshots independently, and a late older one must not undo a newer (its TLS
+    /// contexts above all, which would flap a rotation back).
     func install(_ new: RoutingSnapshot) {
+        guard new.version >= snapshot.version else { return }
+        let previous = snapshot
         snapshot = new
         forwarder.install(new)
+        if let old = previous.tls, !old.hasSameContexts(as: new.tls) { tlsRotated(to: new.tls) }
         publisher.install(new.exports)
         subscriptions?.install(new.links)
     }
@@ -78,6 +84,7 @@ public final class Worker {
 
     private func sweep() {
         let now = loop.now
+        drainRotatedClients(now: now)
         for (_, c) in downstreams { c.sweep(now: now) }
         publisher.sweep(now: now)
         for (_, c) in upstreams {
@@ -137,6 +144,56 @@ public final class Worker {
     func downstreamClosed(_ connection: DownstreamConnection) {
         downstreams[ObjectIdentifier(connection)] = nil
         if downstreams.isEmpty { finishDrain() }
+    }
+
+    // MARK: TLS rotation
+
+    /// Gateway clients accepted with replaced TLS contexts, sent GOAWAY a share per sweep.
+    private var rotationDrain = SpreadDrain<DownstreamConnection>()
+    /// Those whose turn came while their handshake was still running: a GOAWAY then would
+    /// close them before the client could send anything, failing its waiting requests.
+    private var rotationDeferred: [DownstreamConnection] = []
+
+    /// The TLS contexts were replaced (new certificate files): new handshakes already use
+    /// the new ones (`snapshot.tls`). What the old ones made drains without failing a
+    /// request: pooled upstream connections take no new streams and close when their
+    /// streams finish; gateway clients get GOAWAY spread over the rotation grace period
+    /// (each closed hard `timeouts.drain` after its GOAWAY, like any drain). Cached client
+    /// sessions belong to the old context and are dropped.
+    private func tlsRotated(to tls: MeshTLS?) {
+        forwarder.tlsSessionCache.removeAll()
+        var upstreamCount = 0
+        for (_, c) in upstreams {
+            guard let context = c.tls?.context, context !== tls?.client, c.state != .draining, c.state != .closed else { continue }
+            c.stopAcceptingStreams()
+            upstreamCount += 1
+        }
+        metrics.increment(.tlsRotationUpstreamDrains, by: Int64(upstreamCount))
+        // Connections already draining (GOAWAY sent) need nothing more.
+        let stale = downstreams.values.filter { c in
+            guard let context = c.tls?.context, c.lifecycle == .open else { return false }
+            return context !== tls?.server
+        }
+        let grace = tls?.rotationGracePeriodNanos ?? 0
+        rotationDeferred.removeAll()
+        rotationDrain.start(stale, now: loop.now, periodNanos: grace)
+        drainRotatedClients(now: loop.now)
+        log("tls contexts replaced: \(upstreamCount) upstream connection(s) drain now, \(stale.count) gateway client(s) over \(grace / 1_000_000) ms")
+    }
+
+    /// Sends GOAWAY to the gateway clients whose turn has come (and whose handshake is done).
+    private func drainRotatedClients(now: UInt64) {
+        guard rotationDrain.pending > 0 || !rotationDeferred.isEmpty else { return }
+        let due = rotationDeferred + rotationDrain.takeDue(now: now)
+        rotationDeferred.removeAll()
+        for c in due where !c.isClosed && c.lifecycle == .open {
+            guard c.secured else {
+                rotationDeferred.append(c)
+                continue
+            }
+            metrics.increment(.tlsRotationDrains)
+            c.drain()
+        }
     }
 
     // MARK: Drain and shutdown

@@ -73,9 +73,21 @@ struct Run: ParsableCommand {
         print("causeway: admin on \(server.adminAddress)")
         print("causeway: \(loaded.proxy.workers) worker(s), \(loaded.services.services.count) service(s), cluster \(loaded.proxy.cluster)")
         fflush(nil)
+        // One reload path for SIGHUP and for watched files (spec.watch), never two at once.
+        let reloader = Reloader(path: options.config, server: server, running: loaded) { text, isProblem in
+            if isProblem { printErr(text) } else { print(text); fflush(nil) }
+        }
+        let watcher: ConfigWatcher?
+        do {
+            watcher = try ConfigWatcher.start(reloader: reloader) { printErr($0) }
+        } catch {
+            printErr("causeway: file watching unavailable (\(error)); SIGHUP still reloads")
+            watcher = nil
+        }
         while true {
             switch ProcessSignals.next() {
             case .stop:
+                watcher?.stop()
                 let deadline = drainSeconds.map(DrainOption.nanos(seconds:)) ?? server.configuredDrainNanos
                 print("causeway: draining (up to \(Double(deadline) / 1e9) s)")
                 fflush(nil)
@@ -84,15 +96,8 @@ struct Run: ParsableCommand {
                 print("causeway: stopped")
                 return
             case .reload:
-                do {
-                    let next = try ConfigLoader.load(path: options.config)
-                    let notes = try server.reload(next)
-                    print("causeway: reloaded \(options.config) (\(next.services.services.count) service(s))")
-                    for n in notes { print("causeway: note: \(n)") }
-                } catch {
-                    printErr("causeway: reload rejected, keeping the running configuration:\n\(error)")
-                }
-                fflush(nil)
+                reloader.reload(.signal)
+                watcher?.refresh()
             }
         }
     }

@@ -247,10 +247,12 @@ struct MultiClusterConfigTests {
                 "trustDomain": "mesh.local",
                 "namespace": "production",
                 "workers": 2,
+                "watch": true,
                 "tls": {
                   "trustBundle": "\(root)/certs/root.pem",
                   "certificateChain": "\(root)/certs/cluster1/proxy-chain.pem",
-                  "privateKey": "\(root)/certs/cluster1/proxy-key.pem"
+                  "privateKey": "\(root)/certs/cluster1/proxy-key.pem",
+                  "rotationGracePeriodMillis": 30000
                 },
                 "http2": {
                   "maxConcurrentStreams": 256,
@@ -352,7 +354,11 @@ struct MultiClusterConfigTests {
                 "\(root)/cluster1/mesh/link-cluster2.yaml",
                 "\(root)/cluster1/mesh/webapp-cluster2.yaml",
                 "\(root)/cluster1/mesh/webapp.yaml"
-              ]
+              ],
+              "folders": [
+                "\(root)/cluster1/mesh"
+              ],
+              "lastReload": null
             }
 
             """)

@@ -69,6 +69,10 @@ struct ProxyValidationTests {
                   ["causeway.yaml:11:12: spec.workers: expected an integer, got the string \"2\""]),
         ErrorCase("workers fractional", config: proxyYAML("  workers: 1.5\n"),
                   ["causeway.yaml:11:12: spec.workers: expected a decimal integer, got 1.5"]),
+        ErrorCase("watch not a boolean", config: proxyYAML("  watch: sometimes\n"),
+                  ["causeway.yaml:11:10: spec.watch: expected true or false, got the string \"sometimes\""]),
+        ErrorCase("watch quoted", config: proxyYAML("  watch: \"false\"\n"),
+                  ["causeway.yaml:11:10: spec.watch: expected true or false, got the string \"false\""]),
     ]
 
     static let tlsCases: [ErrorCase] = [
@@ -84,7 +88,16 @@ struct ProxyValidationTests {
                   ["causeway.yaml:14:17: spec.tls.privateKey: certs is a directory, not a PEM file"]),
         ErrorCase("tls unknown field",
                   withCerts(proxyYAML("  tls:\n    trustBundle: certs/root.pem\n    certificateChain: certs/chain.pem\n    privateKey: certs/key.pem\n    ca: x\n")),
-                  ["causeway.yaml:15:5: spec.tls.ca: unknown field \"ca\"; known fields: trustBundle, certificateChain, privateKey"]),
+                  ["causeway.yaml:15:5: spec.tls.ca: unknown field \"ca\"; known fields: trustBundle, certificateChain, privateKey, rotationGracePeriod"]),
+        ErrorCase("tls rotationGracePeriod too long",
+                  withCerts(proxyYAML("  tls:\n    trustBundle: certs/root.pem\n    certificateChain: certs/chain.pem\n    privateKey: certs/key.pem\n    rotationGracePeriod: 2h\n")),
+                  ["causeway.yaml:15:26: spec.tls.rotationGracePeriod: 2h is out of range: must be 0s (none) or between 1s and 1h"]),
+        ErrorCase("tls rotationGracePeriod below a second",
+                  withCerts(proxyYAML("  tls:\n    trustBundle: certs/root.pem\n    certificateChain: certs/chain.pem\n    privateKey: certs/key.pem\n    rotationGracePeriod: 500ms\n")),
+                  ["causeway.yaml:15:26: spec.tls.rotationGracePeriod: 500ms is out of range: must be 0s (none) or between 1s and 1h"]),
+        ErrorCase("tls rotationGracePeriod not a duration",
+                  withCerts(proxyYAML("  tls:\n    trustBundle: certs/root.pem\n    certificateChain: certs/chain.pem\n    privateKey: certs/key.pem\n    rotationGracePeriod: 30\n")),
+                  ["causeway.yaml:15:26: spec.tls.rotationGracePeriod: expected a duration such as 250ms, 1s, 2m or 1h, got the integer 30"]),
     ]
 
     static let listenerCases: [ErrorCase] = [

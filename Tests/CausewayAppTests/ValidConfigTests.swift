@@ -30,6 +30,7 @@ private func fullExample(root: String) -> [String: String] {
                 trustBundle: certs/root.pem
                 certificateChain: ./certs/cluster1/chain.pem
                 privateKey: \(root)/certs/cluster1/key.pem
+                rotationGracePeriod: 45s
               listeners:
               - { name: outbound, role: sidecar, address: "127.0.0.1:15001", accessLog: true }
               - { name: outbound-v6, role: sidecar, address: "[0:0::1]:15001" }
@@ -41,6 +42,7 @@ private func fullExample(root: String) -> [String: String] {
               timeouts: { requestHeaders: 5s, streamIdle: 1m, request: 30s, drain: 20s, maxConnectionAge: 720h, idle: 90s, handshake: 2s }
               limits: { maxConnectionsPerWorker: 5000, maxBufferedResponseBytesPerConnection: 8388608 }
               resources: [ mesh/, extra/frontend.yml, ./ ]
+              watch: false
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
@@ -179,6 +181,9 @@ struct ValidConfigTests {
         #expect(proxy.tls?.trustBundle == root + "/certs/root.pem")
         #expect(proxy.tls?.certificateChain == root + "/certs/cluster1/chain.pem")
         #expect(proxy.tls?.privateKey == root + "/certs/cluster1/key.pem")
+        #expect(proxy.tls?.rotationGracePeriodNanos == 45_000_000_000)
+        #expect(proxy.watch == false)
+        #expect(config.folders == [root + "/mesh", root])
         #expect(proxy.listeners.map(\.name) == ["outbound", "outbound-v6", "test-a", "test-b"])
         #expect(proxy.listeners.map(\.address.description) == ["127.0.0.1:15001", "[::1]:15001", "127.0.0.1:0", "127.0.0.1:0"])
         #expect(proxy.listeners.allSatisfy { $0.role == .sidecar })
@@ -261,10 +266,12 @@ struct ValidConfigTests {
                 "trustDomain": "mesh.local",
                 "namespace": "production",
                 "workers": 2,
+                "watch": false,
                 "tls": {
                   "trustBundle": "\(root)/certs/root.pem",
                   "certificateChain": "\(root)/certs/cluster1/chain.pem",
-                  "privateKey": "\(root)/certs/cluster1/key.pem"
+                  "privateKey": "\(root)/certs/cluster1/key.pem",
+                  "rotationGracePeriodMillis": 45000
                 },
                 "http2": {
                   "maxConcurrentStreams": 128,
@@ -402,7 +409,12 @@ struct ValidConfigTests {
                 "\(root)/mesh/webapp-1.yaml",
                 "\(root)/mesh/webapp-2.yaml",
                 "\(root)/extra/frontend.yml"
-              ]
+              ],
+              "folders": [
+                "\(root)/mesh",
+                "\(root)"
+              ],
+              "lastReload": null
             }
 
             """)

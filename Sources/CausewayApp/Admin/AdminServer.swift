@@ -59,6 +59,16 @@ final class AdminServer: Sendable {
         mailbox.post { loop in (loop.context as? AdminState)?.mesh = status }
     }
 
+    /// Shows `outcome` as `lastReload` at `/config`.
+    func update(lastReload outcome: ReloadOutcome) {
+        mailbox.post { loop in (loop.context as? AdminState)?.lastReload = outcome }
+    }
+
+    /// Serves `expiries` as `causeway_certificate_expiry_timestamp_seconds` at `/metrics`.
+    func update(certificates expiries: [CertificateExpiry]) {
+        mailbox.post { loop in (loop.context as? AdminState)?.certificateExpiries = expiries }
+    }
+
     func stop() {
         mailbox.post { loop in
             (loop.context as? AdminState)?.close()
@@ -83,6 +93,10 @@ final class AdminState: AcceptTarget {
     var services: ServiceTable
     /// Links and mirrors.
     var mesh = MeshStatus.empty
+    /// The latest reload's outcome (`/config`'s `lastReload`); nil before the first.
+    var lastReload: ReloadOutcome?
+    /// Expiry of each certificate file in use.
+    var certificateExpiries: [CertificateExpiry] = []
     private var acceptor: Acceptor?
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     /// A connection must have been answered within this long of its accept.
@@ -154,14 +168,15 @@ final class AdminState: AcceptTarget {
         case "/ready":
             respond(AdminResponse(status: 200, contentType: "text/plain", body: "ready\n"))
         case "/config":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config) + "\n"))
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload) + "\n"))
         case "/endpoints":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services, mesh: mesh) + "\n"))
         case "/metrics":
             gatherMetrics { snapshot in
                 respond(AdminResponse(
                     status: 200, contentType: "text/plain; version=0.0.4",
-                    body: PrometheusText.render(snapshot, cluster: self.cluster) + MeshMetricsText.render(self.mesh, cluster: self.cluster)
+                    body: PrometheusText.render(snapshot, cluster: self.cluster, certificates: self.certificateExpiries)
+                        + MeshMetricsText.render(self.mesh, cluster: self.cluster)
                 ))
             }
         default:

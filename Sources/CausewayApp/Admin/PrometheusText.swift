@@ -3,7 +3,7 @@ import CausewayProxy
 /// Renders counters in the Prometheus text exposition format (version 0.0.4). Every series
 /// carries the `cluster` label.
 enum PrometheusText {
-    static func render(_ m: MetricsSnapshot, cluster: String) -> String {
+    static func render(_ m: MetricsSnapshot, cluster: String, certificates: [CertificateExpiry] = []) -> String {
         let c = "cluster=\"\(escape(cluster))\""
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
@@ -24,6 +24,11 @@ enum PrometheusText {
         family("causeway_tls_handshake_failures_total", "counter", "TLS handshakes refused or broken, by side and reason.")
         for (key, n) in m.tlsFailures.sorted(by: { ($0.key.side, $0.key.reason) < ($1.key.side, $1.key.reason) }) {
             out += "causeway_tls_handshake_failures_total{\(c),side=\"\(key.side)\",reason=\"\(escape(key.reason))\"} \(n)\n"
+        }
+        family("causeway_certificate_expiry_timestamp_seconds", "gauge",
+               "When each certificate file in use expires (notAfter, Unix time): the leaf of the certificate chain, the first root to expire in the trust bundle.")
+        for expiry in certificates.sorted(by: { $0.file < $1.file }) {
+            out += "causeway_certificate_expiry_timestamp_seconds{\(c),file=\"\(escape(expiry.file))\"} \(expiry.notAfterSeconds)\n"
         }
         return out
     }

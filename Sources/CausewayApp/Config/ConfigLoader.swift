@@ -30,6 +30,7 @@ public enum ConfigLoader {
         case .file:
             configFiles = [entry]
         case .directory:
+            session.noteFolder(entry)
             configFiles = FileKind.yamlFiles(in: entry) ?? []
             if configFiles.isEmpty {
                 log.report(file: entry.display, line: 0, column: 0, field: "", "directory has no *.yaml or *.yml files")
@@ -76,7 +77,8 @@ public enum ConfigLoader {
             throw ConfigErrors(problems: log.sorted())
         }
         return LoadedConfig(
-            proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute), links: links.links,
+            proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute),
+            folders: session.foldersRead.map(\.absolute), links: links.links,
             exports: services.exports)
     }
 }
@@ -92,6 +94,8 @@ private struct LoadSession {
     let log: ProblemLog
     let defaultWorkers: Int
     private(set) var filesRead: [ConfigFile] = []
+    /// Folders whose YAML files were read, each once.
+    private(set) var foldersRead: [ConfigFile] = []
     private var absolutePathsRead: Set<String> = []
     private(set) var proxies: [FoundProxy] = []
     private(set) var slices: [EndpointSliceDocument.Slice] = []
@@ -137,6 +141,11 @@ private struct LoadSession {
         return !parsed.incomplete
     }
 
+    /// Remembers a folder whose YAML files belong to the config (watched for new ones).
+    mutating func noteFolder(_ folder: ConfigFile) {
+        if !foldersRead.contains(where: { $0.absolute == folder.absolute }) { foldersRead.append(folder) }
+    }
+
     /// Reads the files and folders in `spec.resources`, relative to the Proxy's file.
     mutating func readResources(of proxy: FoundProxy) {
         let reader = NodeReader(file: proxy.file.display, log: log)
@@ -146,6 +155,7 @@ private struct LoadSession {
             case .file:
                 _ = readFile(target, proxyAllowed: false)
             case .directory:
+                noteFolder(target)
                 guard let files = FileKind.yamlFiles(in: target) else {
                     reader.report(at: reference.mark, reference.field, "cannot list directory \(target.display)")
                     continue

@@ -5,16 +5,19 @@ import CausewayMesh
 public enum EffectiveConfig {
     /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, links, exports
     /// (`name.namespace`, sorted), services (with their endpoints and, for mirrors, remote name
-    /// and expected identity), then the files read. Durations are in milliseconds
-    /// (`...Millis`); fields keep the configuration's names (`timeouts.idleMillis`,
-    /// `limits.maxConnectionsPerWorker`).
-    public static func json(_ config: LoadedConfig) -> String {
+    /// and expected identity), then the files and folders read and, from a running proxy,
+    /// the outcome of its latest reload (`lastReload`: status `applied` or `rejected`, time,
+    /// trigger, problems with file, line, column and field; null before the first).
+    /// Durations are in milliseconds (`...Millis`); fields keep the configuration's names
+    /// (`timeouts.idleMillis`, `limits.maxConnectionsPerWorker`).
+    public static func json(_ config: LoadedConfig, lastReload: ReloadOutcome? = nil) -> String {
         let proxy = config.proxy
         let tls: JSONValue = proxy.tls.map { tls in
             .object([
                 ("trustBundle", .string(tls.trustBundle)),
                 ("certificateChain", .string(tls.certificateChain)),
                 ("privateKey", .string(tls.privateKey)),
+                ("rotationGracePeriodMillis", millis(tls.rotationGracePeriodNanos)),
             ])
         } ?? .null
         let settings: JSONValue = .object([
@@ -23,6 +26,7 @@ public enum EffectiveConfig {
             ("trustDomain", .string(proxy.trustDomain)),
             ("namespace", .string(proxy.namespace)),
             ("workers", .int(proxy.workers)),
+            ("watch", .bool(proxy.watch)),
             ("tls", tls),
             ("http2", .object([
                 ("maxConcurrentStreams", .int(Int(proxy.http2.maxConcurrentStreams))),
@@ -94,6 +98,8 @@ public enum EffectiveConfig {
             ("exports", exports),
             ("services", services),
             ("files", .array(config.files.map(JSONValue.string))),
+            ("folders", .array(config.folders.map(JSONValue.string))),
+            ("lastReload", lastReload?.json ?? .null),
         ]).pretty()
     }
 

@@ -50,6 +50,13 @@ public struct TLSFiles: Sendable {
     public let certificateChain: String
     /// The private key of the first certificate in `certificateChain`.
     public let privateKey: String
+    /// When these files change under a running proxy, connections made with the previous
+    /// certificates are drained (GOAWAY) spread over this long, nanoseconds
+    /// (`rotationGracePeriod`, default 30 s; 0 drains them all at once; at most 1 h).
+    public let rotationGracePeriodNanos: UInt64
+
+    /// `rotationGracePeriod`'s default.
+    public static let defaultRotationGracePeriodNanos: UInt64 = 30_000_000_000
 }
 
 /// How the proxy connects to upstream endpoints.
@@ -109,6 +116,9 @@ public struct ProxyConfig: Sendable {
     /// Export streams (`spec.mirror`). Ranges: `heartbeat` 100 ms...1 h; `staleAfter`
     /// 1 s...24 h; `removeAfter` 1 s...7 days and at least `staleAfter`.
     public let mirror: MirrorConfig
+    /// Whether `causeway run` watches the config, the resource files and folders and the TLS
+    /// files and reloads on change (`spec.watch`, default true). SIGHUP reloads either way.
+    public let watch: Bool
 }
 
 /// `spec.mirror`: how export streams are published and how long a lost one is trusted.
@@ -132,6 +142,9 @@ public struct LoadedConfig: Sendable {
     public let services: ServiceTable
     /// Every file read, absolute, in the order read: what a reload should watch.
     public let files: [String]
+    /// Every folder whose `*.yaml`/`*.yml` files were read (the config directory, folders
+    /// in `spec.resources`), absolute: a file added there later belongs to the config.
+    public let folders: [String]
     /// The remote clusters this proxy is linked to, sorted by `cluster`. Non-empty implies
     /// `proxy.tls != nil`.
     public let links: [LinkConfig]

@@ -66,7 +66,7 @@ enum ProxyDocument {
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
                   "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
-                  "limits", "resources", "mirror",
+                  "limits", "resources", "mirror", "watch",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -99,6 +99,7 @@ enum ProxyDocument {
         let timeouts = spec["timeouts"].map { readTimeouts($0, spec.field("timeouts"), reader: reader) } ?? ProxyTimeouts()
         let limits = spec["limits"].map { readLimits($0, spec.field("limits"), reader: reader) } ?? ProxyLimits()
         let mirror = spec["mirror"].map { readMirror($0, spec.field("mirror"), reader: reader) } ?? MirrorConfig()
+        let watch = spec["watch"].map { reader.bool($0, spec.field("watch")) } ?? true
         if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
             for (i, entry) in entries.enumerated() {
                 let path = spec.field("resources").index(i)
@@ -118,14 +119,14 @@ enum ProxyDocument {
             trustDomainIsDefault: spec["trustDomain"] == nil, tlsMissing: tlsMissing)
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
-              let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror
+              let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror, let watch
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
         let config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
-            timeouts: timeouts, limits: limits, mirror: mirror)
+            timeouts: timeouts, limits: limits, mirror: mirror, watch: watch)
         return Result(config: config, resources: resources, facts: facts)
     }
 
@@ -265,9 +266,16 @@ enum ProxyDocument {
 
     // MARK: TLS, HTTP/2, upstream, timeouts, limits
 
+    /// `spec.tls.rotationGracePeriod`: 0s (drain at once) or 1 s to 1 h, in milliseconds.
+    static let rotationGracePeriodRange = 1_000...3_600_000
+
     private static func readTLS(_ node: Node, _ path: FieldPath, file: ConfigFile, reader: NodeReader) -> TLSFiles? {
         let names = ["trustBundle", "certificateChain", "privateKey"]
-        guard let fields = reader.fields(node, path, allowed: names, required: names) else { return nil }
+        guard let fields = reader.fields(node, path, allowed: names + ["rotationGracePeriod"], required: names) else { return nil }
+        var grace: UInt64? = TLSFiles.defaultRotationGracePeriodNanos
+        if let value = fields["rotationGracePeriod"] {
+            grace = reader.durationNanos(value, fields.field("rotationGracePeriod"), in: rotationGracePeriodRange, zeroMeansNone: true)
+        }
         var resolved: [String: String] = [:]
         for fieldName in names {
             guard let value = fields[fieldName], let text = reader.string(value, fields.field(fieldName)) else { continue }
@@ -279,10 +287,11 @@ enum ProxyDocument {
             case .unreadable: reader.report(value, fields.field(fieldName), "file \(target.display) is not readable")
             }
         }
-        guard let trust = resolved["trustBundle"], let chain = resolved["certificateChain"], let key = resolved["privateKey"] else {
+        guard let trust = resolved["trustBundle"], let chain = resolved["certificateChain"], let key = resolved["privateKey"],
+              let grace else {
             return nil
         }
-        return TLSFiles(trustBundle: trust, certificateChain: chain, privateKey: key)
+        return TLSFiles(trustBundle: trust, certificateChain: chain, privateKey: key, rotationGracePeriodNanos: grace)
     }
 
     /// RFC 9113 §6.5.2 / §6.9.1: windows may not exceed 2^31-1; a stream window below the

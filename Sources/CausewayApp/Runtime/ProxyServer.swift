@@ -22,6 +22,8 @@ public final class ProxyServer: Sendable {
     /// The control loop: mirror events from the subscribing worker and lease timers run
     /// here, off the workers.
     private let control: ControlLoop
+    /// The TLS contexts in use and the file bytes they came from (rebuilt only on change).
+    private let tlsCache: TLSContextCache
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -39,7 +41,9 @@ public final class ProxyServer: Sendable {
     /// Opens every listener and starts the workers and the admin server.
     public static func start(_ config: LoadedConfig) throws(StartupError) -> ProxyServer {
         let proxy = config.proxy
-        let tls = try SnapshotBuilder.meshTLS(proxy)
+        let tlsCache = TLSContextCache()
+        let initialTLS = try loadTLS(proxy, cache: tlsCache)
+        let tls = initialTLS.mesh
         var mesh = MeshState(config: config, tls: tls)
         let snapshot = mesh.snapshot(now: ControlLoop.now()).snapshot
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
@@ -103,14 +107,18 @@ public final class ProxyServer: Sendable {
             control.stop()
             throw error
         }
-        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, bound: bound)
+        admin.update(certificates: initialTLS.expiries)
+        let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, tlsCache: tlsCache,
+                                 bound: bound)
         control.attach(server)
         admin.update(services: snapshot.services, status: server.meshStatus())
         server.startProber(config: config, tls: tls)
         return server
     }
 
-    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop, bound: [(String, String)]) {
+    private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop,
+                 tlsCache: TLSContextCache, bound: [(String, String)]) {
+        self.tlsCache = tlsCache
         self.workers = workers
         self.logSink = logSink
         self.admin = admin
@@ -256,9 +264,11 @@ public final class ProxyServer: Sendable {
     /// returned notes and otherwise ignored.
     /// - Throws: `StartupError` when the new TLS files cannot be used; nothing changes then.
     public func reload(_ config: LoadedConfig) throws(StartupError) -> [String] {
-        // Build first: a bad certificate leaves the running snapshot in place.
-        let tls = try SnapshotBuilder.meshTLS(config.proxy)
-        let old = mesh.withLock { $0.config }
+        // Build first: a bad certificate leaves the running snapshot in place. Unchanged
+        // TLS files keep the contexts in use (no connection drains).
+        let nextTLS = try Self.loadTLS(config.proxy, cache: tlsCache)
+        let tls = nextTLS.mesh
+        let (old, oldTLS) = mesh.withLock { ($0.config, $0.tls) }
         let linksChanged = old.links.map(LinkKey.init) != config.links.map(LinkKey.init)
         var notes: [String] = []
         let a = old.proxy, b = config.proxy
@@ -268,10 +278,38 @@ public final class ProxyServer: Sendable {
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
         admin.update(config: config)
-        // A restarted prober counts every gateway up until probed: only when links changed.
-        if linksChanged { startProber(config: config, tls: tls) }
+        notes += tlsRotated(nextTLS)
+        // A restarted prober counts every gateway up until probed: only when links (or the
+        // client certificate it probes with) changed.
+        if linksChanged || oldTLS?.client !== tls?.client { startProber(config: config, tls: tls) }
         rebuild { $0.replace(config: config, tls: tls) }
         return notes
+    }
+
+    // MARK: TLS files and reload reports
+
+    /// The TLS contexts for `proxy` from `cache`, as a startup error naming the file when
+    /// they cannot be built.
+    private static func loadTLS(_ proxy: ProxyConfig, cache: TLSContextCache) throws(StartupError) -> TLSContextCache.Outcome {
+        do {
+            return try cache.contexts(for: proxy)
+        } catch {
+            throw StartupError(error.description, problems: [error.problem])
+        }
+    }
+
+    /// After a reload installed `outcome`'s contexts: new certificate expiries for
+    /// `/metrics`, and notes for the log. Workers drain what the old contexts made
+    /// themselves (`Worker.install` sees the contexts change).
+    private func tlsRotated(_ outcome: TLSContextCache.Outcome) -> [String] {
+        guard outcome.rebuilt else { return [] }
+        admin.update(certificates: outcome.expiries)
+        return outcome.notes
+    }
+
+    /// Shows the outcome of the latest reload at `/config` (`lastReload`).
+    public func update(lastReload: ReloadOutcome) {
+        admin.update(lastReload: lastReload)
     }
 
     /// `spec.timeouts.drain` of the running configuration (it follows reloads): the drain
@@ -333,5 +371,11 @@ private struct LinkKey: Equatable {
 /// The proxy could not start (bind failure, unsupported listener).
 public struct StartupError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The files and fields at fault when known (a TLS file that cannot be used), for
+    /// `/config`'s `lastReload`.
+    public let problems: [ConfigProblem]
+    init(_ description: String, problems: [ConfigProblem] = []) {
+        self.description = description
+        self.problems = problems
+    }
 }

@@ -9,13 +9,13 @@ import Glibc
 /// cheaper than finding out later. `causeway certs` writes keys 0600; a looser mode means
 /// the file was copied or mounted carelessly (a Kubernetes secret volume is 0644 unless
 /// its `defaultMode` says otherwise).
-enum KeyFileMode {
+public enum KeyFileMode {
     /// The permission bits that must be clear: every group and other bit.
     static let forbidden: mode_t = 0o077
 
     /// Throws unless the file at `path` (after following symlinks, since that is the file
     /// OpenSSL reads) is closed to group and others. The error names the file and its mode.
-    static func check(_ path: String) throws(TLSConfigurationError) {
+    public static func check(_ path: String) throws(TLSConfigurationError) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw TLSConfigurationError(path: path, message: "cannot stat the private key: \(String(cString: strerror(errno)))")

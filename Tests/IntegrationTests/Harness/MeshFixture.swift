@@ -64,9 +64,13 @@ final class TwoClusterMesh {
     ///   - expectedGatewayID: what cluster1's Link expects cluster2's gateway to be.
     ///   - backendArgs: extra nghttpd flags (`-v` to see forwarded headers).
     ///   - probe: the Link's `probe` block (flow style), or empty for the defaults.
+    ///   - gatewayTLS: more fields of the gateway's `spec.tls` (flow style, each with a
+    ///     leading comma), e.g. `, rotationGracePeriod: 1s`.
+    ///   - trustBundle: both proxies' `trustBundle` (default: the root, `pki.rootPath`).
     init(dir: TempDir, docroot: String, expectedGatewayID: String = MeshPKI.gatewayID, backendArgs: [String] = [],
-         probe: String = "") throws {
+         probe: String = "", gatewayTLS: String = "", trustBundle: ((MeshPKI) throws -> String)? = nil) throws {
         pki = try MeshPKI(dir: dir)
+        let bundle = try trustBundle?(pki) ?? pki.rootPath
         backend = try NghttpdBackend(docroot: docroot, extra: backendArgs)
         gatewayPort = Ports.free()
         gatewayAdminPort = Ports.free()
@@ -78,7 +82,7 @@ final class TwoClusterMesh {
           cluster: cluster2
           trustDomain: \(MeshPKI.trustDomain)
           workers: 2
-          tls: { trustBundle: "\(pki.rootPath)", certificateChain: "\(pki.chain("cluster2", "gateway"))", privateKey: "\(pki.key("cluster2", "gateway"))" }
+          tls: { trustBundle: "\(bundle)", certificateChain: "\(pki.chain("cluster2", "gateway"))", privateKey: "\(pki.key("cluster2", "gateway"))"\(gatewayTLS) }
           listeners:
           - { name: east-west, role: gateway, address: "127.0.0.1:\(gatewayPort)" }
           admin: { address: "127.0.0.1:\(gatewayAdminPort)" }
@@ -133,7 +137,7 @@ final class TwoClusterMesh {
           trustDomain: \(MeshPKI.trustDomain)
           namespace: production
           workers: 2
-          tls: { trustBundle: "\(pki.rootPath)", certificateChain: "\(pki.chain("cluster1", "sidecar"))", privateKey: "\(pki.key("cluster1", "sidecar"))" }
+          tls: { trustBundle: "\(bundle)", certificateChain: "\(pki.chain("cluster1", "sidecar"))", privateKey: "\(pki.key("cluster1", "sidecar"))" }
           listeners:
           - { name: outbound, role: sidecar, address: "127.0.0.1:\(sidecarPort)" }
           admin: { address: "127.0.0.1:\(sidecarAdminPort)" }
