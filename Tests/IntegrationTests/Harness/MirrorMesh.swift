@@ -7,8 +7,8 @@ import CausewayTLS
 /// the other two, and an nghttpd backend whose `/whoami` names the cluster. Mirrors come
 /// from the export streams alone.
 ///
-/// Each cluster's resources live in `clusterN/mesh/`, one file per Service, so a test can
-/// change what a cluster exports by writing files. `@unchecked Sendable`: a test may read
+/// Each cluster's resources live in `clusterN/mesh/`, one file per Service, watched by its
+/// proxy, so a test changes what a cluster exports by writing files. `@unchecked Sendable`: a test may read
 /// through it from a traffic thread while it changes files (nothing here is mutated then).
 final class MirrorMesh: @unchecked Sendable {
     static let clusters = ["cluster1", "cluster2", "cluster3"]
@@ -211,11 +211,6 @@ final class MirrorMesh: @unchecked Sendable {
             usleep(50_000)
         }
         return nil
-    }
-
-    /// Asks a cluster's proxy to reload its files now.
-    func reload(_ cluster: String) {
-        if let p = processes[cluster] { Glibc.kill(p.pid, SIGHUP) }
     }
 
     func log(_ cluster: String) -> String { processes[cluster]?.log ?? "" }
