@@ -184,8 +184,8 @@ public final class H2Session {
     ///
     /// - Parameter body: the response body, or nil to end the stream with the headers.
     @discardableResult
-    public func submitResponse(streamID: Int32, _ headers: HeaderBlock, body: H2OutboundBody?) -> Int32 {
-        withNameValues(headers) { nva, count in
+    public func submitResponse(streamID: Int32, _ headers: HeaderBlock, edit: HeaderEdit = .none, body: H2OutboundBody?) -> Int32 {
+        withNameValues(headers, edit: edit) { nva, count in
             if let body {
                 var provider = Self.provider(for: body)
                 let rc = nghttp2_submit_response(session, streamID, nva, count, &provider)

@@ -1,3 +1,4 @@
+import CausewayHTTP
 import CausewayMesh
 
 /// One service's state on one worker: its endpoint pools in the snapshot's order, its
@@ -17,14 +18,24 @@ final class BackendState {
     let remoteAuthority: [UInt8]?
     /// For a clusterset service, the clusters' services it spreads over; nil otherwise.
     var clusterset: ClustersetChoice?
+    /// The cluster that serves this service's requests, as the response header naming it
+    /// (`x-causeway-upstream-cluster`), built once per snapshot.
+    let upstreamCluster: String
+    let upstreamClusterEdit: HeaderEdit
 
-    init(key: ServiceKey, pools: [UpstreamPool], balancer: RoundRobin, counters: ServiceCounters, remoteAuthority: [UInt8]?) {
+    init(key: ServiceKey, pools: [UpstreamPool], balancer: RoundRobin, counters: ServiceCounters, remoteAuthority: [UInt8]?,
+         upstreamCluster: String) {
+        self.upstreamCluster = upstreamCluster
+        self.upstreamClusterEdit = HeaderEdit(replacing: (Self.upstreamClusterHeader, Array(upstreamCluster.utf8)))
         self.key = key
         self.pools = pools
         self.balancer = balancer
         self.counters = counters
         self.remoteAuthority = remoteAuthority
     }
+
+    /// The response header naming the cluster that served a request.
+    static let upstreamClusterHeader: StaticString = "x-causeway-upstream-cluster"
 
     /// balance: the next pool in turn, skipping `avoiding` when another is available; nil
     /// when the service has no ready endpoint.

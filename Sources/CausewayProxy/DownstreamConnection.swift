@@ -210,11 +210,11 @@ final class DownstreamConnection: H2Connection {
         stream.counters.count(status: status)
         stream.access?.status = status
         if endStream {
-            session.submitResponse(streamID: stream.downstreamID, headers, body: nil)
+            session.submitResponse(streamID: stream.downstreamID, headers, edit: stream.responseEdit, body: nil)
         } else {
             let body = H2OutboundBody()
             stream.responseBody = body
-            session.submitResponse(streamID: stream.downstreamID, headers, body: body)
+            session.submitResponse(streamID: stream.downstreamID, headers, edit: stream.responseEdit, body: body)
         }
         scheduleFlush()
     }

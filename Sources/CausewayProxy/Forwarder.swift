@@ -48,7 +48,8 @@ final class Forwarder {
             let balancer = backendsByKey[service.key]?.balancer ?? RoundRobin(offset: worker.index)
             next.append(BackendState(key: service.key, pools: list, balancer: balancer,
                                      counters: worker.metrics.counters(for: service.key.description),
-                                     remoteAuthority: service.remoteName.map { Array($0.description.utf8) }))
+                                     remoteAuthority: service.remoteName.map { Array($0.description.utf8) },
+                                     upstreamCluster: service.sourceCluster ?? snapshot.settings.cluster))
         }
         // Clusterset services pick among other services' state, built above.
         for service in snapshot.services.services where service.isClusterset {
@@ -88,6 +89,7 @@ final class Forwarder {
                 backend = member
             }
             stream.backend = backend
+            if downstream.role == .sidecar && worker.settings.upstreamClusterHeader { stream.responseEdit = backend.upstreamClusterEdit }
             // The block is not copied: the edit is applied as nghttp2 takes the headers.
             stream.requestEdit = Route.edit(for: backend, role: downstream.role, forwardedClientCert: downstream.forwardedClientCert,
                                             headers: headers)

@@ -21,6 +21,9 @@ public struct ProxySettings: Sendable {
     public var limits: ProxyLimits
     /// The export stream, published and subscribed.
     public var mirror: MirrorSettings
+    /// Whether the sidecar names the cluster that served each response in
+    /// `x-causeway-upstream-cluster` (replacing any the upstream sent). Default true.
+    public var upstreamClusterHeader = true
 
     public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
                 connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int,

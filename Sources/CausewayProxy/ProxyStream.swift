@@ -68,6 +68,9 @@ final class ProxyStream {
     var resetForUpstream = false
     /// Access log fields; nil unless the listener logs requests.
     var access: AccessLogFields?
+    /// How the response head changes on the way downstream (the sidecar names the cluster
+    /// that served it in `x-causeway-upstream-cluster`).
+    var responseEdit = HeaderEdit.none
     /// True for a stream meant to stay open (an export stream feed): the whole-request
     /// deadline does not apply; the idle timeout still does (heartbeats are progress).
     var longLived = false

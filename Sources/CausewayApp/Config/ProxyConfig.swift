@@ -119,6 +119,9 @@ public struct ProxyConfig: Sendable {
     /// Whether `causeway run` watches the config, the resource files and folders and the TLS
     /// files and reloads on change (`spec.watch`, default true). SIGHUP reloads either way.
     public let watch: Bool
+    /// Whether the sidecar names the cluster that served each response in
+    /// `x-causeway-upstream-cluster` (`spec.upstreamClusterHeader`, default true).
+    public let upstreamClusterHeader: Bool
 }
 
 /// `spec.mirror`: how export streams are published and how long a lost one is trusted.

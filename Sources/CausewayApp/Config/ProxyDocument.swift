@@ -66,7 +66,7 @@ enum ProxyDocument {
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
                   "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
-                  "limits", "resources", "mirror", "watch",
+                  "limits", "resources", "mirror", "watch", "upstreamClusterHeader",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -100,6 +100,7 @@ enum ProxyDocument {
         let limits = spec["limits"].map { readLimits($0, spec.field("limits"), reader: reader) } ?? ProxyLimits()
         let mirror = spec["mirror"].map { readMirror($0, spec.field("mirror"), reader: reader) } ?? MirrorConfig()
         let watch = spec["watch"].map { reader.bool($0, spec.field("watch")) } ?? true
+        let upstreamClusterHeader = spec["upstreamClusterHeader"].map { reader.bool($0, spec.field("upstreamClusterHeader")) } ?? true
         if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
             for (i, entry) in entries.enumerated() {
                 let path = spec.field("resources").index(i)
@@ -119,14 +120,15 @@ enum ProxyDocument {
             trustDomainIsDefault: spec["trustDomain"] == nil, tlsMissing: tlsMissing)
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
-              let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror, let watch
+              let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror, let watch,
+              let upstreamClusterHeader
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
         let config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
-            timeouts: timeouts, limits: limits, mirror: mirror, watch: watch)
+            timeouts: timeouts, limits: limits, mirror: mirror, watch: watch, upstreamClusterHeader: upstreamClusterHeader)
         return Result(config: config, resources: resources, facts: facts)
     }
 

@@ -10,7 +10,7 @@ enum SnapshotBuilder {
     /// already holds the engine's types (`H2Settings`, `ProxyTimeouts`, `ProxyLimits`) and
     /// durations in nanoseconds, so nothing is converted here.
     static func settings(_ p: ProxyConfig) -> ProxySettings {
-        ProxySettings(
+        var settings = ProxySettings(
             cluster: p.cluster,
             downstreamHTTP2: p.http2,
             upstreamHTTP2: p.http2,
@@ -21,6 +21,8 @@ enum SnapshotBuilder {
             limits: p.limits,
             mirror: p.mirror.stream
         )
+        settings.upstreamClusterHeader = p.upstreamClusterHeader
+        return settings
     }
 
     /// What a worker is told about one of its sockets for `listener`.
