@@ -4,7 +4,8 @@ import Yams
 
 /// Loads and validates a configuration: the config file (or a directory of them) holding
 /// exactly one `Proxy`, plus the resource files and folders its `spec.resources` names, which
-/// hold EndpointSlices, Links and ServiceExports (these may also sit in the config file).
+/// hold EndpointSlices, Links, ServiceExports and the traffic policy kinds (HTTPRoute,
+/// DestinationRule, AuthorizationPolicy); these may also sit in the config file.
 ///
 /// Everything is checked before anything is used, and every problem is collected, so a
 /// broken config reports all its mistakes at once and a running proxy keeps its snapshot.
@@ -65,12 +66,15 @@ public enum ConfigLoader {
         }
 
         // 4. Checks across documents: Links against the Proxy and each other, then services
-        //    from every slice and export, mirrors against the Links; and the final snapshot.
+        //    from every slice and export, mirrors against the Links, policies defined twice;
+        //    and the final snapshot.
         let facts = proxies.count == 1 ? proxies[0].result.facts : nil
         let links = LinkChecks.check(session.links, proxy: facts, log: log)
         let namespace = proxies.count == 1 ? proxies[0].result.config?.namespace ?? "default" : "default"
         let services = ServiceTableBuilder.build(
             slices: session.slices, exports: session.exports, links: links.index, proxy: facts, defaultNamespace: namespace, log: log)
+        let policies = PolicyChecks.check(
+            routes: session.routes, destinations: session.destinationRules, authorizations: session.authorizationPolicies, log: log)
         guard log.isEmpty, proxies.count == 1, let proxy = proxies[0].result.config else {
             // Every path that rejects a document reports why; this guard only restates it.
             assert(!log.isEmpty, "a rejected config must have reported a problem")
@@ -79,7 +83,7 @@ public enum ConfigLoader {
         return LoadedConfig(
             proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute),
             folders: session.foldersRead.map(\.absolute), links: links.links,
-            exports: services.exports)
+            exports: services.exports, policies: policies)
     }
 }
 
@@ -101,6 +105,9 @@ private struct LoadSession {
     private(set) var slices: [EndpointSliceDocument.Slice] = []
     private(set) var links: [LinkDocument.Draft] = []
     private(set) var exports: [ServiceExportDocument.Export] = []
+    private(set) var routes: [HTTPRouteDocument.Draft] = []
+    private(set) var destinationRules: [DestinationRuleDocument.Draft] = []
+    private(set) var authorizationPolicies: [AuthorizationPolicyDocument.Draft] = []
 
     init(log: ProblemLog, defaultWorkers: Int) {
         self.log = log
@@ -136,6 +143,15 @@ private struct LoadSession {
             case .serviceExport:
                 guard header.served else { continue }
                 if let export = ServiceExportDocument.read(root, reader: reader) { exports.append(export) }
+            case .httpRoute:
+                guard header.served else { continue }
+                if let route = HTTPRouteDocument.read(root, reader: reader) { routes.append(route) }
+            case .destinationRule:
+                guard header.served else { continue }
+                if let rule = DestinationRuleDocument.read(root, reader: reader) { destinationRules.append(rule) }
+            case .authorizationPolicy:
+                guard header.served else { continue }
+                if let policy = AuthorizationPolicyDocument.read(root, reader: reader) { authorizationPolicies.append(policy) }
             }
         }
         return !parsed.incomplete

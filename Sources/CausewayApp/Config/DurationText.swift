@@ -56,3 +56,58 @@ enum DurationText {
         Int(nanos / 1_000_000)
     }
 }
+
+/// Gateway API durations (GEP-2257), which the traffic policy kinds use: one to four parts,
+/// each 1-5 digits and a unit (`h`, `m`, `s`, `ms`), such as `10s`, `500ms`, `1h` or
+/// `1m30s`. No fractions, no days, no sign. Parts add up; like the Gateway API's own pattern,
+/// their order is not checked.
+extension DurationText {
+    /// Milliseconds, or nil if `text` is not a Gateway API duration.
+    static func gatewayMillis(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        var i = 0, parts = 0, total = 0
+        while i < bytes.count {
+            let start = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") { i += 1 }
+            let digitCount = i - start
+            guard (1...5).contains(digitCount), i < bytes.count else { return nil }
+            var value = 0
+            for b in bytes[start..<i] { value = value * 10 + Int(b - UInt8(ascii: "0")) }
+            let unit: Int
+            switch bytes[i] {
+            case UInt8(ascii: "h"): unit = 3_600_000; i += 1
+            case UInt8(ascii: "s"): unit = 1_000; i += 1
+            case UInt8(ascii: "m"):
+                if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "s") {
+                    unit = 1; i += 2
+                } else {
+                    unit = 60_000; i += 1
+                }
+            default: return nil
+            }
+            parts += 1
+            guard parts <= 4 else { return nil }
+            total += value * unit  // at most 4 × 99,999 h: no overflow
+        }
+        return parts == 0 ? nil : total
+    }
+
+    /// For `1.5s`, which has a fraction: `1500ms`, to suggest instead (when it is a whole
+    /// number of milliseconds). Nil for anything else.
+    static func wholeMillisForFraction(_ text: String) -> String? {
+        for (suffix, millis) in [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)] where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            let halves = number.split(separator: ".", omittingEmptySubsequences: false)
+            guard halves.count == 2, !halves[0].isEmpty, !halves[1].isEmpty, halves[0].count <= 6, halves[1].count <= 6,
+                  (halves[0] + halves[1]).utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                  let whole = Int(halves[0]), let fraction = Int(halves[1])
+            else { return nil }
+            var scale = 1
+            for _ in 0..<halves[1].count { scale *= 10 }
+            let numerator = fraction * millis
+            guard numerator % scale == 0 else { return nil }
+            return format(whole * millis + numerator / scale)
+        }
+        return nil
+    }
+}

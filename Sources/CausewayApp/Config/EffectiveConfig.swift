@@ -5,7 +5,8 @@ import CausewayMesh
 public enum EffectiveConfig {
     /// Pretty JSON with a fixed key order: proxy settings, listeners, admin, links, exports
     /// (`name.namespace`, sorted), services (with their endpoints and, for mirrors, remote name
-    /// and expected identity), then the files and folders read and, from a running proxy,
+    /// and expected identity), the traffic policies (`routes`, `destinationRules`,
+    /// `authorizationPolicies`), then the files and folders read and, from a running proxy,
     /// the outcome of its latest reload (`lastReload`: status `applied` or `rejected`, time,
     /// trigger, problems with file, line, column and field; null before the first).
     /// Durations are in milliseconds (`...Millis`); fields keep the configuration's names
@@ -97,13 +98,16 @@ public enum EffectiveConfig {
             ("links", links),
             ("exports", exports),
             ("services", services),
+            ("routes", routes(config.policies.routes)),
+            ("destinationRules", destinationRules(config.policies.destinations)),
+            ("authorizationPolicies", authorizationPolicies(config.policies.authorizations)),
             ("files", .array(config.files.map(JSONValue.string))),
             ("folders", .array(config.folders.map(JSONValue.string))),
             ("lastReload", lastReload?.json ?? .null),
         ]).pretty()
     }
 
-    private static func millis(_ nanos: UInt64) -> JSONValue {
+    static func millis(_ nanos: UInt64) -> JSONValue {
         .int(DurationText.millis(fromNanos: nanos))
     }
 }

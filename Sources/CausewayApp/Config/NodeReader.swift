@@ -134,14 +134,23 @@ struct NodeReader {
 
     /// A duration such as `250ms`, `1s`, `2m`, `1h`, in milliseconds within `range`. With
     /// `zeroMeansNone`, any zero (`0s`, `0ms`) is accepted too, and read as 0.
-    func durationMillis(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false) -> Int? {
-        let example = "a duration such as 250ms, 1s, 2m or 1h"
+    ///
+    /// `grammar: .gateway` reads Gateway API durations (GEP-2257) instead, which may have up
+    /// to four parts (`1m30s`); the traffic policy kinds use them.
+    func durationMillis(
+        _ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false, grammar: DurationGrammar = .single
+    ) -> Int? {
+        let example = grammar == .single ? "a duration such as 250ms, 1s, 2m or 1h" : "a duration such as 10s, 500ms, 1h or 1m30s"
         guard case .scalar(let scalar) = node, node.typeName == .str else {
             report(node, path, "expected \(example), got \(Self.describe(node))")
             return nil
         }
-        guard let millis = DurationText.millis(scalar.string) else {
-            let hint = DurationText.hoursForDays(scalar.string).map { " (there is no unit for days: write \($0))" } ?? ""
+        let parsed = grammar == .single ? DurationText.millis(scalar.string) : DurationText.gatewayMillis(scalar.string)
+        guard let millis = parsed else {
+            var hint = DurationText.hoursForDays(scalar.string).map { " (there is no unit for days: write \($0))" } ?? ""
+            if grammar == .gateway, let whole = DurationText.wholeMillisForFraction(scalar.string) {
+                hint = " (no fractions: write \(whole))"
+            }
             report(node, path, "\"\(scalar.string)\" is not \(example)\(hint)")
             return nil
         }
@@ -156,8 +165,18 @@ struct NodeReader {
     }
 
     /// `durationMillis` in nanoseconds, as the engine counts time.
-    func durationNanos(_ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false) -> UInt64? {
-        durationMillis(node, path, in: range, zeroMeansNone: zeroMeansNone).map(DurationText.nanos(fromMillis:))
+    func durationNanos(
+        _ node: Node, _ path: FieldPath, in range: ClosedRange<Int>, zeroMeansNone: Bool = false, grammar: DurationGrammar = .single
+    ) -> UInt64? {
+        durationMillis(node, path, in: range, zeroMeansNone: zeroMeansNone, grammar: grammar).map(DurationText.nanos(fromMillis:))
+    }
+
+    /// Which duration syntax a field takes.
+    enum DurationGrammar {
+        /// `250ms`, `1s`, `2m`, `1h`: the Proxy's and the Link's fields.
+        case single
+        /// Gateway API durations, `1m30s` too: HTTPRoute, DestinationRule.
+        case gateway
     }
 
     /// A number of bytes: a plain decimal integer within `range`. Binary suffixes (`32Mi`) are

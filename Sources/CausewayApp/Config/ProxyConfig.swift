@@ -155,4 +155,10 @@ public struct LoadedConfig: Sendable {
     /// `exported == true`; the gateway checks that flag (or `ServiceTable.resolveExported`),
     /// not this set, on the request path.
     public let exports: Set<ServiceKey>
+    /// The `HTTPRoute`s, `DestinationRule`s and `AuthorizationPolicy`s, validated, each list
+    /// sorted by namespace, then name. Service names in them are `ServiceKey`s, not resolved
+    /// against `services`: a route's backend or a rule's host may be a Service that appears
+    /// later (a mirror). No two routes, rules or policies share a namespace and name, and no
+    /// two DestinationRules share a host.
+    public let policies: TrafficPolicies
 }

@@ -7,6 +7,9 @@ struct ResourceHeader {
         case endpointSlice
         case link
         case serviceExport
+        case httpRoute
+        case destinationRule
+        case authorizationPolicy
     }
 
     static let proxyAPIVersion = "causeway.dev/v1alpha1"
@@ -14,14 +17,10 @@ struct ResourceHeader {
     static let linkAPIVersion = "causeway.dev/v1alpha1"
     static let serviceExportAPIVersion = "multicluster.x-k8s.io/v1alpha1"
 
-    /// Kinds from the design (DESIGN.md §4) that later changes implement. Named here so a
-    /// user gets "not yet" rather than "unknown".
-    static let plannedKinds: Set<String> = ["HTTPRoute", "DestinationRule", "AuthorizationPolicy"]
-
     let kind: Kind
     /// Position of the `kind` value, where document-level problems (a second Proxy) point.
     let kindMark: Mark?
-    /// False when `apiVersion` is not the one this version serves for `kind` (reported). The
+    /// False when `apiVersion` is not one this version serves for `kind` (reported). The
     /// body is then not read, since its shape may differ, but a Proxy still counts as the
     /// config's Proxy so no "missing Proxy" problem follows.
     let served: Bool
@@ -48,29 +47,36 @@ struct ResourceHeader {
             version = nil
         }
 
-        let expected: (Kind, String)
+        // The versions served for each kind, the current one first. The traffic policy kinds
+        // accept their older versions too: their fields used here did not change.
+        let expected: (Kind, [String])
         switch kind {
-        case "Proxy": expected = (.proxy, proxyAPIVersion)
-        case "EndpointSlice": expected = (.endpointSlice, endpointSliceAPIVersion)
-        case "Link": expected = (.link, linkAPIVersion)
-        case "ServiceExport": expected = (.serviceExport, serviceExportAPIVersion)
-        case _ where plannedKinds.contains(kind):
-            reader.report(kindNode, FieldPath.root.key("kind"), "kind \(kind) is not supported by this version yet")
-            return nil
+        case "Proxy": expected = (.proxy, [proxyAPIVersion])
+        case "EndpointSlice": expected = (.endpointSlice, [endpointSliceAPIVersion])
+        case "Link": expected = (.link, [linkAPIVersion])
+        case "ServiceExport": expected = (.serviceExport, [serviceExportAPIVersion])
+        case "HTTPRoute": expected = (.httpRoute, HTTPRouteDocument.apiVersions)
+        case "DestinationRule": expected = (.destinationRule, DestinationRuleDocument.apiVersions)
+        case "AuthorizationPolicy": expected = (.authorizationPolicy, AuthorizationPolicyDocument.apiVersions)
         default:
             reader.report(kindNode, FieldPath.root.key("kind"), "unknown kind \(kind) (apiVersion \(version ?? "missing"))")
             return nil
         }
         guard let version else {
-            reader.report(at: root.mark, FieldPath.root.key("apiVersion"), "required field is missing (expected \(expected.1))")
+            reader.report(at: root.mark, FieldPath.root.key("apiVersion"), "required field is missing (expected \(expected.1[0]))")
             return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: false)
         }
-        guard version == expected.1 else {
+        guard expected.1.contains(version) else {
             reader.report(versionNode, FieldPath.root.key("apiVersion"),
-                          "apiVersion \(version) is not served for kind \(kind); expected \(expected.1)")
+                          "apiVersion \(version) is not served for kind \(kind); expected \(describe(expected.1))")
             return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: false)
         }
         return ResourceHeader(kind: expected.0, kindMark: kindNode.mark, served: true)
+    }
+
+    /// `a`, `a or b`, `a, b or c`.
+    private static func describe(_ versions: [String]) -> String {
+        versions.count <= 1 ? versions.joined() : versions.dropLast().joined(separator: ", ") + " or " + versions.last!
     }
 
     private static func isNull(_ node: Node) -> Bool {
