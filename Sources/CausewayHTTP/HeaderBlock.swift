@@ -118,6 +118,23 @@ public struct HeaderBlock: Sendable {
         withValue(of: name) { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The value of the first field whose name equals `name` (lowercase), as a string; for
+    /// route rules that match configured header names (allocates only when found).
+    public func value(named name: String) -> String? {
+        var wanted = name
+        return wanted.withUTF8 { target -> String? in
+            bytes.withUnsafeBytes { raw -> String? in
+                guard let base = raw.baseAddress else { return nil }
+                for f in fields where Int(f.nameCount) == target.count
+                    && memEqual(base + Int(f.nameStart), UnsafeRawPointer(target.baseAddress!), target.count) {
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: raw[Int(f.valueStart)..<Int(f.valueStart + f.valueCount)]),
+                                  as: UTF8.self)
+                }
+                return nil
+            }
+        }
+    }
+
     /// The name of field `index` as a string (diagnostics and tests).
     public func name(at index: Int) -> String {
         let f = fields[index]
@@ -128,6 +145,28 @@ public struct HeaderBlock: Sendable {
     public func value(at index: Int) -> String {
         let f = fields[index]
         return String(decoding: bytes[Int(f.valueStart)..<Int(f.valueStart + f.valueCount)], as: UTF8.self)
+    }
+
+    /// `grpc-status` as a number; nil when absent or malformed.
+    public var grpcStatus: Int? {
+        withValue(of: "grpc-status") { v -> Int? in
+            guard !v.isEmpty, v.count <= 3 else { return nil }
+            var n = 0
+            for b in v {
+                guard b >= 0x30 && b <= 0x39 else { return nil }
+                n = n * 10 + Int(b - 0x30)
+            }
+            return n
+        } ?? nil
+    }
+
+    /// True when `content-type` is gRPC (`application/grpc`, with or without a subtype).
+    public var isGRPC: Bool {
+        withValue(of: "content-type") { v -> Bool in
+            let prefix = "application/grpc".utf8
+            guard v.count >= prefix.count, v.prefix(prefix.count).elementsEqual(prefix) else { return false }
+            return v.count == prefix.count || v[prefix.count] == UInt8(ascii: "+") || v[prefix.count] == UInt8(ascii: ";")
+        } ?? false
     }
 
     /// The `:status` pseudo-header as a number; nil when absent or malformed.

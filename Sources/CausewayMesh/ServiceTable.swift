@@ -22,6 +22,8 @@ public final class ServiceTable: Sendable {
     /// The cluster DNS suffix of fully qualified names, lowercase, no trailing dot.
     public let clusterDomain: String
     private let aliases: AliasIndex
+    /// Index by key, for resolving policy references (not on the request path).
+    private let byKey: [ServiceKey: Int]
     /// `services[i].exported`, packed: the gateway's admission check reads one byte.
     private let exportedFlags: [Bool]
 
@@ -58,6 +60,12 @@ public final class ServiceTable: Sendable {
         self.clusterDomain = String(domain)
         self.aliases = AliasIndex(aliases: aliases)
         self.exportedFlags = services.map(\.exported)
+        self.byKey = Dictionary(services.map { ($0.key, $0.index) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The index of the service with `key`, or nil.
+    public func index(of key: ServiceKey) -> Int? {
+        byKey[key]
     }
 
     /// Resolves an HTTP `:authority` (or `Host`) given as raw bytes to a service index, or nil

@@ -1,6 +1,7 @@
 import CausewayBytes
 import CausewayHTTP
 import CausewayLoop
+import CausewayMesh
 import CausewayTLS
 
 /// A client connection accepted by a listener: h2c with prior knowledge on a sidecar
@@ -50,6 +51,8 @@ final class DownstreamConnection: H2Connection {
     /// Which block that was (`H2Session.headerBlocksStarted` then): a later block restarts
     /// the clock, so a client that finishes every block is never timed out.
     private var headersPendingBlock = -1
+    /// Gateway: authorization verdicts per service, valid for one snapshot version.
+    private var verdicts: [Int: (version: Int, verdict: Authorizer.Verdict)] = [:]
     /// How the recent streams ended (rapid-reset detection).
     private var resets = ResetTracker()
     /// Response bytes queued for this client and not yet framed, across its streams.
@@ -86,6 +89,17 @@ final class DownstreamConnection: H2Connection {
 
     override func countReceived(_ n: Int) { worker.metrics.increment(.downstreamBytesReceived, by: Int64(n)) }
     override func countSent(_ n: Int) { worker.metrics.increment(.downstreamBytesSent, by: Int64(n)) }
+
+    /// The cached verdict for `service` under snapshot `version`, if any.
+    func cachedVerdict(service: Int, version: Int) -> Authorizer.Verdict? {
+        guard let entry = verdicts[service], entry.version == version else { return nil }
+        return entry.verdict
+    }
+
+    /// Caches a verdict (its policies depend on the caller only).
+    func cacheVerdict(_ verdict: Authorizer.Verdict, service: Int, version: Int) {
+        verdicts[service] = (version, verdict)
+    }
 
     // MARK: The preface
 
@@ -155,6 +169,7 @@ final class DownstreamConnection: H2Connection {
             case .streamClosed(let id, let code):
                 if let stream = streams.removeValue(forKey: id) {
                     Relay.downstreamClosed(stream, errorCode: code)
+                    if let backend = stream.backend { backend.counters.durations.observe(nanos: now &- stream.startedAt) }
                     if let access = stream.access {
                         worker.logAccess(access.record(cluster: worker.settings.cluster, listener: listener.name, peerIdentity: peerIdentity,
                                                        startedAt: stream.startedAt, now: now))
@@ -207,7 +222,7 @@ final class DownstreamConnection: H2Connection {
     func respond(_ stream: ProxyStream, headers: HeaderBlock, endStream: Bool, status: Int) {
         guard stream.state != .done else { return }
         stream.state = endStream ? .done : .responding
-        stream.counters.count(status: status)
+        stream.countResponse(status: status)
         stream.access?.status = status
         if endStream {
             session.submitResponse(streamID: stream.downstreamID, headers, edit: stream.responseEdit, body: nil)
@@ -263,7 +278,7 @@ final class DownstreamConnection: H2Connection {
         stream.state = .done
         // This body is ours: its bytes must not be credited to any upstream.
         stream.responseCreditConnection = nil
-        stream.counters.count(status: failure.status)
+        stream.countResponse(status: failure.status)
         stream.access?.status = failure.status
         stream.access?.reason = failure.reason
         var text = failure.message + "\n"

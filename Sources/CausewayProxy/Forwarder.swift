@@ -3,8 +3,9 @@ import CausewayLoop
 import CausewayMesh
 import CausewayTLS
 
-/// route → balance → forward for one worker: turns a new request into an upstream attempt
-/// (or a proxy-made answer), and owns the worker's upstream pools and per-service state.
+/// route → policy → balance → forward for one worker: turns a new request into an
+/// upstream attempt (or a proxy-made answer), and owns the worker's upstream pools and
+/// per-service state. Retries and timeouts are in `Forwarder+Attempts.swift`.
 ///
 /// Loop-bound, owned by its `Worker`.
 final class Forwarder {
@@ -13,19 +14,28 @@ final class Forwarder {
     let tlsSessionCache = TLSSessionCache()
     private var pools: [PoolKey: UpstreamPool] = [:]
     /// Per service, by index in the installed snapshot's table.
-    private var backends: [BackendState] = []
+    private(set) var backends: [BackendState] = []
     /// The same, by key: a retry finds its service again in a newer snapshot.
-    private var backendsByKey: [ServiceKey: BackendState] = [:]
+    private(set) var backendsByKey: [ServiceKey: BackendState] = [:]
+    /// Routes by parent service index (sidecar listeners).
+    private(set) var routes: [RouteSet?] = []
+    /// Jitter, least-request and tier draws.
+    var random: SplitMix64
 
     init(worker: Worker) {
         self.worker = worker
+        random = SplitMix64(seed: LogClock.monotonicNanos() &+ UInt64(worker.index) &* 0x9E37_79B9)
     }
 
     /// Builds the per-service state of `snapshot`. Pools of endpoints still present are
-    /// kept (with their connections); streams in flight keep the pools they hold.
+    /// kept (with their connections); streams in flight keep the pools they hold; breaker
+    /// counts carry over, and ejections too while a service's endpoints stay the same.
     func install(_ snapshot: RoutingSnapshot) {
+        let table = snapshot.services
+        let policies = snapshot.policies
         var next: [BackendState] = []
-        for service in snapshot.services.services {
+        next.reserveCapacity(table.services.count)
+        for service in table.services {
             var list: [UpstreamPool] = []
             // A mirrored service's endpoints are its cluster's gateways, reached over mTLS.
             let identity = service.isMirrored ? service.expectedIdentity : nil
@@ -44,18 +54,38 @@ final class Forwarder {
                     }
                 }
             }
+            let previous = backendsByKey[service.key]
+            let destination = policies.destinations.indices.contains(service.index) ? policies.destinations[service.index] : nil
+            let limits = destination?.limits ?? CircuitBreakerLimits()
+            let load = previous?.load ?? ServiceLoad(limits: limits)
+            load.breaker.limits = limits
+            let outlierPolicy = destination?.outlierDetection ?? .passive
+            var outlier: OutlierDetector?
+            if let previous, previous.pools.count == list.count, zip(previous.pools, list).allSatisfy({ $0 === $1 }) {
+                outlier = previous.outlier
+                outlier?.policy = outlierPolicy
+            }
+            let authorizer = policies.authorizers.indices.contains(service.index) ? policies.authorizers[service.index] : nil
             // Each worker starts its rotation at its own index so their first picks spread.
-            let balancer = backendsByKey[service.key]?.balancer ?? RoundRobin(offset: worker.index)
-            next.append(BackendState(key: service.key, pools: list, balancer: balancer,
-                                     counters: worker.metrics.counters(for: service.key.description),
-                                     remoteAuthority: service.remoteName.map { Array($0.description.utf8) },
-                                     upstreamCluster: service.sourceCluster ?? snapshot.settings.cluster))
+            let balancer = previous?.balancer ?? RoundRobin(offset: worker.index)
+            next.append(BackendState(
+                key: service.key, pools: list, balancer: balancer, counters: worker.metrics.counters(for: service.key.description),
+                remoteAuthority: service.remoteName.map { Array($0.description.utf8) },
+                upstreamCluster: service.sourceCluster ?? snapshot.settings.cluster, load: load, outlier: outlier,
+                destination: destination, authorizer: authorizer,
+                authorizerCacheable: authorizer.map { _ in Self.callerOnly(snapshot.policies, service: service.key) } ?? true,
+                totalEndpoints: service.totalEndpoints))
         }
         // Clusterset services pick among other services' state, built above.
-        for service in snapshot.services.services where service.isClusterset {
+        for service in table.services where service.isClusterset {
             let members = service.members.map { ClustersetChoice.Member(backend: next[$0.service], member: $0) }
             next[service.index].clusterset = ClustersetChoice(
-                members: members, picker: backendsByKey[service.key]?.clusterset?.pickerState)
+                members: members, failoverPriority: next[service.index].destination?.failoverPriority ?? [],
+                picker: backendsByKey[service.key]?.clusterset?.pickerState)
+        }
+        routes = table.services.indices.map { index in
+            guard policies.routes.indices.contains(index), let set = policies.routes[index] else { return nil }
+            return RouteSet(set, table: table, metrics: worker.metrics)
         }
         backends = next
         backendsByKey = Dictionary(next.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
@@ -63,6 +93,12 @@ final class Forwarder {
         var live = Set<ObjectIdentifier>()
         for backend in next { for p in backend.pools { live.insert(ObjectIdentifier(p)) } }
         pools = pools.filter { live.contains(ObjectIdentifier($0.value)) || !$0.value.connections.isEmpty }
+    }
+
+    /// True when no policy targeting `service` has `to` rules: its verdict depends on the
+    /// caller alone and may be cached per connection.
+    private static func callerOnly(_ policies: PolicyTable, service: ServiceKey) -> Bool {
+        policies.operationFree.contains(service)
     }
 
     /// Routes a new request and submits it upstream, or answers it with a failure.
@@ -79,52 +115,136 @@ final class Forwarder {
             }
             downstream.fail(stream, ProxyFailure(rejection))
         case .forward(let service):
-            var backend = backends[service]
+            var target = service
+            if downstream.role == .gateway, !authorize(stream, headers: headers, service: service) { return }
+            if downstream.role == .sidecar, let set = routes[service] {
+                guard let choice = set.choose(headers) else {
+                    stream.backend = backends[service]
+                    downstream.fail(stream, .noRuleMatched)
+                    return
+                }
+                stream.rule = choice.rule
+                stream.routeCounters = choice.counters
+                guard let backendService = choice.service else {
+                    stream.backend = backends[service]
+                    downstream.fail(stream, .noHealthyUpstream)
+                    return
+                }
+                target = backendService
+                armRequestTimer(stream)
+            }
+            var backend = backends[target]
             if let clusterset = backend.clusterset {
-                guard let member = clusterset.pick(port: Route.authorityPort(headers)) else {
+                guard let member = clusterset.pick(port: Route.authorityPort(headers), random: &random) else {
                     stream.backend = backend
                     downstream.fail(stream, .noHealthyUpstream)
                     return
                 }
+                stream.clusterset = backend
                 backend = member
             }
             stream.backend = backend
-            if downstream.role == .sidecar && worker.settings.upstreamClusterHeader { stream.responseEdit = backend.upstreamClusterEdit }
-            // The block is not copied: the edit is applied as nghttp2 takes the headers.
-            stream.requestEdit = Route.edit(for: backend, role: downstream.role, forwardedClientCert: downstream.forwardedClientCert,
-                                            headers: headers)
-            balanceAndForward(stream, headers: headers, backend: backend, avoiding: nil)
+            // Kept for retries (the block is already allocated: this holds, not copies, it).
+            stream.requestHeaders = headers
+            guard admit(stream, to: backend) else { return }
+            startAttempt(stream, headers: headers, backend: backend, avoiding: nil)
         }
     }
 
-    private func balanceAndForward(_ stream: ProxyStream, headers: HeaderBlock, backend: BackendState, avoiding: UpstreamPool?) {
-        guard let pool = backend.pick(avoiding: avoiding) else {
+    /// Gateway: the AuthorizationPolicies of `service` against the caller's identity.
+    /// False (after answering `403 denied`) when denied.
+    private func authorize(_ stream: ProxyStream, headers: HeaderBlock, service: Int) -> Bool {
+        let backend = backends[service]
+        guard let authorizer = backend.authorizer, let connection = stream.downstream as? DownstreamConnection else { return true }
+        let verdict: Authorizer.Verdict
+        if backend.authorizerCacheable, let cached = connection.cachedVerdict(service: service, version: worker.snapshot.version) {
+            verdict = cached
+        } else {
+            let (method, path, _) = headers.firstIndices(of: ":method", ":path", ":path")
+            verdict = Self.withValue(headers, method) { m in
+                Self.withValue(headers, path) { p in authorizer.evaluate(principal: connection.peerIdentity, method: m, path: p) }
+            }
+            if backend.authorizerCacheable { connection.cacheVerdict(verdict, service: service, version: worker.snapshot.version) }
+        }
+        guard case .denied(let policy) = verdict else { return true }
+        worker.metrics.authzDenied[policy, default: 0] &+= 1
+        stream.backend = backend
+        stream.downstream.fail(stream, .denied)
+        return false
+    }
+
+    private static func withValue<R>(_ headers: HeaderBlock, _ index: Int?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard let index else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return headers.withValue(at: index) { body($0) }
+    }
+
+    /// Takes a `requests` unit of the backend's breaker for the stream; answers
+    /// `503 overflow` (counted) when the service is at its limit.
+    private func admit(_ stream: ProxyStream, to backend: BackendState) -> Bool {
+        guard backend.load.breaker.tryAcquire(.requests) else {
+            worker.metrics.increment(.upstreamRequestOverflows)
+            stream.downstream.fail(stream, .overflow)
+            return false
+        }
+        backend.load.activeRequests += 1
+        stream.holdsRequest = true
+        stream.heldBackend = backend
+        return true
+    }
+
+    /// balance, then forward: one attempt on an endpoint of `backend`, preferring another
+    /// than `avoiding`.
+    func startAttempt(_ stream: ProxyStream, headers: HeaderBlock, backend: BackendState, avoiding: UpstreamPool?) {
+        stream.backend = backend
+        // Edits follow the backend (a retry may move to another cluster of a clusterset).
+        stream.requestEdit = Route.edit(for: backend, role: stream.downstream.role,
+                                        forwardedClientCert: stream.downstream.forwardedClientCert, headers: headers)
+        if stream.downstream.role == .sidecar && worker.settings.upstreamClusterHeader { stream.responseEdit = backend.upstreamClusterEdit }
+        guard let host = backend.pickHost(avoiding: avoiding, random: &random) else {
             stream.downstream.fail(stream, .noHealthyUpstream)
             return
         }
-        forward(stream, headers: headers, pool: pool)
+        stream.host = host
+        forward(stream, headers: headers, pool: backend.pools[host])
     }
 
     /// forward: submits the request on a pooled connection to `pool`'s endpoint.
     private func forward(_ stream: ProxyStream, headers: HeaderBlock, pool: UpstreamPool) {
-        // Keep the headers only while a replay is possible (no body to re-send).
-        stream.requestHeaders = stream.requestEnded ? headers : nil
         // A connection whose session refuses the stream (ids exhausted) leaves the pool and
         // the request tries a fresh one once.
         for _ in 0..<2 {
-            let connection: UpstreamConnection
+            let acquired: UpstreamConnection?
             do {
-                connection = try pool.acquire(worker: worker)
+                acquired = try pool.acquire(worker: worker, for: stream.backend)
             } catch {
                 worker.metrics.increment(.upstreamConnectFailures)
                 worker.log("upstream \(pool.address): \(error)", limitedBy: "upstream-failure")
-                stream.downstream.fail(stream, .upstreamConnectFailure)
+                Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
                 return
             }
-            if connection.submit(stream, headers: headers) { return }
+            guard let connection = acquired else {
+                // maxConnections reached with no connection open to this endpoint.
+                Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
+                return
+            }
+            // A request on a connection still connecting is pending (`http1MaxPendingRequests`).
+            let pending = !connection.isReady
+            if pending, let load = stream.backend?.load {
+                guard load.breaker.tryAcquire(.pending) else {
+                    worker.metrics.increment(.pendingOverflows)
+                    Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
+                    return
+                }
+                stream.pendingLoad = load
+            }
+            if connection.submit(stream, headers: headers) {
+                attemptStarted(stream, pool: pool)
+                return
+            }
+            releasePending(stream)
             connection.stopAcceptingStreams()
         }
-        stream.downstream.fail(stream, .upstreamConnectFailure)
+        Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
     }
 
     /// Opens a mirror subscription's stream to a linked gateway, on the pool requests to
@@ -144,19 +264,5 @@ final class Forwarder {
             pools[key] = pool
         }
         forward(stream, headers: headers, pool: pool)
-    }
-
-    /// Re-submits a request the upstream refused without processing it (GOAWAY above its
-    /// last stream id) to the same service, preferring another endpoint, with the same
-    /// headers and edit: the request is not routed again. Returns false if it cannot be
-    /// retried (already retried, client gone, or the service left the tables).
-    func retry(_ stream: ProxyStream, headers: HeaderBlock, refusedBy pool: UpstreamPool) -> Bool {
-        guard !stream.retried, !stream.downstream.isClosed, let key = stream.backend?.key,
-              let backend = backendsByKey[key] else { return false }
-        stream.retried = true
-        stream.state = .routing
-        stream.backend = backend
-        balanceAndForward(stream, headers: headers, backend: backend, avoiding: pool)
-        return true
     }
 }

@@ -5,10 +5,40 @@
 final class ServiceCounters {
     let service: String
     var byStatus: [Int: UInt64] = [:]
+    /// Request durations (headers in to stream closed).
+    var durations = DurationHistogram()
     init(service: String) { self.service = service }
 
     @inline(__always)
     func count(status: Int) { byStatus[status, default: 0] &+= 1 }
+}
+
+/// A Prometheus histogram of request durations: counts per upper bound (not cumulative),
+/// a sum and a count. A value, so workers' copies add up.
+public struct DurationHistogram: Sendable {
+    /// Upper bounds, seconds.
+    public static let bounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    public private(set) var buckets = [UInt64](repeating: 0, count: bounds.count)
+    public private(set) var count: UInt64 = 0
+    public private(set) var sumNanos: UInt64 = 0
+
+    public init() {}
+
+    mutating func observe(nanos: UInt64) {
+        count &+= 1
+        sumNanos &+= nanos
+        let seconds = Double(nanos) / 1e9
+        for (i, bound) in Self.bounds.enumerated() where seconds <= bound {
+            buckets[i] &+= 1
+            return
+        }
+    }
+
+    public mutating func add(_ other: DurationHistogram) {
+        for i in buckets.indices { buckets[i] &+= other.buckets[i] }
+        count &+= other.count
+        sumNanos &+= other.sumNanos
+    }
 }
 
 /// Every unlabelled worker metric, declared once: its Prometheus name, type and help come
@@ -44,10 +74,19 @@ public enum Counter: Int, CaseIterable, Sendable {
     case mirrorStreamFailures
     case tlsRotationDrains
     case tlsRotationUpstreamDrains
+    case pendingOverflows
+    case upstreamRequestOverflows
+    case connectionOverflows
+    case retries
+    case retryOverflows
+    case upstreamTimeouts
+    case outlierEjections
+    case outlierEjectionsActive
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool {
         self == .downstreamConnectionsActive || self == .upstreamConnectionsActive || self == .exportFeedsActive
+            || self == .outlierEjectionsActive
     }
 
     /// The Prometheus metric name.
@@ -82,6 +121,14 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .mirrorStreamsStarted: "causeway_mirror_streams_started_total"
         case .mirrorStreamFailures: "causeway_mirror_stream_failures_total"
         case .tlsRotationDrains: "causeway_tls_rotation_drains_total"
+        case .pendingOverflows: "causeway_upstream_rq_pending_overflow_total"
+        case .upstreamRequestOverflows: "causeway_upstream_rq_overflow_total"
+        case .connectionOverflows: "causeway_upstream_cx_overflow_total"
+        case .retries: "causeway_upstream_rq_retry_total"
+        case .retryOverflows: "causeway_upstream_rq_retry_overflow_total"
+        case .upstreamTimeouts: "causeway_upstream_rq_timeout_total"
+        case .outlierEjections: "causeway_outlier_ejections_total"
+        case .outlierEjectionsActive: "causeway_outlier_ejections_active"
         case .tlsRotationUpstreamDrains: "causeway_tls_rotation_upstream_drains_total"
         }
     }
@@ -117,6 +164,14 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .exportFeedsTotal: "Subscriptions to this gateway's export stream accepted."
         case .mirrorStreamsStarted: "Export streams this proxy opened to linked gateways (first connects and reconnects)."
         case .mirrorStreamFailures: "Export streams to linked gateways that failed or ended (refused, reset, bad message, silent)."
+        case .pendingOverflows: "Requests answered 503 overflow because too many waited for a connection (http1MaxPendingRequests)."
+        case .upstreamRequestOverflows: "Requests answered 503 overflow because their service had too many in flight (http2MaxRequests)."
+        case .connectionOverflows: "Times a service at its maxConnections could not open another connection (the request used an open one, or got 503 overflow)."
+        case .retries: "Retries started (connect failure, refused or reset stream, attempt timeout, retryable status)."
+        case .retryOverflows: "Retries not made because of the retry budget or maxRetries."
+        case .upstreamTimeouts: "Attempts that hit their route's backendRequest timeout."
+        case .outlierEjections: "Endpoints ejected by outlier detection (or the passive check of connect failures)."
+        case .outlierEjectionsActive: "Endpoints ejected now (per worker, summed)."
         case .tlsRotationDrains: "Downstream TLS connections sent GOAWAY because the certificates they were made with were replaced."
         case .tlsRotationUpstreamDrains: "Pooled upstream TLS connections that stopped taking streams because the certificates they were made with were replaced."
         }
@@ -153,6 +208,19 @@ final class WorkerMetrics {
     var tlsHandshakes: [String: UInt64] = [:]
     /// TLS handshakes refused or broken, by side and reason.
     var tlsFailures: [MetricsSnapshot.TLSFailureKey: UInt64] = [:]
+    /// Requests denied, by AuthorizationPolicy (`namespace/name`).
+    var authzDenied: [String: UInt64] = [:]
+    /// Requests per route backend, by status.
+    private var routeBackends: [MetricsSnapshot.RouteBackendKey: ServiceCounters] = [:]
+
+    /// The counters of one route backend, created on first use and kept across snapshots.
+    func routeCounters(route: String, backend: String) -> ServiceCounters {
+        let key = MetricsSnapshot.RouteBackendKey(route: route, backend: backend)
+        if let c = routeBackends[key] { return c }
+        let c = ServiceCounters(service: backend)
+        routeBackends[key] = c
+        return c
+    }
 
     @inline(__always)
     func increment(_ counter: Counter, by n: Int64 = 1) { counters[counter] &+= n }
@@ -170,6 +238,11 @@ final class WorkerMetrics {
             for (status, n) in c.byStatus { s.requests.append(.init(service: c.service, status: status, count: n)) }
         }
         for (status, n) in unrouted.byStatus { s.requests.append(.init(service: "", status: status, count: n)) }
+        for c in services.values where c.durations.count > 0 { s.durations[c.service] = c.durations }
+        for (key, c) in routeBackends {
+            for (status, n) in c.byStatus { s.routeRequests.append(.init(key: key, status: status, count: n)) }
+        }
+        s.authzDenied = authzDenied
         s.counters = counters
         s.tlsHandshakes = tlsHandshakes
         s.tlsFailures = tlsFailures
@@ -198,6 +271,22 @@ public struct MetricsSnapshot: Sendable {
     public var tlsHandshakes: [String: UInt64] = [:]
     /// Refused or broken TLS handshakes by side and reason.
     public var tlsFailures: [TLSFailureKey: UInt64] = [:]
+    /// A route backend's labels.
+    public struct RouteBackendKey: Sendable, Hashable {
+        public var route: String
+        public var backend: String
+    }
+    public struct RouteRequestCount: Sendable {
+        public var key: RouteBackendKey
+        public var status: Int
+        public var count: UInt64
+    }
+    /// Requests per route backend and status.
+    public var routeRequests: [RouteRequestCount] = []
+    /// Request durations per service.
+    public var durations: [String: DurationHistogram] = [:]
+    /// Denials per AuthorizationPolicy.
+    public var authzDenied: [String: UInt64] = [:]
 
     public init() {}
 
@@ -210,5 +299,11 @@ public struct MetricsSnapshot: Sendable {
         counters.add(other.counters)
         tlsHandshakes.merge(other.tlsHandshakes, uniquingKeysWith: +)
         tlsFailures.merge(other.tlsFailures, uniquingKeysWith: +)
+        var routeTotals: [RouteBackendKey: [Int: UInt64]] = [:]
+        for r in routeRequests + other.routeRequests { routeTotals[r.key, default: [:]][r.status, default: 0] += r.count }
+        routeRequests = routeTotals.flatMap { key, byStatus in byStatus.map { RouteRequestCount(key: key, status: $0.key, count: $0.value) } }
+            .sorted { ($0.key.route, $0.key.backend, $0.status) < ($1.key.route, $1.key.backend, $1.status) }
+        for (service, h) in other.durations { durations[service, default: DurationHistogram()].add(h) }
+        authzDenied.merge(other.authzDenied, uniquingKeysWith: +)
     }
 }

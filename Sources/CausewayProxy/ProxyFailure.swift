@@ -35,6 +35,14 @@ public enum ProxyFailure: Sendable, Equatable {
     case authorityMismatch
     /// CONNECT: the proxy is not a tunnel.
     case methodNotAllowed
+    /// An HTTPRoute attached to the Service has no rule matching the request.
+    case noRuleMatched
+    /// A circuit breaker of the chosen Service is at its limit (`connectionPool`).
+    case overflow
+    /// An AuthorizationPolicy denies the caller.
+    case denied
+    /// The route's whole-request timeout passed (retries included).
+    case routeTimeout
 
     /// The failure for a route rejection.
     init(_ rejection: RouteRejection) {
@@ -59,6 +67,10 @@ public enum ProxyFailure: Sendable, Equatable {
         case .requestTimeout: 408
         case .upstreamTimeout: 504
         case .methodNotAllowed: 405
+        case .noRuleMatched: 404
+        case .overflow: 503
+        case .denied: 403
+        case .routeTimeout: 504
         }
     }
 
@@ -79,6 +91,10 @@ public enum ProxyFailure: Sendable, Equatable {
         case .upstreamTimeout: "upstream-timeout"
         case .authorityMismatch: "authority-mismatch"
         case .methodNotAllowed: "method-not-allowed"
+        case .noRuleMatched: "no-route"
+        case .overflow: "overflow"
+        case .denied: "denied"
+        case .routeTimeout: "route-timeout"
         }
     }
 
@@ -99,6 +115,10 @@ public enum ProxyFailure: Sendable, Equatable {
         case .upstreamTimeout: "the upstream did not respond in time"
         case .authorityMismatch: "host and :authority name different hosts"
         case .methodNotAllowed: "this proxy does not tunnel (CONNECT)"
+        case .noRuleMatched: "no rule of the service's HTTPRoute matches the request"
+        case .overflow: "the service is at a connection pool limit; try again later"
+        case .denied: "an authorization policy denies this caller"
+        case .routeTimeout: "the route's request timeout passed"
         }
     }
 

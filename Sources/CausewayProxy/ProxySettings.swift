@@ -140,15 +140,18 @@ public final class RoutingSnapshot: Sendable {
     public let exports: ExportTable
     /// The linked clusters whose export streams this proxy subscribes to.
     public let links: [MeshComposer.Link]
+    /// HTTPRoutes, DestinationRules and AuthorizationPolicies resolved against `services`.
+    public let policies: PolicyTable
 
     public init(services: ServiceTable, settings: ProxySettings, tls: MeshTLS?, version: Int,
-                exports: ExportTable = .empty, links: [MeshComposer.Link] = []) {
+                exports: ExportTable = .empty, links: [MeshComposer.Link] = [], policies: PolicyTable? = nil) {
         self.services = services
         self.settings = settings
         self.tls = tls
         self.version = version
         self.exports = exports
         self.links = links
+        self.policies = policies ?? .empty(count: services.services.count)
     }
 }
 

@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayLoop
 import CausewayMesh
 
 /// One request on its way through the proxy: a downstream stream paired with at most one
@@ -53,8 +54,6 @@ final class ProxyStream {
     var backend: BackendState?
     /// Request body bytes handed to the upstream session so far.
     var requestBytesForwarded = 0
-    /// True after one replay on another connection (at most one per request).
-    var retried = false
     /// What to answer if the upstream stream closes before its response started, when the
     /// upstream side already knows why (its response headers were too large).
     var upstreamFailure: ProxyFailure?
@@ -71,6 +70,44 @@ final class ProxyStream {
     /// How the response head changes on the way downstream (the sidecar names the cluster
     /// that served it in `x-causeway-upstream-cluster`).
     var responseEdit = HeaderEdit.none
+    /// The routing rule this request matched (its timeouts, retries and metrics); nil when
+    /// its service has no HTTPRoute.
+    var rule: RuleState?
+    /// The current attempt's endpoint: its position in `backend.pools`, or -1.
+    var host = -1
+    /// The current attempt's pool (its requests in flight count this attempt).
+    var attemptPool: UpstreamPool?
+    /// The route backend's counters, when a route chose the backend.
+    var routeCounters: ServiceCounters?
+    /// The clusterset service the request named, when `backend` is one of its members.
+    var clusterset: BackendState?
+    /// Request trailers kept with `replay` for a retry.
+    var replayTrailers: HeaderBlock?
+    /// True while an attempt is counted in `backend`'s active requests per host.
+    var attemptActive = false
+    /// Retries made so far.
+    var retries = 0
+    /// The request body kept for a retry (at most `Retries.replayLimit` bytes); nil once it
+    /// grew past the bound (then a retry is possible only before any byte was sent).
+    var replay: [UInt8]? = []
+    /// Request bytes about to be framed again by a retry: their credit went back to the
+    /// client with the first attempt.
+    var creditToSkip = 0
+    /// The service whose `pending` breaker unit this attempt holds while its connection is
+    /// not ready yet.
+    var pendingLoad: ServiceLoad?
+    /// Breaker units this request holds on `heldBackend`.
+    var holdsRequest = false
+    var holdsRetry = false
+    /// The backend whose breaker the holds are on (the request may move between services
+    /// of a clusterset).
+    var heldBackend: BackendState?
+    /// Per-attempt and whole-request timers (route timeouts), or the retry backoff timer.
+    var attemptTimer: TimerID?
+    var requestTimer: TimerID?
+    var retryTimer: TimerID?
+    /// True when the response is gRPC and its outcome waits for `grpc-status` in trailers.
+    var grpcPending = false
     /// True for a stream meant to stay open (an export stream feed): the whole-request
     /// deadline does not apply; the idle timeout still does (heartbeats are progress).
     var longLived = false
@@ -85,4 +122,16 @@ final class ProxyStream {
 
     /// The counters this request's responses are counted in.
     var counters: ServiceCounters { backend?.counters ?? downstream.worker.metrics.unrouted }
+
+    /// Counts the status sent downstream: the service's counters, and the route backend's.
+    func countResponse(status: Int) {
+        counters.count(status: status)
+        routeCounters?.count(status: status)
+    }
+
+    /// True when an attempt must carry a request body: the client is still sending, or a
+    /// retry replays what it sent.
+    var needsRequestBody: Bool {
+        !requestEnded || (retries > 0 && (!(replay?.isEmpty ?? true) || replayTrailers != nil))
+    }
 }

@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayMesh
 
 /// relay: the only place that moves a request's head, body, trailers, resets and window
 /// credit between its downstream stream and its upstream attempt.
@@ -22,13 +23,19 @@ enum Relay {
     static func requestData(_ s: ProxyStream, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
         s.lastProgress = now
         s.access?.requestBytes &+= UInt64(bytes.count)
+        // Keep a bounded copy for a retry; past the bound, only an unsent body may be retried.
+        if s.replay != nil {
+            if s.replay!.count + bytes.count <= Forwarder.replayLimit { s.replay!.append(contentsOf: bytes) } else { s.replay = nil }
+        }
         // Forward while the upstream stream is open, even after the response ended: a
         // request body must not be cut short behind a clean END_STREAM.
         if let body = s.requestBody, let up = s.upstream, !up.isClosed {
             s.requestBytesForwarded += bytes.count
             up.sendRequestBody(bytes, on: body)
         } else {
-            // Nobody will forward these bytes: give the credit back now.
+            // Nobody will forward these bytes now: give the credit back. A retry waiting for
+            // its backoff replays them later, and must not credit them again then.
+            if s.replay != nil && s.state == .routing && s.retries > 0 { s.creditToSkip += bytes.count }
             s.downstream.returnRequestCredit(s, count: bytes.count)
         }
     }
@@ -36,6 +43,7 @@ enum Relay {
     /// The client ended its request, with trailers or without.
     static func requestEnd(_ s: ProxyStream, trailers: HeaderBlock?) {
         s.requestEnded = true
+        if s.replay != nil, let trailers { s.replayTrailers = trailers }
         guard let body = s.requestBody, let up = s.upstream, !up.isClosed else { return }
         // Trailers carry no identity: only the proxy sets x-forwarded-client-cert, and
         // only in the header block.
@@ -45,7 +53,10 @@ enum Relay {
     /// The upstream session framed `count` request bytes: return them to the client.
     static func requestSent(_ s: ProxyStream, count: Int, now: UInt64) {
         s.lastProgress = now
-        s.downstream.returnRequestCredit(s, count: count)
+        // A retry's replayed bytes were credited with the first attempt.
+        let skip = min(count, s.creditToSkip)
+        s.creditToSkip -= skip
+        if count > skip { s.downstream.returnRequestCredit(s, count: count - skip) }
     }
 
     // MARK: Response direction
@@ -59,6 +70,11 @@ enum Relay {
         }
         // Informational responses (100 Continue, 103) are not relayed in this version.
         if status < 200 { return }
+        if s.state == .awaitingResponse, let decision = s.downstream.worker.forwarder.responseStarted(s, status: status, head: block,
+                                                                                                    endStream: endStream),
+           decision == .retrying {
+            return
+        }
         s.downstream.respond(s, headers: block, endStream: endStream, status: status)
         if endStream { s.responseEnded = true }
     }
@@ -81,6 +97,10 @@ enum Relay {
     /// The upstream ended its response.
     static func responseEnd(_ s: ProxyStream, trailers: HeaderBlock?) {
         s.responseEnded = true
+        if s.grpcPending {
+            s.grpcPending = false
+            s.downstream.worker.forwarder.record(s, OutlierOutcome.grpc(status: trailers?.grpcStatus ?? 0))
+        }
         guard s.state == .responding, let body = s.responseBody else { return }
         s.state = .done
         s.downstream.finishResponse(body, trailers: trailers)
@@ -114,6 +134,7 @@ enum Relay {
             if unfinished || !s.responseEnded { s.downstream.worker.metrics.increment(.streamsReset) }
             cancelUpstream(s, errorCode: errorCode == 0 ? H2ErrorCode.cancel : errorCode)
         }
+        s.downstream.worker.forwarder.finished(s)
     }
 
     /// The upstream stream closed: normally, or by reset, GOAWAY or connection loss.
@@ -121,6 +142,8 @@ enum Relay {
         s.upstream = nil
         // Request bytes buffered for the upstream will never be framed: return them.
         releaseQueuedRequest(s, from: nil)
+        let forwarder: Forwarder = s.downstream.worker.forwarder
+        forwarder.attemptEnded(s)
         switch s.state {
         case .done:
             return
@@ -129,11 +152,11 @@ enum Relay {
                 s.downstream.fail(s, failure)
                 return
             }
-            if errorCode == H2ErrorCode.refusedStream && s.requestBytesForwarded == 0 && s.requestEnded {
-                // Never processed by the upstream (GOAWAY / REFUSED_STREAM): safe to retry.
-                if let headers = s.requestHeaders, s.downstream.worker.forwarder.retry(s, headers: headers, refusedBy: pool) { return }
-            }
-            s.downstream.fail(s, errorCode == H2ErrorCode.refusedStream ? .upstreamRefused : .upstreamReset)
+            // Refused (GOAWAY / REFUSED_STREAM): never processed, the endpoint is not at fault.
+            let refused = errorCode == H2ErrorCode.refusedStream
+            if !refused { forwarder.record(s, .localOriginFailure) }
+            if forwarder.retry(s, after: refused ? .refusedStream : .resetBeforeResponse, avoiding: pool) { return }
+            s.downstream.fail(s, refused ? .upstreamRefused : .upstreamReset)
         case .responding:
             if errorCode == 0 && s.responseEnded { return }
             s.resetForUpstream = true
@@ -141,10 +164,17 @@ enum Relay {
         }
     }
 
-    /// The upstream connection failed before the stream got anywhere (connect, TLS).
-    static func upstreamFailed(_ s: ProxyStream, _ failure: ProxyFailure, connection: any RelayUpstream) {
+    /// The upstream connection failed before the stream got anywhere (connect, TLS), or
+    /// none could be had (`connection` nil).
+    static func upstreamFailed(_ s: ProxyStream, _ failure: ProxyFailure, connection: (any RelayUpstream)?, pool: UpstreamPool) {
         releaseQueuedRequest(s, from: connection)
         s.upstream = nil
+        let forwarder: Forwarder = s.downstream.worker.forwarder
+        forwarder.attemptEnded(s)
+        if failure == .upstreamConnectFailure {
+            forwarder.record(s, .localOriginFailure)
+            if forwarder.retry(s, after: .connectFailure, avoiding: pool) { return }
+        }
         s.downstream.fail(s, failure)
     }
 
@@ -169,6 +199,7 @@ enum Relay {
 
     /// Resets the upstream stream (if any) and forgets it.
     static func cancelUpstream(_ s: ProxyStream, errorCode: UInt32) {
+        s.downstream.worker.forwarder.attemptEnded(s)
         guard let up = s.upstream, !up.isClosed else { return }
         up.resetStream(s, errorCode: errorCode)
         releaseQueuedRequest(s, from: up)

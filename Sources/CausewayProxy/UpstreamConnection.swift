@@ -29,6 +29,10 @@ final class UpstreamConnection: H2Connection {
     private var idleTimer: TimerID?
     /// Whether the server's SETTINGS arrived (until then its stream limit is unknown).
     private var settingsReceived = false
+    /// Streams submitted over the connection's life (`maxRequestsPerConnection`).
+    private var streamsSubmitted = 0
+    /// The service whose `maxConnections` breaker unit this connection holds, if any.
+    var heldLoad: ServiceLoad?
 
     /// The worker that owns this connection for its whole life (and outlives it).
     unowned(unsafe) let worker: Worker
@@ -44,12 +48,12 @@ final class UpstreamConnection: H2Connection {
     }
 
     /// Registers the connecting socket and arms the connect timeout.
-    func start() throws(SystemError) {
+    func start(connectTimeoutNanos: UInt64) throws(SystemError) {
         try register()
         // Timers capture self strongly: they are cancelled on connect and in didClose, and a
         // weak reference would give the connection a side table, which puts every retain
         // of it on the runtime's slow path.
-        connectTimer = worker.loop.schedule(after: worker.settings.connectTimeoutNanos) { [self] in
+        connectTimer = worker.loop.schedule(after: connectTimeoutNanos) { [self] in
             guard state == .connecting || state == .handshaking else { return }
             connectFailed(reason: "connect timed out")
         }
@@ -85,8 +89,13 @@ final class UpstreamConnection: H2Connection {
         connectFailed(reason: SystemError("connect \(pool.address)", code: code).description)
     }
 
+    /// True once connected (and, over TLS, handshaken).
+    var isReady: Bool { state == .ready }
+
     private func ready() {
         state = .ready
+        // Requests that waited for the connection are no longer pending.
+        for (_, stream) in streams { worker.forwarder.releasePending(stream) }
         if let t = connectTimer { worker.loop.cancel(t) }
         connectTimer = nil
     }
@@ -115,9 +124,12 @@ final class UpstreamConnection: H2Connection {
 
     /// Submits `stream`'s request. Returns false if nghttp2 refused it.
     func submit(_ stream: ProxyStream, headers: HeaderBlock) -> Bool {
-        let body = stream.requestEnded ? nil : H2OutboundBody()
+        let body = stream.needsRequestBody ? H2OutboundBody() : nil
         let id = session.submitRequest(headers, edit: stream.requestEdit, body: body)
         guard id > 0 else { return false }
+        streamsSubmitted += 1
+        // maxRequestsPerConnection: this one is the last; the connection drains after it.
+        let last = stream.backend?.destination.map { $0.maxRequestsPerConnection > 0 && streamsSubmitted >= $0.maxRequestsPerConnection } ?? false
         if let t = idleTimer { worker.loop.cancel(t); idleTimer = nil }
         stream.upstream = self
         stream.responseCreditConnection = self
@@ -126,7 +138,18 @@ final class UpstreamConnection: H2Connection {
         stream.access?.upstream = pool.address
         stream.state = .awaitingResponse
         streams[id] = stream
+        if stream.retries > 0, let body {
+            // A retry: the body received so far goes again, then the end if it came.
+            if let replay = stream.replay, !replay.isEmpty {
+                replay.withUnsafeBytes { session.send($0, on: body) }
+                stream.requestBytesForwarded += replay.count
+            }
+            if stream.requestEnded {
+                session.finish(body, trailers: stream.replayTrailers?.removingAll(named: RequestRewrite.forwardedClientCertName))
+            }
+        }
         scheduleFlush()
+        if last { stopAcceptingStreams() }
         return true
     }
 
@@ -235,7 +258,7 @@ final class UpstreamConnection: H2Connection {
     private func failAll(_ failure: ProxyFailure) {
         let open = streams
         streams.removeAll()
-        for (_, stream) in open { Relay.upstreamFailed(stream, failure, connection: self) }
+        for (_, stream) in open { Relay.upstreamFailed(stream, failure, connection: self, pool: pool) }
     }
 
     /// Takes this connection out of its pool: no new streams (GOAWAY received, stream ids
@@ -248,6 +271,8 @@ final class UpstreamConnection: H2Connection {
 
     override func didClose(reason: String) {
         state = .closed
+        heldLoad?.breaker.release(.connections)
+        heldLoad = nil
         worker.upstreamClosed(self)
         if let t = connectTimer { worker.loop.cancel(t) }
         if let t = idleTimer { worker.loop.cancel(t) }

@@ -25,6 +25,8 @@ final class UpstreamPool {
     /// The peer identity required over mTLS, parsed once; nil for h2c.
     let identity: SPIFFEID?
     private(set) var connections: [UpstreamConnection] = []
+    /// Attempts in flight to this endpoint from this worker (least-request balancing).
+    var activeRequests = 0
 
     init(key: PoolKey, address: SocketAddress, identity: SPIFFEID?) {
         self.key = key
@@ -35,8 +37,10 @@ final class UpstreamPool {
     /// True when connections to this endpoint use mTLS.
     var usesTLS: Bool { key.identity != nil }
 
-    /// A connection for one more stream, opening one if needed.
-    func acquire(worker: Worker) throws(SystemError) -> UpstreamConnection {
+    /// A connection for one more stream of `backend`'s service, opening one if needed; nil
+    /// when a new connection is needed but the service is at its `maxConnections` breaker
+    /// (with connections open, the least loaded one takes the stream instead).
+    func acquire(worker: Worker, for backend: BackendState?) throws(SystemError) -> UpstreamConnection? {
         // The fewest streams wins, but a connection whose send window is exhausted (its
         // server is not reading request bodies) loses to any that can make progress.
         var best: UpstreamConnection?
@@ -47,22 +51,32 @@ final class UpstreamPool {
             if c.activeStreams < b.activeStreams { best = c }
         }
         if let best { return best }
-        if connections.count >= worker.settings.maxConnectionsPerEndpoint,
-           let least = connections.min(by: { $0.activeStreams < $1.activeStreams }) {
+        let least = connections.min(by: { $0.activeStreams < $1.activeStreams })
+        if connections.count >= worker.settings.maxConnectionsPerEndpoint, let least { return least }
+        if let load = backend?.load, !load.breaker.tryAcquire(.connections) {
+            worker.metrics.increment(.connectionOverflows)
             return least
         }
         var tls: TLSConnection?
         if usesTLS {
             guard let context = worker.snapshot.tls?.client else {
+                backend?.load.breaker.release(.connections)
                 throw SystemError("mTLS to \(address) without a TLS configuration", code: EINVAL)
             }
             tls = TLSConnection(context: context, expectedPeer: identity, sessionCache: worker.forwarder.tlsSessionCache,
                                 upstreamKey: address.description)
         }
-        let fd = try Sockets.connect(to: address)
-        let connection = UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
+        let fd: Int32
         do {
-            try connection.start()
+            fd = try Sockets.connect(to: address)
+        } catch {
+            backend?.load.breaker.release(.connections)
+            throw error
+        }
+        let connection = UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
+        connection.heldLoad = backend?.load
+        do {
+            try connection.start(connectTimeoutNanos: backend?.destination?.connectTimeoutNanos ?? worker.settings.connectTimeoutNanos)
         } catch {
             connection.close(reason: error.description)
             throw error

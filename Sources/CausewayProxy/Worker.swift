@@ -87,6 +87,7 @@ public final class Worker {
         drainRotatedClients(now: now)
         for (_, c) in downstreams { c.sweep(now: now) }
         publisher.sweep(now: now)
+        forwarder.sweepEjections(now: now)
         for (_, c) in upstreams {
             // A remote peer's glitches decay as a client's do, so a long-lived pooled
             // connection is not ended by a lifetime's worth of harmless frames.
@@ -253,6 +254,7 @@ public final class Worker {
     /// A copy of this worker's counters, with its log producer's.
     func metricsSnapshot() -> MetricsSnapshot {
         var s = metrics.snapshot()
+        s.counters[.outlierEjectionsActive] = Int64(forwarder.ejectedEndpoints)
         if let logger {
             s.counters[.logLinesDropped] = Int64(clamping: logger.droppedLines)
             s.counters[.logLinesSuppressed] = Int64(clamping: logger.suppressedLines)

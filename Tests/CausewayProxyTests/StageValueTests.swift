@@ -58,21 +58,49 @@ final class BackendStateTests: XCTestCase {
         }
     }
 
+    private func backend(_ name: String, _ pools: [UpstreamPool], balancing: LoadBalancerKind) -> BackendState {
+        let key = ServiceKey(namespace: "default", name: name)
+        return BackendState(key: key, pools: pools, balancer: RoundRobin(), counters: ServiceCounters(service: "\(name).default"),
+                            remoteAuthority: nil, upstreamCluster: "c1",
+                            destination: DestinationPolicy(name: name, namespace: "default", host: key, loadBalancer: balancing))
+    }
+
     func testRoundRobinAndAvoidingTheRefusingEndpoint() {
+        var random = SplitMix64(seed: 1)
         let p = pools(3)
-        let backend = BackendState(key: ServiceKey(namespace: "default", name: "web"), pools: p, balancer: RoundRobin(),
-                                   counters: ServiceCounters(service: "web.default"), remoteAuthority: nil)
-        XCTAssertTrue(backend.pick(avoiding: nil) === p[0])
-        XCTAssertTrue(backend.pick(avoiding: nil) === p[1])
+        let rr = backend("web", p, balancing: .roundRobin)
+        XCTAssertEqual(rr.pickHost(avoiding: nil, random: &random), 0)
+        XCTAssertEqual(rr.pickHost(avoiding: nil, random: &random), 1)
         // The next in turn is p[2]; avoiding it moves on to p[0].
-        XCTAssertTrue(backend.pick(avoiding: p[2]) === p[0])
+        XCTAssertEqual(rr.pickHost(avoiding: p[2], random: &random), 0)
         // With one endpoint, avoiding it still returns it (better than no answer).
-        let single = BackendState(key: ServiceKey(namespace: "default", name: "one"), pools: [p[0]], balancer: RoundRobin(),
-                                  counters: ServiceCounters(service: "one.default"), remoteAuthority: nil)
-        XCTAssertTrue(single.pick(avoiding: p[0]) === p[0])
-        let none = BackendState(key: ServiceKey(namespace: "default", name: "none"), pools: [], balancer: RoundRobin(),
-                                counters: ServiceCounters(service: "none.default"), remoteAuthority: nil)
-        XCTAssertNil(none.pick(avoiding: nil))
+        XCTAssertEqual(backend("one", [p[0]], balancing: .roundRobin).pickHost(avoiding: p[0], random: &random), 0)
+        XCTAssertNil(backend("none", [], balancing: .leastRequest).pickHost(avoiding: nil, random: &random))
+    }
+
+    func testLeastRequestPrefersTheEndpointWithFewerRequestsInFlight() {
+        var random = SplitMix64(seed: 2)
+        let p = pools(2)
+        p[0].activeRequests = 10
+        let lr = backend("web", p, balancing: .leastRequest)
+        for _ in 0..<100 { XCTAssertEqual(lr.pickHost(avoiding: nil, random: &random), 1) }
+        // Random spreads over both.
+        let any = backend("web2", p, balancing: .random)
+        let picks = Set((0..<100).map { _ in any.pickHost(avoiding: nil, random: &random)! })
+        XCTAssertEqual(picks, [0, 1])
+    }
+
+    func testEjectedEndpointsAreSkippedUntilAllAreEjected() {
+        var random = SplitMix64(seed: 3)
+        let p = pools(3)
+        let b = backend("web", p, balancing: .roundRobin)
+        // The passive check: 5 consecutive local-origin failures eject.
+        for _ in 0..<5 { _ = b.outlier.record(host: 0, .localOriginFailure, now: 0) }
+        XCTAssertTrue(b.outlier.isEjected(host: 0))
+        for _ in 0..<30 { XCTAssertNotEqual(b.pickHost(avoiding: nil, random: &random), 0) }
+        for host in 1..<3 { for _ in 0..<5 { _ = b.outlier.record(host: host, .localOriginFailure, now: 0) } }
+        // Everything ejected: panic, every endpoint is used rather than none.
+        XCTAssertEqual(Set((0..<30).map { _ in b.pickHost(avoiding: nil, random: &random)! }), [0, 1, 2])
     }
 }
 

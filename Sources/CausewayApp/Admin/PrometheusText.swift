@@ -25,6 +25,26 @@ enum PrometheusText {
         for (key, n) in m.tlsFailures.sorted(by: { ($0.key.side, $0.key.reason) < ($1.key.side, $1.key.reason) }) {
             out += "causeway_tls_handshake_failures_total{\(c),side=\"\(key.side)\",reason=\"\(escape(key.reason))\"} \(n)\n"
         }
+        family("causeway_route_backend_requests_total", "counter", "Requests per HTTPRoute backend (route namespace/name, backend Service) and status code: watch a canary shift here.")
+        for r in m.routeRequests {
+            out += "causeway_route_backend_requests_total{\(c),route=\"\(escape(r.key.route))\",backend=\"\(escape(r.key.backend))\",code=\"\(r.status)\"} \(r.count)\n"
+        }
+        family("causeway_authz_denied_total", "counter", "Requests denied (403 denied) by AuthorizationPolicy (namespace/name).")
+        for (policy, n) in m.authzDenied.sorted(by: { $0.key < $1.key }) {
+            out += "causeway_authz_denied_total{\(c),policy=\"\(escape(policy))\"} \(n)\n"
+        }
+        family("causeway_request_duration_seconds", "histogram", "Time from a request's headers to the end of its stream, per service.")
+        for (service, h) in m.durations.sorted(by: { $0.key < $1.key }) {
+            let labels = "\(c),service=\"\(escape(service))\""
+            var cumulative: UInt64 = 0
+            for (i, bound) in DurationHistogram.bounds.enumerated() {
+                cumulative += h.buckets[i]
+                out += "causeway_request_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "causeway_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
+            out += "causeway_request_duration_seconds_sum{\(labels)} \(Double(h.sumNanos) / 1e9)\n"
+            out += "causeway_request_duration_seconds_count{\(labels)} \(h.count)\n"
+        }
         family("causeway_certificate_expiry_timestamp_seconds", "gauge",
                "When each certificate file in use expires (notAfter, Unix time): the leaf of the certificate chain, the first root to expire in the trust bundle.")
         for expiry in certificates.sorted(by: { $0.file < $1.file }) {

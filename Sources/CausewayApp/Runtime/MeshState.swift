@@ -20,8 +20,9 @@ struct MeshState {
     /// Composition notes of the last snapshot (conflicting exports, shadowed mirrors).
     private(set) var notes: [String] = []
     private(set) var version = 0
-    /// The table of the last snapshot.
+    /// The table of the last snapshot, and its policies.
     private(set) var table: ServiceTable?
+    private(set) var policies: PolicyTable?
     /// Probe durations and failures, by linked cluster.
     var probes: [String: ProbeStats] = [:]
 
@@ -93,12 +94,15 @@ struct MeshState {
         let output = MeshComposer.compose(.init(
             configured: config.services, localCluster: config.proxy.cluster, links: links, mirrors: mirrors, down: down,
             lease: config.proxy.mirror.lease, now: now))
-        let fresh = output.notes.filter { !notes.contains($0) }
-        notes = output.notes
+        let policies = PolicyTable.compile(config.policies, table: output.table)
+        let all = output.notes + policies.notes
+        let fresh = all.filter { !notes.contains($0) }
+        notes = all
         table = output.table
+        self.policies = policies
         let snapshot = RoutingSnapshot(
             services: output.table, settings: SnapshotBuilder.settings(config.proxy), tls: tls, version: version,
-            exports: exports, links: links)
+            exports: exports, links: links, policies: policies)
         return (snapshot, fresh)
     }
 
