@@ -102,6 +102,7 @@ final class WatchAndRotationTests: XCTestCase {
         load.process.waitUntilExit()
         let output = load.log
         XCTAssertTrue(output.contains(" 0 failed, 0 errored, 0 timeout"), output)
+        XCTAssertTrue(output.contains(" 0 3xx, 0 4xx, 0 5xx"), output)
         let succeeded = output.components(separatedBy: "done, ").dropFirst().first?.split(separator: " ").first.flatMap { Int($0) } ?? 0
         XCTAssertGreaterThan(succeeded, 1_000, output)
         let reloads = sidecar.process.log.components(separatedBy: "causeway: reloaded").count - 1
@@ -136,6 +137,7 @@ final class WatchAndRotationTests: XCTestCase {
         }
         load.process.waitUntilExit()
         XCTAssertTrue(load.log.contains(" 0 failed, 0 errored, 0 timeout"), load.log + mesh.sidecar.log + mesh.gateway.log)
+        XCTAssertTrue(load.log.contains(" 0 3xx, 0 4xx, 0 5xx"), load.log + mesh.sidecar.log + mesh.gateway.log)
         XCTAssertTrue(mesh.gateway.log.contains("tls: new contexts from \(mesh.pki.chain("cluster2", "gateway"))"), mesh.gateway.log)
 
         // The sidecar's connections made under the old certificate were drained and it
