@@ -55,7 +55,7 @@ final class TLSContextCache: Sendable {
             current.withLock { $0 = nil }
             return Outcome(mesh: nil, rebuilt: false, expiries: [], notes: [])
         }
-        let source = try Self.read(files, trustDomain: proxy.trustDomain)
+        var source = try Self.read(files, trustDomain: proxy.trustDomain)
         let previous = current.withLock { $0 }
         if let previous, previous.source == source {
             // Same bytes, but the mode may have been loosened since: refuse that as a build would.
@@ -65,9 +65,21 @@ final class TLSContextCache: Sendable {
             current.withLock { $0 = Current(source: source, mesh: mesh, expiries: previous.expiries) }
             return Outcome(mesh: mesh, rebuilt: false, expiries: previous.expiries, notes: [])
         }
-        let expiries = try CertificateExpiry.of(files, bundle: source.contents[0], chain: source.contents[1])
-        try Self.refuseExpiredLeaf(files, expiries: expiries, now: now)
-        let mesh = try Self.build(files, trustDomain: proxy.trustDomain)
+        var expiries: [CertificateExpiry]
+        var mesh: MeshTLS
+        var attempt = 0
+        while true {
+            expiries = try CertificateExpiry.of(files, bundle: source.contents[0], chain: source.contents[1])
+            try Self.refuseExpiredLeaf(files, expiries: expiries, now: now)
+            mesh = try Self.build(files, trustDomain: proxy.trustDomain)
+            // OpenSSL reads the files again: when they changed meanwhile (a rotation writes
+            // the key, then the chain), build again so that what is remembered is what was
+            // built, and the change's own event finds nothing new (no second drain).
+            let after = try Self.read(files, trustDomain: proxy.trustDomain)
+            attempt += 1
+            if after == source || attempt == 3 { break }
+            source = after
+        }
         current.withLock { $0 = Current(source: source, mesh: mesh, expiries: expiries) }
         var notes: [String] = []
         if let previous {
