@@ -111,14 +111,12 @@ enum PolicyReading {
         text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }
     }
 
-    /// What `*` may do in an AuthorizationPolicy value: stand alone, or be the first or last
-    /// character. Nil when `text` is a valid pattern, else why not.
+    /// Where `*` may be in an AuthorizationPolicy value: at its start, its end, or both (`*`,
+    /// `prefix*`, `*suffix`, `*infix*`), nowhere else. Nil when `text` is a valid pattern,
+    /// else why not.
     static func patternProblem(_ text: String) -> String? {
-        if text == "*" { return nil }
-        let stars = text.filter { $0 == "*" }.count
-        if stars == 0 { return nil }
-        if stars == 1, text.hasPrefix("*") || text.hasSuffix("*") { return nil }
-        return "\"\(text)\" has a * in a place this version does not match: a value is exact, *, prefix* or *suffix"
+        guard text.count > 2, text.dropFirst().dropLast().contains("*") else { return nil }
+        return "\"\(text)\" has a * inside; * may only start or end a value (*, prefix*, *suffix, *infix*)"
     }
 
     /// The text of a pattern without its `*`, which must still follow the value's own rule.
