@@ -104,12 +104,12 @@ struct PolicyConfigTests {
         #expect(policies.routes.map(\.id) == ["default/billing", "production/webapp-canary"])
         var defaultRetry = RetryPolicy()
         defaultRetry.idempotentOnly = false
-        var billingRoute = HTTPRoutePolicy(name: "billing", namespace: "default", parents: [billing], rules: [
+        let billingRoute = HTTPRoutePolicy(name: "billing", namespace: "default", parents: [billing], rules: [
             RouteRule(matches: [RouteMatch(path: .exact("/pay")), RouteMatch(headers: [NameValue(name: "x-user", value: "")])],
                       backends: [], timeouts: RouteTimeouts(requestNanos: 90_000 * ms, backendRequestNanos: 0), retry: defaultRetry),
         ])
-        billingRoute.parentRefs = [RouteParentRef(service: billing, port: nil), RouteParentRef(service: billing, port: 7000)]
         #expect(policies.routes[0] == billingRoute)
+        #expect(config.routeParentRefs["default/billing"] == [RouteParentRef(service: billing, port: nil), RouteParentRef(service: billing, port: 7000)])
 
         var retry = RetryPolicy()
         retry.attempts = 3
@@ -117,7 +117,7 @@ struct PolicyConfigTests {
         retry.backoffBaseNanos = 50 * ms
         retry.backoffMaxNanos = 500 * ms
         retry.idempotentOnly = false
-        var canary = HTTPRoutePolicy(name: "webapp-canary", namespace: "production", parents: [webapp], rules: [
+        let canary = HTTPRoutePolicy(name: "webapp-canary", namespace: "production", parents: [webapp], rules: [
             RouteRule(
                 matches: [RouteMatch(path: .prefix("/api"), headers: [NameValue(name: "x-canary", value: "1")], method: "GET",
                                      queryParams: [NameValue(name: "v", value: "2")])],
@@ -131,8 +131,8 @@ struct PolicyConfigTests {
                 ],
                 timeouts: RouteTimeouts(requestNanos: 10_000 * ms, backendRequestNanos: 2_000 * ms), retry: retry),
         ])
-        canary.parentRefs = [RouteParentRef(service: webapp, port: 8080)]
         #expect(policies.routes[1] == canary)
+        #expect(config.routeParentRefs["production/webapp-canary"] == [RouteParentRef(service: webapp, port: 8080)])
 
         // DestinationRules: default/billing, production/webapp, production/webapp-everywhere.
         #expect(policies.destinations.map(\.id) == ["default/billing", "production/webapp", "production/webapp-everywhere"])

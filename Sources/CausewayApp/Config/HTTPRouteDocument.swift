@@ -9,13 +9,23 @@ import Yams
 /// (`filters`, regular expressions, `sectionName`) is refused with the reason, not ignored, so
 /// a route never does less than it says. Names are not resolved here: parents and backends are
 /// `ServiceKey`s in the route's namespace, and a backend may appear later (mirroring).
+/// One `parentRefs` entry of an `HTTPRoute` as written: a Service and the port it names, if
+/// any. Kept for `/config` only: a route applies to every port of its parents, and routing
+/// reads `HTTPRoutePolicy.parents`.
+struct RouteParentRef: Hashable {
+    let service: ServiceKey
+    let port: UInt16?
+}
+
 enum HTTPRouteDocument {
     static let apiVersions = ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
 
-    /// A route as read: its identity (for duplicates) and, when it had no problem, its value.
+    /// A route as read: its identity (for duplicates) and, when it had no problem, its value
+    /// and its `parentRefs` as written (for `/config`).
     struct Draft {
         let origin: PolicyReading.Origin
         let route: HTTPRoutePolicy?
+        var parentRefs: [RouteParentRef] = []
     }
 
     static let parentRefsCount = 1...32
@@ -73,9 +83,8 @@ enum HTTPRouteDocument {
         }
         guard let origin else { return nil }
         guard reader.log.count == problemsBefore, let parents else { return Draft(origin: origin, route: nil) }
-        var route = HTTPRoutePolicy(name: origin.name, namespace: origin.namespace, parents: parents.keys, rules: rules)
-        route.parentRefs = parents.refs
-        return Draft(origin: origin, route: route)
+        let route = HTTPRoutePolicy(name: origin.name, namespace: origin.namespace, parents: parents.keys, rules: rules)
+        return Draft(origin: origin, route: route, parentRefs: parents.refs)
     }
 
     // MARK: parentRefs
