@@ -7,13 +7,23 @@ private func withDocument(_ document: String) -> String {
 
 @Suite("Documents, kinds and files")
 struct DocumentValidationTests {
-    @Test("planned kinds are refused as not yet supported", arguments: [
-        ("HTTPRoute", "gateway.networking.k8s.io/v1"), ("DestinationRule", "networking.istio.io/v1"),
-        ("AuthorizationPolicy", "security.istio.io/v1"),
+    @Test("the traffic policy kinds are read in every apiVersion served", arguments: [
+        ("HTTPRoute", "gateway.networking.k8s.io/v1"), ("HTTPRoute", "gateway.networking.k8s.io/v1beta1"),
+        ("DestinationRule", "networking.istio.io/v1"), ("DestinationRule", "networking.istio.io/v1beta1"),
+        ("DestinationRule", "networking.istio.io/v1alpha3"),
+        ("AuthorizationPolicy", "security.istio.io/v1"), ("AuthorizationPolicy", "security.istio.io/v1beta1"),
     ])
-    func plannedKinds(kind: String, apiVersion: String) throws {
-        try check(ErrorCase(kind, config: withDocument("apiVersion: \(apiVersion)\nkind: \(kind)\nmetadata: { name: x }\n"),
-                            ["causeway.yaml:13:7: kind: kind \(kind) is not supported by this version yet"]))
+    func policyKinds(kind: String, apiVersion: String) throws {
+        let spec = switch kind {
+        case "HTTPRoute": "{ parentRefs: [ { kind: Service, name: webapp } ], rules: [ {} ] }"
+        case "DestinationRule": "{ host: webapp }"
+        default: "{ targetRefs: [ { kind: Service, name: webapp } ] }"
+        }
+        let config = try withTree(["causeway.yaml": withDocument("apiVersion: \(apiVersion)\nkind: \(kind)\nmetadata: { name: x }\nspec: \(spec)\n")]) {
+            try $0.load().get()
+        }
+        let ids = config.policies.routes.map(\.id) + config.policies.destinations.map(\.id) + config.policies.authorizations.map(\.id)
+        #expect(ids == ["default/x"])
     }
 
     static let cases: [ErrorCase] = [
@@ -101,7 +111,8 @@ struct DocumentValidationTests {
             "causeway.yaml:12:34: spec.http2.maxConcurrentStreams: 0 is out of range: must be between 1 and 4294967295",
             "mesh/a.yaml:12:27: endpoints[0].addresses[1]: \"10.1.0.x\" is not an IP address",
             "mesh/b.yaml:8:14: addressType: addressType FQDN is not supported; use IPv4 or IPv6",
-            "mesh/b.yaml:15:7: kind: kind HTTPRoute is not supported by this version yet",
+            "mesh/b.yaml:14:1: metadata: required field is missing",
+            "mesh/b.yaml:14:1: spec: required field is missing",
             "mesh/c.yaml:2:7: YAML syntax error: mapping values are not allowed in this context",
         ])
     }

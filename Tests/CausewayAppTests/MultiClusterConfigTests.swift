@@ -348,6 +348,9 @@ struct MultiClusterConfigTests {
                   ]
                 }
               ],
+              "routes": [],
+              "destinationRules": [],
+              "authorizationPolicies": [],
               "files": [
                 "\(root)/cluster1/causeway.yaml",
                 "\(root)/cluster1/mesh/api-cluster2.yaml",

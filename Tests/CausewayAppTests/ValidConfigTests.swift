@@ -402,6 +402,9 @@ struct ValidConfigTests {
                   ]
                 }
               ],
+              "routes": [],
+              "destinationRules": [],
+              "authorizationPolicies": [],
               "files": [
                 "\(root)/causeway.yaml",
                 "\(root)/mesh/links.yaml",

@@ -58,7 +58,7 @@ enum AuthorizationPolicyDocument {
                                        required: ["targetRefs"])
         else { return origin.map { Draft(origin: $0, policy: nil) } }
         PolicyReading.refuse(spec, specUnsupported, reader: reader)
-        let namespace = origin?.namespace ?? "default"
+        let namespace = origin?.namespace  // nil: invalid (reported); references are not compared with it
 
         let targets = spec["targetRefs"].flatMap { readTargets($0, spec.field("targetRefs"), namespace: namespace, reader: reader) }
         var action = AuthorizationPolicyRule.Action.allow
@@ -86,8 +86,8 @@ enum AuthorizationPolicyDocument {
             name: origin.name, namespace: origin.namespace, targets: targets, action: action, rules: rules))
     }
 
-    private static func readTargets(_ node: Node, _ path: FieldPath, namespace: String, reader: NodeReader) -> [ServiceKey]? {
-        guard let items = PolicyReading.list(node, path, count: targetRefsCount, entries: "targetRef",
+    private static func readTargets(_ node: Node, _ path: FieldPath, namespace: String?, reader: NodeReader) -> [ServiceKey]? {
+        guard let items = PolicyReading.list(node, path, count: targetRefsCount, entries: "targetRefs",
                                              hint: "name the Services this policy applies to, e.g. { kind: Service, name: webapp }", reader: reader)
         else { return nil }
         var targets: [ServiceKey] = []
@@ -115,7 +115,7 @@ enum AuthorizationPolicyDocument {
                 complete = false
                 continue
             }
-            let key = ServiceKey(namespace: namespace, name: name)
+            let key = ServiceKey(namespace: namespace ?? "", name: name)
             if let first = firstAt[key] {
                 reader.report(fields["name"], fields.field("name"), "Service \(name) is already a target at \(first)")
                 complete = false

@@ -83,7 +83,7 @@ public enum ConfigLoader {
         return LoadedConfig(
             proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute),
             folders: session.foldersRead.map(\.absolute), links: links.links,
-            exports: services.exports, policies: policies)
+            exports: services.exports, policies: policies.policies, routeParentRefs: policies.routeParentRefs)
     }
 }
 

@@ -98,7 +98,7 @@ public enum EffectiveConfig {
             ("links", links),
             ("exports", exports),
             ("services", services),
-            ("routes", routes(config.policies.routes)),
+            ("routes", routes(config.policies.routes, parentRefs: config.routeParentRefs)),
             ("destinationRules", destinationRules(config.policies.destinations)),
             ("authorizationPolicies", authorizationPolicies(config.policies.authorizations)),
             ("files", .array(config.files.map(JSONValue.string))),

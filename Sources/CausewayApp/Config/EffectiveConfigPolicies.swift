@@ -7,9 +7,9 @@ import CausewayMesh
 /// a rule without `retry` (the default policy), a DestinationRule without a connect or idle
 /// timeout (the Proxy's `spec.upstream`) or without `outlierDetection` (the passive check).
 extension EffectiveConfig {
-    static func routes(_ routes: [HTTPRoutePolicy]) -> JSONValue {
+    static func routes(_ routes: [HTTPRoutePolicy], parentRefs: [String: [RouteParentRef]]) -> JSONValue {
         .array(routes.map { route in
-            let refs = route.parentRefs.isEmpty ? route.parents.map { RouteParentRef(service: $0, port: nil) } : route.parentRefs
+            let refs = parentRefs[route.id] ?? route.parents.map { RouteParentRef(service: $0, port: nil) }
             return .object([
                 ("name", .string(route.name)),
                 ("namespace", .string(route.namespace)),

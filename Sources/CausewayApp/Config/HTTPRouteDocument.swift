@@ -9,13 +9,23 @@ import Yams
 /// (`filters`, regular expressions, `sectionName`) is refused with the reason, not ignored, so
 /// a route never does less than it says. Names are not resolved here: parents and backends are
 /// `ServiceKey`s in the route's namespace, and a backend may appear later (mirroring).
+/// One `parentRefs` entry of an `HTTPRoute` as written: a Service and the port it names, if
+/// any. Kept for `/config` only: a route applies to every port of its parents, and routing
+/// reads `HTTPRoutePolicy.parents`.
+struct RouteParentRef: Hashable {
+    let service: ServiceKey
+    let port: UInt16?
+}
+
 enum HTTPRouteDocument {
     static let apiVersions = ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
 
-    /// A route as read: its identity (for duplicates) and, when it had no problem, its value.
+    /// A route as read: its identity (for duplicates) and, when it had no problem, its value
+    /// and its `parentRefs` as written (for `/config`).
     struct Draft {
         let origin: PolicyReading.Origin
         let route: HTTPRoutePolicy?
+        var parentRefs: [RouteParentRef] = []
     }
 
     static let parentRefsCount = 1...32
@@ -57,14 +67,14 @@ enum HTTPRouteDocument {
                                        required: ["parentRefs", "rules"])
         else { return origin.map { Draft(origin: $0, route: nil) } }
         PolicyReading.refuse(spec, specUnsupported, reader: reader)
-        // Without a valid namespace, references cannot be checked against it; `default` keeps
-        // the other checks going (the namespace's own problem is already reported).
-        let namespace = origin?.namespace ?? "default"
+        // Nil when metadata is invalid (reported): references are then not compared with it,
+        // and the route is not kept, but everything else is still checked.
+        let namespace = origin?.namespace
 
         let parents = spec["parentRefs"].flatMap { readParents($0, spec.field("parentRefs"), namespace: namespace, reader: reader) }
         var rules: [RouteRule] = []
         if let node = spec["rules"],
-           let items = PolicyReading.list(node, spec.field("rules"), count: rulesCount, entries: "rule",
+           let items = PolicyReading.list(node, spec.field("rules"), count: rulesCount, entries: "rules",
                                           hint: "a route needs at least one rule", reader: reader)
         {
             for (i, item) in items.enumerated() {
@@ -73,17 +83,16 @@ enum HTTPRouteDocument {
         }
         guard let origin else { return nil }
         guard reader.log.count == problemsBefore, let parents else { return Draft(origin: origin, route: nil) }
-        var route = HTTPRoutePolicy(name: origin.name, namespace: origin.namespace, parents: parents.keys, rules: rules)
-        route.parentRefs = parents.refs
-        return Draft(origin: origin, route: route)
+        let route = HTTPRoutePolicy(name: origin.name, namespace: origin.namespace, parents: parents.keys, rules: rules)
+        return Draft(origin: origin, route: route, parentRefs: parents.refs)
     }
 
     // MARK: parentRefs
 
     private static func readParents(
-        _ node: Node, _ path: FieldPath, namespace: String, reader: NodeReader
+        _ node: Node, _ path: FieldPath, namespace: String?, reader: NodeReader
     ) -> (keys: [ServiceKey], refs: [RouteParentRef])? {
-        guard let items = PolicyReading.list(node, path, count: parentRefsCount, entries: "parentRef",
+        guard let items = PolicyReading.list(node, path, count: parentRefsCount, entries: "parentRefs",
                                              hint: "name the Service this route applies to, e.g. { kind: Service, name: webapp }", reader: reader)
         else { return nil }
         var keys: [ServiceKey] = [], refs: [RouteParentRef] = []
@@ -123,7 +132,7 @@ enum HTTPRouteDocument {
                 complete = false
                 continue
             }
-            let ref = RouteParentRef(service: ServiceKey(namespace: namespace, name: name), port: port)
+            let ref = RouteParentRef(service: ServiceKey(namespace: namespace ?? "", name: name), port: port)
             if let first = firstAt[ref] {
                 reader.report(item, itemPath, "this parent is already listed at \(first)")
                 complete = false
@@ -138,14 +147,14 @@ enum HTTPRouteDocument {
 
     // MARK: rules
 
-    private static func readRule(_ node: Node, _ path: FieldPath, namespace: String, reader: NodeReader) -> RouteRule? {
+    private static func readRule(_ node: Node, _ path: FieldPath, namespace: String?, reader: NodeReader) -> RouteRule? {
         guard let fields = reader.fields(node, path, allowed: ["matches", "backendRefs", "timeouts", "retry"]
                                              + PolicyReading.names(ruleUnsupported))
         else { return nil }
         var ok = PolicyReading.refuse(fields, ruleUnsupported, reader: reader)
         var matches: [RouteMatch] = []
         if let node = fields["matches"] {
-            if let items = PolicyReading.list(node, fields.field("matches"), count: matchesCount, entries: "match", reader: reader) {
+            if let items = PolicyReading.list(node, fields.field("matches"), count: matchesCount, entries: "matches", reader: reader) {
                 for (i, item) in items.enumerated() {
                     if let match = readMatch(item, fields.field("matches").index(i), reader: reader) { matches.append(match) } else { ok = false }
                 }
@@ -153,7 +162,7 @@ enum HTTPRouteDocument {
         }
         var backends: [RouteBackend] = []
         if let node = fields["backendRefs"] {
-            if let items = PolicyReading.list(node, fields.field("backendRefs"), count: backendRefsCount, entries: "backendRef", reader: reader) {
+            if let items = PolicyReading.list(node, fields.field("backendRefs"), count: backendRefsCount, entries: "backendRefs", reader: reader) {
                 for (i, item) in items.enumerated() {
                     if let backend = readBackend(item, fields.field("backendRefs").index(i), namespace: namespace, reader: reader) {
                         backends.append(backend)
@@ -238,7 +247,7 @@ enum HTTPRouteDocument {
     private static func readNameValues(
         _ node: Node, _ path: FieldPath, count: ClosedRange<Int>, isHeader: Bool, reader: NodeReader
     ) -> [NameValue]? {
-        let entries = isHeader ? "header match" : "query parameter match"
+        let entries = isHeader ? "header matches" : "query parameter matches"
         guard let items = PolicyReading.list(node, path, count: count, entries: entries, reader: reader) else { return nil }
         var result: [NameValue] = []
         var firstAt: [String: FieldPath] = [:]
@@ -312,7 +321,7 @@ enum HTTPRouteDocument {
 
     // MARK: backendRefs
 
-    private static func readBackend(_ node: Node, _ path: FieldPath, namespace: String, reader: NodeReader) -> RouteBackend? {
+    private static func readBackend(_ node: Node, _ path: FieldPath, namespace: String?, reader: NodeReader) -> RouteBackend? {
         guard let fields = reader.fields(node, path, allowed: ["group", "kind", "namespace", "name", "port", "weight"]
                                              + PolicyReading.names(backendUnsupported), required: ["name"])
         else { return nil }
@@ -360,7 +369,7 @@ enum HTTPRouteDocument {
             if let value = reader.integer(node, fields.field("weight"), in: weightRange) { weight = value } else { ok = false }
         }
         guard ok, let name else { return nil }
-        return RouteBackend(service: ServiceKey(namespace: namespace, name: name, clusterset: clusterset), port: port, weight: weight)
+        return RouteBackend(service: ServiceKey(namespace: namespace ?? "", name: name, clusterset: clusterset), port: port, weight: weight)
     }
 
     // MARK: timeouts, retry

@@ -4,14 +4,20 @@ import CausewayMesh
 /// twice, two DestinationRules for one Service), and the final `TrafficPolicies`, each list
 /// sorted by namespace, then name.
 enum PolicyChecks {
+    /// - Returns: the policies, and each route's `parentRefs` as written by route id
+    ///   (`namespace/name`), for `/config`.
     static func check(
         routes: [HTTPRouteDocument.Draft], destinations: [DestinationRuleDocument.Draft],
         authorizations: [AuthorizationPolicyDocument.Draft], log: ProblemLog
-    ) -> TrafficPolicies {
+    ) -> (policies: TrafficPolicies, routeParentRefs: [String: [RouteParentRef]]) {
         var policies = TrafficPolicies()
 
-        let uniqueRoutes = unique(routes, kind: "HTTPRoute", origin: \.origin, log: log)
-        policies.routes = uniqueRoutes.compactMap(\.route)
+        var routeParentRefs: [String: [RouteParentRef]] = [:]
+        for draft in unique(routes, kind: "HTTPRoute", origin: \.origin, log: log) {
+            guard let route = draft.route else { continue }
+            policies.routes.append(route)
+            routeParentRefs[route.id] = draft.parentRefs
+        }
 
         var byHost: [ServiceKey: DestinationRuleDocument.Draft] = [:]
         for draft in unique(destinations, kind: "DestinationRule", origin: \.origin, log: log) {
@@ -32,7 +38,7 @@ enum PolicyChecks {
         policies.routes.sort { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         policies.destinations.sort { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         policies.authorizations.sort { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-        return policies
+        return (policies, routeParentRefs)
     }
 
     /// The drafts whose `namespace/name` is not taken by an earlier one; each later one is

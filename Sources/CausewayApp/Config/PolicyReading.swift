@@ -48,7 +48,7 @@ enum PolicyReading {
     }
 
     /// The elements of a list whose length is in `range`; nil (reported) otherwise. `entries`
-    /// names one element in the message (`"parentRef"`); `hint` follows "must not be empty".
+    /// names the elements in the message (`"parentRefs"`); `hint` follows "must not be empty".
     static func list(
         _ node: Node, _ path: FieldPath, count range: ClosedRange<Int>, entries: String, hint: String = "", reader: NodeReader
     ) -> [Node]? {
@@ -57,12 +57,12 @@ enum PolicyReading {
             if range.lowerBound == 1 {
                 reader.report(node, path, "must not be empty\(hint.isEmpty ? "" : ": \(hint)")")
             } else {
-                reader.report(node, path, "has \(items.count) \(entries)s; at least \(range.lowerBound) are required")
+                reader.report(node, path, "has \(items.count) \(entries); at least \(range.lowerBound) are required")
             }
             return nil
         }
         if items.count > range.upperBound {
-            reader.report(node, path, "has \(items.count) \(entries)s; at most \(range.upperBound) are allowed")
+            reader.report(node, path, "has \(items.count) \(entries); at most \(range.upperBound) are allowed")
             return nil
         }
         return items
@@ -79,10 +79,12 @@ enum PolicyReading {
         return true
     }
 
-    /// `namespace` of a reference: absent or `own`. False when not (reported).
-    static func sameNamespace(_ fields: YAMLFields, own: String, kind: String, reader: NodeReader) -> Bool {
+    /// `namespace` of a reference: absent or `own`. False when not (reported). With `own` nil
+    /// (the policy's own namespace is invalid, and reported), only the type is checked.
+    static func sameNamespace(_ fields: YAMLFields, own: String?, kind: String, reader: NodeReader) -> Bool {
         guard let node = fields["namespace"] else { return true }
         guard let namespace = reader.string(node, fields.field("namespace")) else { return false }
+        guard let own else { return true }
         guard namespace == own else {
             reader.report(node, fields.field("namespace"),
                           "\"\(namespace)\" is not this \(kind)'s namespace \"\(own)\"; references to other namespaces are not supported "
@@ -111,14 +113,12 @@ enum PolicyReading {
         text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }
     }
 
-    /// What `*` may do in an AuthorizationPolicy value: stand alone, or be the first or last
-    /// character. Nil when `text` is a valid pattern, else why not.
+    /// Where `*` may be in an AuthorizationPolicy value: at its start, its end, or both (`*`,
+    /// `prefix*`, `*suffix`, `*infix*`), nowhere else. Nil when `text` is a valid pattern,
+    /// else why not.
     static func patternProblem(_ text: String) -> String? {
-        if text == "*" { return nil }
-        let stars = text.filter { $0 == "*" }.count
-        if stars == 0 { return nil }
-        if stars == 1, text.hasPrefix("*") || text.hasSuffix("*") { return nil }
-        return "\"\(text)\" has a * in a place this version does not match: a value is exact, *, prefix* or *suffix"
+        guard text.count > 2, text.dropFirst().dropLast().contains("*") else { return nil }
+        return "\"\(text)\" has a * inside; * may only start or end a value (*, prefix*, *suffix, *infix*)"
     }
 
     /// The text of a pattern without its `*`, which must still follow the value's own rule.

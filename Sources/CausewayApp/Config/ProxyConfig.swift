@@ -161,4 +161,7 @@ public struct LoadedConfig: Sendable {
     /// later (a mirror). No two routes, rules or policies share a namespace and name, and no
     /// two DestinationRules share a host.
     public let policies: TrafficPolicies
+    /// Each route's `parentRefs` as written (with the ports they name), by route id, for
+    /// `/config`; routing uses `policies.routes[i].parents`.
+    let routeParentRefs: [String: [RouteParentRef]]
 }

@@ -14,10 +14,6 @@ public struct HTTPRoutePolicy: Sendable, Equatable {
     /// The Services (any of their names) whose requests follow this route.
     public let parents: [ServiceKey]
     public let rules: [RouteRule]
-    /// `parentRefs` as written, with the port each names (if any), for display (`/config`):
-    /// the route applies to every port of its parents. Empty when not recorded (a route
-    /// built by `init`); `parents` is what routing uses.
-    public var parentRefs: [RouteParentRef] = []
 
     public init(name: String, namespace: String, parents: [ServiceKey], rules: [RouteRule]) {
         self.name = name
@@ -28,18 +24,6 @@ public struct HTTPRoutePolicy: Sendable, Equatable {
 
     /// `namespace/name`.
     public var id: String { "\(namespace)/\(name)" }
-}
-
-/// One `parentRefs` entry of an `HTTPRoute`: a Service and the port it names, if any.
-public struct RouteParentRef: Sendable, Equatable, Hashable {
-    public let service: ServiceKey
-    /// Shown only; a route applies to every port of its Service.
-    public let port: UInt16?
-
-    public init(service: ServiceKey, port: UInt16?) {
-        self.service = service
-        self.port = port
-    }
 }
 
 /// One rule: where matching requests go, and the timeouts and retries that apply.
