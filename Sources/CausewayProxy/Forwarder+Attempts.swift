@@ -16,6 +16,8 @@ import CausewayMesh
 extension Forwarder {
     /// Request body bytes kept per request for a retry.
     static let replayLimit = 64 << 10
+    /// Replays of refused streams per request.
+    static let transparentRetryLimit = 3
 
     // MARK: Bookkeeping
 
@@ -173,6 +175,22 @@ extension Forwarder {
     func retry(_ stream: ProxyStream, after failure: AttemptFailure, avoiding pool: UpstreamPool?, prepare: () -> Void = {}) -> Bool {
         guard stream.state == .routing || stream.state == .awaitingResponse, !stream.downstream.isClosed,
               let backend = stream.backend, let headers = stream.requestHeaders else { return false }
+        // A refused stream was never processed (GOAWAY, REFUSED_STREAM: a draining or
+        // restarting upstream): replayed at once, outside the retry policy and budget,
+        // like Envoy's transparent retries, a few times at most.
+        if failure == .refusedStream && stream.transparentRetries < Self.transparentRetryLimit
+            && (stream.requestBytesForwarded == 0 || stream.replay != nil) {
+            prepare()
+            attemptEnded(stream)
+            stream.transparentRetries += 1
+            stream.state = .routing
+            stream.upstream = nil
+            stream.responseCreditConnection = nil
+            stream.creditToSkip = stream.replay?.count ?? 0
+            stream.requestBytesForwarded = 0
+            startAttempt(stream, headers: headers, backend: backendsByKey[backend.key] ?? backend, avoiding: pool)
+            return true
+        }
         let policy = stream.rule?.retry ?? .standard
         guard stream.retries < policy.attempts,
               headers.withValue(of: ":method", { RetryRules.shouldRetry(failure, method: $0, policy: policy) }) == true,

@@ -85,8 +85,11 @@ final class ProxyStream {
     var replayTrailers: HeaderBlock?
     /// True while an attempt is counted in `backend`'s active requests per host.
     var attemptActive = false
-    /// Retries made so far.
+    /// Retries made so far (under the retry policy), and replays of refused streams.
     var retries = 0
+    var transparentRetries = 0
+    /// True once an attempt after the first was made: its body is replayed.
+    var isReplay: Bool { retries + transparentRetries > 0 }
     /// The request body kept for a retry (at most `Retries.replayLimit` bytes); nil once it
     /// grew past the bound (then a retry is possible only before any byte was sent).
     var replay: [UInt8]? = []
@@ -132,6 +135,6 @@ final class ProxyStream {
     /// True when an attempt must carry a request body: the client is still sending, or a
     /// retry replays what it sent.
     var needsRequestBody: Bool {
-        !requestEnded || (retries > 0 && (!(replay?.isEmpty ?? true) || replayTrailers != nil))
+        !requestEnded || (isReplay && (!(replay?.isEmpty ?? true) || replayTrailers != nil))
     }
 }

@@ -35,7 +35,7 @@ enum Relay {
         } else {
             // Nobody will forward these bytes now: give the credit back. A retry waiting for
             // its backoff replays them later, and must not credit them again then.
-            if s.replay != nil && s.state == .routing && s.retries > 0 { s.creditToSkip += bytes.count }
+            if s.replay != nil && s.state == .routing && s.isReplay { s.creditToSkip += bytes.count }
             s.downstream.returnRequestCredit(s, count: bytes.count)
         }
     }

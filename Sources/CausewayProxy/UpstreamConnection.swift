@@ -138,7 +138,7 @@ final class UpstreamConnection: H2Connection {
         stream.access?.upstream = pool.address
         stream.state = .awaitingResponse
         streams[id] = stream
-        if stream.retries > 0, let body {
+        if stream.isReplay, let body {
             // A retry: the body received so far goes again, then the end if it came.
             if let replay = stream.replay, !replay.isEmpty {
                 replay.withUnsafeBytes { session.send($0, on: body) }
