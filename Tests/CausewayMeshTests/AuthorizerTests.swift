@@ -196,4 +196,14 @@ struct AuthorizerTests {
         if allowExists { policies.append(policy("a", .allow, allowMatches ? hit : miss)) }
         #expect(evaluate(policies, frontend, "GET", "/hit") == verdict)
     }
+
+    @Test("empty buffers without a base address are an empty method and path")
+    func nilBuffers() {
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        let authorizer = Authorizer(policies: [
+            policy("deny-empty", .deny, [AuthorizationRule(from: [], to: [to(paths: ["/*"])])]),
+            policy("allow-get", .allow, [AuthorizationRule(from: [], to: [to(methods: ["GET"])])]),
+        ])
+        #expect(authorizer.evaluate(principal: frontend, method: none, path: none) == denied("production/allow-get"))
+    }
 }

@@ -218,4 +218,15 @@ struct RouteMatcherTests {
         #expect(hit?.rule == 1)
         #expect(lookups == 0)
     }
+
+    @Test("empty buffers without a base address are an empty method and path")
+    func nilBuffers() {
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        let compiled = CompiledRoutes([route("r", [
+            rule(RouteMatch(path: .prefix("/"), method: "GET")),
+            rule(RouteMatch(path: .exact("/x"), queryParams: [NameValue(name: "a", value: "")])),
+            rule(RouteMatch(path: .prefix("/"))),
+        ])])
+        #expect(compiled.match(method: none, path: none, header: { _ in nil })?.rule == 2)
+    }
 }
