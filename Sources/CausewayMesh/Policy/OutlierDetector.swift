@@ -78,8 +78,6 @@ public struct OutlierDetector: Sendable {
     public mutating func record(host: Int, _ outcome: OutlierOutcome, now: UInt64) -> Bool {
         guard state.indices.contains(host), state[host].ejectedUntil == nil else { return false }
         let p = policy
-        var tripped5xx = false
-        var trippedGateway = false
         var trippedLocal = false
         // Each detector trips when its counter reaches the threshold; `>=` rather than `==`
         // so that lowering a threshold below a running count trips on the next failure.
@@ -100,8 +98,8 @@ public struct OutlierDetector: Sendable {
             state[host].consecutiveGatewayErrors += 1
             trippedLocal = p.consecutiveLocalOriginFailures > 0 && state[host].consecutiveLocalOriginFailures >= p.consecutiveLocalOriginFailures
         }
-        tripped5xx = p.consecutive5xx > 0 && state[host].consecutive5xx >= p.consecutive5xx
-        trippedGateway = p.consecutiveGatewayErrors > 0 && state[host].consecutiveGatewayErrors >= p.consecutiveGatewayErrors
+        let tripped5xx = p.consecutive5xx > 0 && state[host].consecutive5xx >= p.consecutive5xx
+        let trippedGateway = p.consecutiveGatewayErrors > 0 && state[host].consecutiveGatewayErrors >= p.consecutiveGatewayErrors
         guard tripped5xx || trippedGateway || trippedLocal else { return false }
 
         guard mayEject() else {

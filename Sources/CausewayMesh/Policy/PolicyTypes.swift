@@ -117,7 +117,8 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Response statuses that are retried (only for idempotent methods when defaulted).
     /// Default `[503]`.
     public var codes: [Int] = [503]
-    /// Backoff: a random delay up to `min(max, base × 2^n)` before retry n (full jitter).
+    /// Backoff: a random delay up to `min(max, base × 2^(n-1))` before retry n, 1 for the
+    /// first (full jitter; `RetryBackoff.delayNanos`).
     public var backoffBaseNanos: UInt64 = 25_000_000
     public var backoffMaxNanos: UInt64 = 250_000_000
     /// True for the default policy, which retries codes only for GET, HEAD, OPTIONS, PUT,
