@@ -29,6 +29,17 @@ private func denied(_ id: String) -> Authorizer.Verdict { .denied(policy: id) }
 
 @Suite("Authorizer")
 struct AuthorizerTests {
+    @Test("a pattern with a star at both ends matches what contains its middle")
+    func infix() {
+        let allowBatch = [policy("batch", .allow, [AuthorizationRule(from: [from(principals: ["*/sa/batch*"])], to: [])])]
+        #expect(evaluate(allowBatch, batch) == allowed)
+        #expect(evaluate(allowBatch, "spiffe://mesh.local/ns/x/sa/batch-nightly") == allowed)
+        #expect(evaluate(allowBatch, frontend) == denied("production/batch"))
+        let paths = [policy("paths", .allow, [AuthorizationRule(from: [], to: [to(paths: ["*/admin/*"])])])]
+        #expect(evaluate(paths, frontend, "GET", "/v1/admin/users") == allowed)
+        #expect(evaluate(paths, frontend, "GET", "/v1/users") == denied("production/paths"))
+    }
+
     @Test("no policy: everything allowed")
     func empty() {
         let authorizer = Authorizer(policies: [])

@@ -175,19 +175,23 @@ public struct Authorizer: Sendable {
         }
     }
 
-    /// Istio's string match: exact, `*` (any value present), `prefix*`, `*suffix`. A `*`
-    /// elsewhere is a literal character (the loader is expected to reject such patterns).
+    /// Istio's string match: exact, `*` (any value present), `prefix*`, `*suffix`, and
+    /// `*infix*` (contains). A `*` elsewhere is a literal character (the loader rejects such
+    /// patterns).
     private enum Pattern: Sendable {
         case any
         case exact([UInt8])
         case prefix([UInt8])
         case suffix([UInt8])
+        case contains([UInt8])
 
         init(_ text: String) {
             let bytes = Array(text.utf8)
             let star = UInt8(ascii: "*")
-            if bytes == [star] {
+            if bytes == [star] || bytes == [star, star] {
                 self = .any
+            } else if bytes.count > 2, bytes.first == star, bytes.last == star {
+                self = .contains(Array(bytes.dropFirst().dropLast()))
             } else if bytes.last == star {
                 self = .prefix(Array(bytes.dropLast()))
             } else if bytes.first == star {
@@ -203,6 +207,7 @@ public struct Authorizer: Sendable {
             case .exact(let bytes): PolicyBytes.equal(value, bytes)
             case .prefix(let bytes): PolicyBytes.hasPrefix(value, bytes)
             case .suffix(let bytes): PolicyBytes.hasSuffix(value, bytes)
+            case .contains(let bytes): PolicyBytes.contains(value, bytes)
             }
         }
     }

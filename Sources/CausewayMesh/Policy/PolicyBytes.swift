@@ -20,6 +20,18 @@ enum PolicyBytes {
 
     /// `bytes` ends with `suffix`.
     @inline(__always)
+    /// True when `needle` occurs in `bytes` (naive scan: patterns and identities are short).
+    static func contains(_ bytes: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard needle.count <= bytes.count else { return false }
+        if needle.isEmpty { return true }
+        for start in 0...(bytes.count - needle.count) {
+            var i = 0
+            while i < needle.count && bytes[start + i] == needle[i] { i += 1 }
+            if i == needle.count { return true }
+        }
+        return false
+    }
+
     static func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ suffix: [UInt8]) -> Bool {
         guard bytes.count >= suffix.count else { return false }
         let offset = bytes.count - suffix.count
