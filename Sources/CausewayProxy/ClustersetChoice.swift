@@ -62,21 +62,7 @@ final class ClustersetChoice {
         var strict = avoiding != nil
         if strict && !members.indices.contains(where: { eligible($0, strict: true) }) { strict = false }
 
-        var healthy = [Int](repeating: 0, count: tierCount)
-        var total = [Int](repeating: 0, count: tierCount)
-        for i in members.indices {
-            let m = members[i], tier = tierOf[i]
-            if m.member.isLocal {
-                // The local cluster's share follows its healthy endpoints.
-                total[tier] += max(1, m.backend.totalEndpoints)
-                if eligible(i, strict: strict) { healthy[tier] += m.backend.healthyHosts }
-            } else {
-                // A remote cluster is healthy or not as a whole: its gateway answers for it.
-                total[tier] += 1
-                if eligible(i, strict: strict) && m.member.weight > 0 { healthy[tier] += 1 }
-            }
-        }
-        let loads = PriorityLoad.loads(healthy: healthy, total: total)
+        let loads = tierLoads { eligible($0, strict: strict) }
         let draw = Double(random.next() >> 11) / Double(UInt64(1) << 53)
         guard let tier = PriorityLoad.pick(loads, random: draw) else { return nil }
         if tier == 0, let local = members.indices.first(where: { members[$0].member.isLocal && eligible($0, strict: strict) }) {
@@ -85,6 +71,31 @@ final class ClustersetChoice {
         let index = picker.next(weight: { self.tierOf[$0] == tier ? self.members[$0].member.weight : 0 },
                                 eligible: { eligible($0, strict: strict) })
         return index.map { members[$0].backend }
+    }
+
+    /// The share of traffic each tier takes now (`PriorityLoad`), given which members are
+    /// eligible.
+    func tierLoads(eligible: (Int) -> Bool) -> [Double] {
+        var healthy = [Int](repeating: 0, count: tierCount)
+        var total = [Int](repeating: 0, count: tierCount)
+        for i in members.indices {
+            let m = members[i], tier = tierOf[i]
+            if m.member.isLocal {
+                // The local cluster's share follows its healthy endpoints.
+                total[tier] += max(1, m.backend.totalEndpoints)
+                if eligible(i) { healthy[tier] += m.backend.healthyHosts }
+            } else {
+                // A remote cluster is healthy or not as a whole: its gateway answers for it.
+                total[tier] += 1
+                if eligible(i) && m.member.weight > 0 { healthy[tier] += 1 }
+            }
+        }
+        return PriorityLoad.loads(healthy: healthy, total: total)
+    }
+
+    /// For `/route`: the tier loads of a request naming no port.
+    var tierLoads: [Double] {
+        tierLoads { !members[$0].backend.pools.isEmpty && members[$0].backend.healthyHosts > 0 }
     }
 
     /// For `/route`: each member with its tier.

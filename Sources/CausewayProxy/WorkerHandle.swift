@@ -46,6 +46,15 @@ public final class WorkerHandle: Sendable {
         mailbox.post { loop in (loop.context as? Worker)?.resyncMirror(cluster: cluster) }
     }
 
+    /// Asks the worker what it would do with a request (`/route`); `reply` runs on the
+    /// worker's thread with the explanation as compact JSON.
+    public func explainRoute(authority: String, path: String, method: String, reply: @escaping @Sendable (String) -> Void) {
+        mailbox.post { loop in
+            guard let worker = loop.context as? Worker else { return reply("{}") }
+            reply(RouteExplainer.explain(authority: authority, path: path, method: method, on: worker).compact())
+        }
+    }
+
     /// Asks for a copy of the worker's counters; `reply` runs on the worker's thread.
     public func collectMetrics(_ reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
         mailbox.post { loop in

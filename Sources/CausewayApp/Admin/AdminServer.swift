@@ -171,6 +171,8 @@ final class AdminState: AcceptTarget {
             respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload) + "\n"))
         case "/endpoints":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services, mesh: mesh) + "\n"))
+        case "/route":
+            explainRoute(query: path.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? "", respond: respond)
         case "/metrics":
             gatherMetrics { snapshot in
                 respond(AdminResponse(
@@ -180,7 +182,7 @@ final class AdminState: AcceptTarget {
                 ))
             }
         default:
-            respond(AdminResponse(status: 404, contentType: "text/plain", body: "unknown admin path \(route); try /ready /live /metrics /config /endpoints\n"))
+            respond(AdminResponse(status: 404, contentType: "text/plain", body: "unknown admin path \(route); try /ready /live /metrics /config /endpoints /route\n"))
         }
     }
 
@@ -202,6 +204,29 @@ final class AdminState: AcceptTarget {
     }
 
     private var pendingGathers: [ObjectIdentifier: MetricsGather] = [:]
+    private var pendingExplains: [Int: (AdminResponse) -> Void] = [:]
+    private var explainCounter = 0
+
+    /// `/route?authority=…&path=…&method=…`: worker 0 says what it would do with such a
+    /// request (`RouteExplainer`).
+    private func explainRoute(query: String, respond: @escaping (AdminResponse) -> Void) {
+        let params = QueryParameters.parse(query)
+        guard let authority = params["authority"], !authority.isEmpty, let worker = workers.first else {
+            respond(AdminResponse(status: 400, contentType: "text/plain",
+                                  body: "usage: /route?authority=NAME[&path=/p][&method=GET]\n"))
+            return
+        }
+        explainCounter += 1
+        let id = explainCounter
+        pendingExplains[id] = respond
+        let mailbox = loop.mailbox
+        worker.explainRoute(authority: authority, path: params["path"] ?? "/", method: params["method"] ?? "GET") { json in
+            mailbox.post { loop in
+                guard let state = loop.context as? AdminState, let respond = state.pendingExplains.removeValue(forKey: id) else { return }
+                respond(AdminResponse(status: 200, contentType: "application/json", body: json + "\n"))
+            }
+        }
+    }
 }
 
 /// Sums worker replies; calls `done` when the last one arrives.
