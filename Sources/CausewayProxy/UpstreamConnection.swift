@@ -33,6 +33,9 @@ final class UpstreamConnection: H2Connection {
     private var streamsSubmitted = 0
     /// The service whose `maxConnections` breaker unit this connection holds, if any.
     var heldLoad: ServiceLoad?
+    /// Close after this long without streams; the opening service's DestinationRule
+    /// `http.idleTimeout` when it has one, else `upstream.idleTimeout`.
+    var idleTimeoutNanos: UInt64?
 
     /// The worker that owns this connection for its whole life (and outlives it).
     unowned(unsafe) let worker: Worker
@@ -166,7 +169,7 @@ final class UpstreamConnection: H2Connection {
             close(reason: "drained")
             return
         }
-        idleTimer = worker.loop.schedule(after: worker.settings.idleTimeoutNanos) { [self] in
+        idleTimer = worker.loop.schedule(after: idleTimeoutNanos ?? worker.settings.idleTimeoutNanos) { [self] in
             idleTimer = nil
             guard streams.isEmpty, !isClosed else { return }
             state = .draining

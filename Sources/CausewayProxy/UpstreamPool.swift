@@ -75,6 +75,7 @@ final class UpstreamPool {
         }
         let connection = UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
         connection.heldLoad = backend?.load
+        connection.idleTimeoutNanos = backend?.destination?.idleTimeoutNanos
         do {
             try connection.start(connectTimeoutNanos: backend?.destination?.connectTimeoutNanos ?? worker.settings.connectTimeoutNanos)
         } catch {
