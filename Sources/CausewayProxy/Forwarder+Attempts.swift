@@ -86,6 +86,20 @@ extension Forwarder {
         }
     }
 
+    /// Every ejected endpoint now: service, address, times ejected, milliseconds left.
+    func ejections(now: UInt64) -> [EjectedEndpoint] {
+        var out: [EjectedEndpoint] = []
+        for backend in backends where backend.outlier.ejectedCount > 0 {
+            for host in backend.pools.indices where backend.outlier.isEjected(host: host) {
+                let ends = backend.outlier.ejectionEnds(host: host) ?? now
+                out.append(EjectedEndpoint(service: backend.key.description, endpoint: backend.pools[host].address.description,
+                                           worker: worker.index, ejections: backend.outlier.ejections(host: host),
+                                           remainingMillis: Int((ends > now ? ends - now : 0) / 1_000_000)))
+            }
+        }
+        return out
+    }
+
     /// Ejected endpoints now, across services.
     var ejectedEndpoints: Int { backends.reduce(0) { $0 + $1.outlier.ejectedCount } }
 

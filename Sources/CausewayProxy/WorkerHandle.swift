@@ -55,6 +55,14 @@ public final class WorkerHandle: Sendable {
         }
     }
 
+    /// Asks for the worker's ejected endpoints (`/endpoints`); `reply` runs on its thread.
+    public func collectEjections(_ reply: @escaping @Sendable ([EjectedEndpoint]) -> Void) {
+        mailbox.post { loop in
+            guard let worker = loop.context as? Worker else { return reply([]) }
+            reply(worker.forwarder.ejections(now: loop.now))
+        }
+    }
+
     /// Asks for a copy of the worker's counters; `reply` runs on the worker's thread.
     public func collectMetrics(_ reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
         mailbox.post { loop in

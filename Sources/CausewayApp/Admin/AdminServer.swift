@@ -170,7 +170,10 @@ final class AdminState: AcceptTarget {
         case "/config":
             respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload) + "\n"))
         case "/endpoints":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EndpointsJSON.render(services, mesh: mesh) + "\n"))
+            gatherEjections { ejected in
+                respond(AdminResponse(status: 200, contentType: "application/json",
+                                      body: EndpointsJSON.render(self.services, mesh: self.mesh, ejected: ejected) + "\n"))
+            }
         case "/route":
             explainRoute(query: path.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? "", respond: respond)
         case "/metrics":
@@ -205,6 +208,31 @@ final class AdminState: AcceptTarget {
 
     private var pendingGathers: [ObjectIdentifier: MetricsGather] = [:]
     private var pendingExplains: [Int: (AdminResponse) -> Void] = [:]
+    private var pendingEjections: [Int: (collected: [EjectedEndpoint], remaining: Int, done: ([EjectedEndpoint]) -> Void)] = [:]
+
+    /// Asks every worker for its ejected endpoints and calls `done` on this loop with all.
+    private func gatherEjections(_ done: @escaping ([EjectedEndpoint]) -> Void) {
+        guard !workers.isEmpty else { return done([]) }
+        explainCounter += 1
+        let id = explainCounter
+        pendingEjections[id] = ([], workers.count, done)
+        let mailbox = loop.mailbox
+        for w in workers {
+            w.collectEjections { list in
+                mailbox.post { loop in
+                    guard let state = loop.context as? AdminState, var entry = state.pendingEjections[id] else { return }
+                    entry.collected += list
+                    entry.remaining -= 1
+                    if entry.remaining == 0 {
+                        state.pendingEjections[id] = nil
+                        entry.done(entry.collected)
+                    } else {
+                        state.pendingEjections[id] = entry
+                    }
+                }
+            }
+        }
+    }
     private var explainCounter = 0
 
     /// `/route?authority=…&path=…&method=…`: worker 0 says what it would do with such a

@@ -1,10 +1,11 @@
 import CausewayMesh
+import CausewayProxy
 
 /// Renders `/endpoints`: every table (local services, mirrors kept by export streams,
 /// mirrors from static files, clusterset services), each entry with its readiness and
 /// where it comes from; then the links with their mirrors' state, and composition notes.
 enum EndpointsJSON {
-    static func render(_ table: ServiceTable, mesh: MeshStatus) -> String {
+    static func render(_ table: ServiceTable, mesh: MeshStatus, ejected: [EjectedEndpoint] = []) -> String {
         let services: [JSONValue] = table.services.map { s in
             var fields: [(String, JSONValue)] = [
                 ("service", .string(s.key.description)),
@@ -53,6 +54,12 @@ enum EndpointsJSON {
             ("links", .array(links)),
             ("exports", .object([("version", .int(Int(clamping: mesh.exportsVersion))), ("services", .int(mesh.exportedServices))])),
             ("notes", .array(mesh.notes.map(JSONValue.string))),
+            ("ejected", .array(ejected.sorted { ($0.service, $0.endpoint, $0.worker) < ($1.service, $1.endpoint, $1.worker) }.map { e in
+                .object([
+                    ("service", .string(e.service)), ("endpoint", .string(e.endpoint)), ("worker", .int(e.worker)),
+                    ("ejections", .int(e.ejections)), ("remainingMillis", .int(e.remainingMillis)),
+                ])
+            })),
         ]).pretty().dropLastNewline
     }
 
