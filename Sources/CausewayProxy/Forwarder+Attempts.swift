@@ -139,11 +139,12 @@ extension Forwarder {
                 return
             }
             guard stream.state == .awaitingResponse else { return }
+            // Counted per attempt that hit the timeout, retried or not.
+            worker.metrics.increment(.upstreamTimeouts)
             let pool = stream.attemptPool
             record(stream, .localOriginFailure)
             Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
             if retry(stream, after: .timeout, avoiding: pool) { return }
-            worker.metrics.increment(.upstreamTimeouts)
             stream.downstream.fail(stream, .upstreamTimeout)
         }
     }
