@@ -361,7 +361,8 @@ struct MultiClusterConfigTests {
               "folders": [
                 "\(root)/cluster1/mesh"
               ],
-              "lastReload": null
+              "lastReload": null,
+              "notes": []
             }
 
             """)

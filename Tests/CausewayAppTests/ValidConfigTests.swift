@@ -417,7 +417,8 @@ struct ValidConfigTests {
                 "\(root)/mesh",
                 "\(root)"
               ],
-              "lastReload": null
+              "lastReload": null,
+              "notes": []
             }
 
             """)

@@ -168,7 +168,7 @@ final class AdminState: AcceptTarget {
         case "/ready":
             respond(AdminResponse(status: 200, contentType: "text/plain", body: "ready\n"))
         case "/config":
-            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload) + "\n"))
+            respond(AdminResponse(status: 200, contentType: "application/json", body: EffectiveConfig.json(config, lastReload: lastReload, notes: mesh.notes) + "\n"))
         case "/endpoints":
             gatherEjections { ejected in
                 respond(AdminResponse(status: 200, contentType: "application/json",

@@ -11,7 +11,9 @@ public enum EffectiveConfig {
     /// trigger, problems with file, line, column and field; null before the first).
     /// Durations are in milliseconds (`...Millis`); fields keep the configuration's names
     /// (`timeouts.idleMillis`, `limits.maxConnectionsPerWorker`).
-    public static func json(_ config: LoadedConfig, lastReload: ReloadOutcome? = nil) -> String {
+    /// `notes`: what composing the running snapshot noticed (backendRefs naming no known
+    /// Service, conflicting exports, mirrors shadowed by files), shown last.
+    public static func json(_ config: LoadedConfig, lastReload: ReloadOutcome? = nil, notes: [String] = []) -> String {
         let proxy = config.proxy
         let tls: JSONValue = proxy.tls.map { tls in
             .object([
@@ -104,6 +106,7 @@ public enum EffectiveConfig {
             ("files", .array(config.files.map(JSONValue.string))),
             ("folders", .array(config.folders.map(JSONValue.string))),
             ("lastReload", lastReload?.json ?? .null),
+            ("notes", .array(notes.map(JSONValue.string))),
         ]).pretty()
     }
 

@@ -45,7 +45,9 @@ public final class ProxyServer: Sendable {
         let initialTLS = try loadTLS(proxy, cache: tlsCache)
         let tls = initialTLS.mesh
         var mesh = MeshState(config: config, tls: tls)
-        let snapshot = mesh.snapshot(now: ControlLoop.now()).snapshot
+        let (snapshot, notes) = mesh.snapshot(now: ControlLoop.now())
+        // What composition noticed at start (unknown backendRefs, conflicts) is logged once.
+        for note in notes { log(note) }
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
