@@ -154,6 +154,35 @@ final class MirrorMesh: @unchecked Sendable {
     func stop() {
         for (_, p) in processes { p.stop() }
         for (_, c) in clusters { c.backend.stop() }
+        backendLock.withLock { for (_, b) in restartedBackends { b.stop() } }
+    }
+
+    /// Backends started again by `restartBackend`, by cluster (`clusters` is left as it was,
+    /// so a traffic thread may keep reading it; the port is the same).
+    private var restartedBackends: [String: NghttpdBackend] = [:]
+    private let backendLock = NSLock()
+
+    /// A cluster's nghttpd now: the first one, or the latest restarted one.
+    func backend(_ cluster: String) -> NghttpdBackend {
+        backendLock.withLock { restartedBackends[cluster] } ?? clusters[cluster]!.backend
+    }
+
+    /// Kills a cluster's nghttpd at once (SIGKILL, as a crash: its connections close, its port
+    /// refuses connections), its slices unchanged: the proxy still counts the endpoint ready.
+    func killBackend(_ cluster: String) {
+        let process = backend(cluster).process
+        guard process.process.isRunning else { return }
+        Glibc.kill(process.pid, SIGKILL)
+        process.process.waitUntilExit()
+    }
+
+    /// Starts a cluster's nghttpd again on the same port (after `killBackend`) and waits until
+    /// it listens.
+    func restartBackend(_ cluster: String) throws {
+        let old = backend(cluster)
+        old.stop()
+        let fresh = try NghttpdBackend(docroot: dir.path("\(cluster)/www"), port: old.port)
+        backendLock.withLock { restartedBackends[cluster] = fresh }
     }
 
     /// GETs `path` from `cluster`'s sidecar with `host` as authority, `count` times on one

@@ -5,13 +5,15 @@ final class NghttpdBackend {
     let port: UInt16
     let process: TestProcess
 
-    /// - Parameter extra: more nghttpd flags (`--echo-upload` is always on; add
-    ///   `--trailer=...`, `-v` for frame logs, `-w`/`-W` for windows).
-    init(docroot: String, extra: [String] = []) throws {
-        port = Ports.free()
+    /// - Parameters:
+    ///   - extra: more nghttpd flags (`--echo-upload` is always on; add
+    ///     `--trailer=...`, `-v` for frame logs, `-w`/`-W` for windows).
+    ///   - port: the port to listen on (a restarted backend keeps its address); default a free one.
+    init(docroot: String, extra: [String] = [], port: UInt16? = nil) throws {
+        self.port = port ?? Ports.free()
         process = try TestProcess("nghttpd", executable: "nghttpd",
-                                  arguments: ["--no-tls", "--echo-upload", "-d", docroot] + extra + [String(port)])
-        try Ports.waitListening(port, process: process)
+                                  arguments: ["--no-tls", "--echo-upload", "-d", docroot] + extra + [String(self.port)])
+        try Ports.waitListening(self.port, process: process)
     }
 
     func stop() { process.stop() }
