@@ -190,10 +190,13 @@ extension Forwarder {
     func retry(_ stream: ProxyStream, after failure: AttemptFailure, avoiding pool: UpstreamPool?, prepare: () -> Void = {}) -> Bool {
         guard stream.state == .routing || stream.state == .awaitingResponse, !stream.downstream.isClosed,
               let backend = stream.backend, let headers = stream.requestHeaders else { return false }
-        // A refused stream was never processed (GOAWAY, REFUSED_STREAM: a draining or
-        // restarting upstream): replayed at once, outside the retry policy and budget,
-        // like Envoy's transparent retries, a few times at most.
-        if failure == .refusedStream && stream.transparentRetries < Self.transparentRetryLimit
+        // A refused stream (GOAWAY, REFUSED_STREAM: a draining or restarting upstream) or a
+        // connection that could not be made never reached the upstream: replayed at once on
+        // another endpoint (another cluster of a clusterset), outside the retry policy and
+        // budget, like Envoy's transparent retries, a few times at most. Every request
+        // queued on a connection to a dead endpoint fails at once; the budget would let
+        // only three of them through.
+        if failure == .refusedStream || failure == .connectFailure, stream.transparentRetries < Self.transparentRetryLimit
             && (stream.requestBytesForwarded == 0 || stream.replay != nil) {
             prepare()
             attemptEnded(stream)
@@ -203,7 +206,7 @@ extension Forwarder {
             stream.responseCreditConnection = nil
             stream.creditToSkip = stream.replay?.count ?? 0
             stream.requestBytesForwarded = 0
-            startAttempt(stream, headers: headers, backend: backendsByKey[backend.key] ?? backend, avoiding: pool)
+            startAttempt(stream, headers: headers, backend: nextBackend(stream, after: backend, headers: headers), avoiding: pool)
             return true
         }
         let policy = stream.rule?.retry ?? .standard
@@ -237,16 +240,18 @@ extension Forwarder {
         stream.retryTimer = worker.loop.schedule(after: max(delay, 1)) { [self] in
             stream.retryTimer = nil
             guard stream.state == .routing, !stream.downstream.isClosed else { return }
-            var next = backend
-            if let clusterset = stream.clusterset?.clusterset,
-               let member = clusterset.pick(port: Route.authorityPort(headers), random: &random, avoiding: backend) {
-                next = member
-            } else if let current = backendsByKey[backend.key] {
-                // The service in the newest snapshot (its endpoints may have changed).
-                next = current
-            }
-            startAttempt(stream, headers: headers, backend: next, avoiding: pool)
+            startAttempt(stream, headers: headers, backend: nextBackend(stream, after: backend, headers: headers), avoiding: pool)
         }
         return true
+    }
+
+    /// Where a retry goes: for a clusterset name, another cluster if one can take it; else
+    /// the same service in the newest snapshot (its endpoints may have changed).
+    private func nextBackend(_ stream: ProxyStream, after backend: BackendState, headers: HeaderBlock) -> BackendState {
+        if let clusterset = stream.clusterset?.clusterset,
+           let member = clusterset.pick(port: Route.authorityPort(headers), random: &random, avoiding: backend) {
+            return member
+        }
+        return backendsByKey[backend.key] ?? backend
     }
 }

@@ -35,6 +35,13 @@ final class Forwarder {
         let policies = snapshot.policies
         var next: [BackendState] = []
         next.reserveCapacity(table.services.count)
+        // A DestinationRule for a clusterset name applies to the services it spreads over
+        // (each cluster's), unless one has its own.
+        var inherited: [Int: DestinationPolicy] = [:]
+        for service in table.services where service.isClusterset {
+            guard policies.destinations.indices.contains(service.index), let rule = policies.destinations[service.index] else { continue }
+            for member in service.members where inherited[member.service] == nil { inherited[member.service] = rule }
+        }
         for service in table.services {
             var list: [UpstreamPool] = []
             // A mirrored service's endpoints are its cluster's gateways, reached over mTLS.
@@ -55,7 +62,8 @@ final class Forwarder {
                 }
             }
             let previous = backendsByKey[service.key]
-            let destination = policies.destinations.indices.contains(service.index) ? policies.destinations[service.index] : nil
+            let own = policies.destinations.indices.contains(service.index) ? policies.destinations[service.index] : nil
+            let destination = own ?? inherited[service.index]
             let limits = destination?.limits ?? CircuitBreakerLimits()
             let load = previous?.load ?? ServiceLoad(limits: limits)
             load.breaker.limits = limits
