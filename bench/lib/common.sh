@@ -355,20 +355,23 @@ EOF
 }
 
 # ---------------------------------------------------------------- proxy configuration pieces
-backend_endpoint_slice() {          # backend_endpoint_slice SERVICE: a YAML document (after ---) that
-  cat <<EOF                         # gives SERVICE one endpoint, nghttpd on 127.0.0.1:BACKEND_PORT (h2c)
+# backend_endpoint_slice SERVICE [SLICE]: a YAML document (after ---) that gives SERVICE one
+# endpoint, nghttpd on 127.0.0.1:BACKEND_PORT (h2c), in a slice named SLICE (default backend-1).
+backend_endpoint_slice() {
+  cat <<EOF
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: $1 } }
+metadata: { name: ${2:-backend-1}, namespace: default, labels: { kubernetes.io/service-name: $1 } }
 addressType: IPv4
 ports: [ { name: http, port: $BACKEND_PORT, protocol: TCP, appProtocol: kubernetes.io/h2c } ]
 endpoints: [ { addresses: [ "127.0.0.1" ], conditions: { ready: true } } ]
 EOF
 }
 
-causeway_gateway_config() {         # causeway_gateway_config NAME PORT ADMIN: a cluster2 gateway, one
-  cat <<EOF                         # worker, mTLS (certs.sh's files), exporting the service backend (nghttpd)
+causeway_gateway_config() {         # causeway_gateway_config NAME PORT ADMIN [SERVICE...]: a cluster2
+  local extra                       # gateway, one worker, mTLS (certs.sh's files), exporting the service
+  cat <<EOF                         # backend (nghttpd), and each SERVICE too, with its own slice to nghttpd
 apiVersion: causeway.dev/v1alpha1
 kind: Proxy
 metadata: { name: $1 }
@@ -387,6 +390,10 @@ kind: ServiceExport
 metadata: { name: backend, namespace: default }
 EOF
   backend_endpoint_slice backend
+  for extra in "${@:4}"; do
+    printf -- '---\napiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: { name: %s, namespace: default }\n' "$extra"
+    backend_endpoint_slice "$extra" "$extra-1"
+  done
 }
 
 envoy_gateway_tls() {               # the start of an Envoy filter chain: mTLS with the gateway's

@@ -6,8 +6,10 @@ usage: report.py META.tsv RUNS.tsv WARMUP.tsv CLK_TCK > report.txt          (sin
 
 Parses h2load's output of each run, computes proxy CPU per request from the
 /proc tick counts the script recorded, latency percentiles from h2load's
---log-file, medians per system and the ratios against nghttpx (and Envoy).
-Exit status: 0 ok, 1 a request failed (or a run broke), 3 CPU ratio above the limit.
+--log-file, medians per system and the ratios against nghttpx (and Envoy); for the
+chain's causeway-policy, the ratio to causeway and the route split it measured.
+Exit status: 0 ok, 1 a request failed (or a run broke, or causeway-policy's route did not
+split as configured), 3 CPU ratio above the limit.
 """
 import re
 import statistics
@@ -219,15 +221,15 @@ def warmup_notes(warmup_path):
     return notes
 
 
-def per_round_ratios(runs, other):
-    """Causeway's CPU µs/req over OTHER's, round by round, as text (RUNS: one phase)."""
+def per_round_ratios(runs, other, base="causeway"):
+    """BASE's CPU µs/req over OTHER's, round by round, as text (RUNS: one phase)."""
     by_round = {}
     for r in runs:
         by_round.setdefault(r["round"], {})[r["system"]] = r
-    return [f"{rr['causeway']['cpu_us'] / rr[other]['cpu_us']:.2f}"
+    return [f"{rr[base]['cpu_us'] / rr[other]['cpu_us']:.2f}"
             for _, rr in sorted(by_round.items())
-            if "causeway" in rr and other in rr
-            and rr["causeway"]["cpu_us"] and rr[other]["cpu_us"]]
+            if base in rr and other in rr
+            and rr[base]["cpu_us"] and rr[other]["cpu_us"]]
 
 
 def verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, notes):
@@ -239,7 +241,7 @@ def verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, notes):
     if cpu_ratio is not None and limit and cpu_ratio > float(limit):
         w(f"  FAIL: CPU ratio {cpu_ratio:.2f} above --max-cpu-ratio {limit}")
         status = 3
-    if total_bad == 0 and not broken:
+    if total_bad == 0:
         w(f"  requests          0 failed, errored, timed out or non-2xx of {measured} measured")
     else:
         w(f"  FAIL: {total_bad} of {measured} measured requests failed, errored, timed out "
@@ -356,6 +358,86 @@ def main():
 # processes. CPU per request is the sum over both proxies' process trees.
 
 CHAIN_TARGET = 1.0          # issue 3: Causeway's CPU per request <= nghttpx's in the same run
+POLICY_TARGET = 1.10        # issue 8: causeway-policy's CPU per request <= 1.10 x causeway's
+SPLIT_TOLERANCE = 1.0       # percentage points the measured route split may be off its weights
+ROUTE_LINE = re.compile(r'^causeway_route_backend_requests_total\{(.*)\} (\d+)$')
+ROUTE_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def route_counts(path):
+    """(backend, code) -> requests from the causeway_route_backend_requests_total lines of a
+    sidecar's /metrics; None if the file is missing or has none."""
+    counts = {}
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except (OSError, TypeError):
+        return None
+    for line in lines:
+        m = ROUTE_LINE.match(line)
+        if not m:
+            continue
+        labels = dict(ROUTE_LABEL.findall(m.group(1)))
+        key = (labels.get("backend", ""), labels.get("code", ""))
+        counts[key] = counts.get(key, 0) + int(m.group(2))
+    return counts or None
+
+
+POLICY_COUNTERS = (("overflow", "causeway_upstream_rq_overflow_total"),
+                   ("pending overflow", "causeway_upstream_rq_pending_overflow_total"),
+                   ("cx overflow", "causeway_upstream_cx_overflow_total"),
+                   ("retry overflow", "causeway_upstream_rq_retry_overflow_total"),
+                   ("ejections", "causeway_outlier_ejections_total"))
+
+
+def policy_limit_counters(path):
+    """The DestinationRule's counters (breaker overflows, ejections) from a sidecar's /metrics,
+    as {label: value}; None if the file is missing."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, TypeError):
+        return None
+    values = {}
+    for label, name in POLICY_COUNTERS:
+        m = re.search(r"^" + name + r"\{[^}]*\} (\d+)$", text, re.M)
+        values[label] = int(m.group(1)) if m else None
+    return values
+
+
+def route_split(meta):
+    """causeway-policy's route split over the measured runs (the counters' growth between the
+    snapshots before the first round and after the last), against the configured weights.
+    Returns (rows, counted, canary share %, expected canary share %), or None if unreadable."""
+    before = route_counts(meta.get("route_before")) or {}
+    after = route_counts(meta.get("route_after"))
+    if after is None:
+        return None
+    weights = {}
+    for kv in meta.get("route_weights", "").split():
+        name, _, wt = kv.partition("=")
+        weights[name] = int(wt)
+    by_backend = {}
+    for (backend, code), n in after.items():
+        d = n - before.get((backend, code), 0)
+        b = by_backend.setdefault(backend, {"measured": 0, "total": 0, "codes": {}})
+        b["measured"] += d
+        b["total"] += n
+        if d:
+            b["codes"][code] = b["codes"].get(code, 0) + d
+    counted = sum(b["measured"] for b in by_backend.values())
+    total_weight = sum(weights.values())
+    rows = []
+    canary = expected = None
+    for backend, b in sorted(by_backend.items()):
+        # The counters name a backend as its Service (maybe with the namespace after a dot).
+        name = next((n for n in weights if backend == n or backend.startswith(n + ".")), None)
+        share = 100.0 * b["measured"] / counted if counted else None
+        want = 100.0 * weights[name] / total_weight if name and total_weight else None
+        if name and name.startswith("canary"):
+            canary, expected = share, want
+        rows.append([backend or "(none)", str(b["measured"]), fmt(share, ".2f"), fmt(want, ".1f"),
+                     " ".join(f"{c}:{n}" for c, n in sorted(b["codes"].items())) or "-",
+                     str(b["total"])])
+    return rows, counted, canary, expected
 
 
 def ratio(a, b):
@@ -475,6 +557,13 @@ def chain_main(argv):
     for s in systems:
         w(f"  {s + ' sidecar':<16} {meta['cmd_' + s + '_sidecar']}")
         w(f"  {s + ' gateway':<16} {meta['cmd_' + s + '_gateway']}")
+    if "causeway-policy" in systems:
+        w(f"  policy      causeway-policy = the causeway chain (its own two processes) whose sidecar "
+          f"also has an HTTPRoute on backend-cluster2 splitting {meta.get('route_weights', '?')} "
+          f"between two mirrors of the same gateway (which exports backend and canary, both to "
+          f"nghttpd), and a DestinationRule for each (connectionPool limits 100000, "
+          f"outlierDetection); the split is read from the sidecar's "
+          f"causeway_route_backend_requests_total before the first and after the last round")
     if meta.get("envoy_link_ciphers"):
         w(f"  envoy link  sidecar -> gateway connections negotiated (Envoy admin stats): "
           f"{meta['envoy_link_ciphers']}")
@@ -594,6 +683,17 @@ def chain_main(argv):
                          f"still open {m.get('alive', '?')} of {meta['idle_conns']}; see "
                          f"idle-{s}.err in the raw outputs)")
 
+    split = route_split(meta) if "causeway-policy" in systems else None
+    if split is not None:
+        rows, counted, _canary, _expected = split
+        w("Route split of causeway-policy's sidecar (causeway_route_backend_requests_total; "
+          "measured = growth over the measured runs)")
+        text_table(["backend", "measured", "share %", "weight %", "codes (measured)",
+                    "since start"], rows, w)
+        w(f"  {counted} requests counted by the route over the measured runs; causeway-policy's "
+          f"runs sent {med['causeway-policy']['measured']}")
+        w("")
+
     total_bad = sum(m["bad"] for m in med.values())
     measured = sum(m["measured"] for m in med.values())
     w("Verdict")
@@ -625,7 +725,79 @@ def chain_main(argv):
         verdict_md.append(f"- issue 3 target: {target}")
     else:
         w("  issue 3 target    - (needs causeway and nghttpx)")
-    status = verdict_end(w, meta, cpu_ratio, total_bad, measured, broken, notes)
+
+    # causeway-policy against causeway (issue 8), and the split its route made.
+    cp = med.get("causeway-policy")
+    policy_problems = []
+    policy_ratio = None
+    if cp:
+        if split is None:
+            policy_problems.append("causeway-policy: no route counters from its sidecar's /metrics "
+                                   "(see causeway-policy-route-backends.*.txt in the raw outputs)")
+        else:
+            _rows, counted, canary, expected = split
+            if canary is None or expected is None:
+                policy_problems.append("causeway-policy: the route counters show no canary backend")
+            elif abs(canary - expected) > SPLIT_TOLERANCE:
+                policy_problems.append(f"causeway-policy: canary share {canary:.2f}% of the measured "
+                                       f"requests, configured {expected:.1f}%")
+            if counted != cp["measured"]:
+                policy_problems.append(f"causeway-policy: its route counted {counted} requests, the "
+                                       f"measured runs sent {cp['measured']}")
+    if cp and cw:
+        policy_ratio = ratio(cp["cpu"], cw["cpu"])
+        line = (f"CPU µs/req {fmt(policy_ratio, '.2f')}x (sidecar "
+                f"{fmt(ratio(cp['s_us'], cw['s_us']), '.2f')}x, gateway "
+                f"{fmt(ratio(cp['g_us'], cw['g_us']), '.2f')}x), "
+                f"req/s {fmt(ratio(cp['rps'], cw['rps']), '.2f')}x")
+        if rate:
+            line += (f", p50 @{rate} {fmt(ratio(cp['p50'], cw['p50']), '.2f')}x, "
+                     f"p99 @{rate} {fmt(ratio(cp['p99'], cw['p99']), '.2f')}x, "
+                     f"CPU µs/req @{rate} {fmt(ratio(cp['rate_cpu'], cw['rate_cpu']), '.2f')}x")
+        w(f"  {'policy/causeway':<17} {line}  (causeway-policy / causeway, ratios of medians)")
+        verdict_md.append(f"- causeway-policy/causeway: {line} (ratios of medians)")
+        paired = per_round_ratios([r for r in runs if r["phase"] == "saturated"], "causeway",
+                                  base="causeway-policy")
+        w(f"  {'per round':<17} CPU µs/req ratio {' '.join(paired)}")
+        verdict_md.append(f"  per round CPU µs/req ratio: {' '.join(paired)}")
+        if policy_ratio is not None:
+            bad2 = cp["bad"] + cw["bad"]
+            ok_ratio = policy_ratio <= POLICY_TARGET
+            ok_bad = bad2 == 0 and not broken and not policy_problems
+            target = (f"CPU/req <= {POLICY_TARGET:.2f}x causeway's ({policy_ratio:.2f}x: "
+                      f"{'yes' if ok_ratio else 'NO'}) and 0 failed requests ({bad2} failed"
+                      f"{', route check failed' if policy_problems else ''}: "
+                      f"{'yes' if ok_bad else 'NO'}): " + ("met" if ok_ratio and ok_bad else "NOT met"))
+            w(f"  issue 8 target    {target}")
+            verdict_md.append(f"- issue 8 target: {target}")
+    elif cp:
+        w("  policy/causeway   - (needs causeway in --systems too)")
+        w("  issue 8 target    - (needs causeway and causeway-policy)")
+    if cp and split is not None:
+        rows, counted, canary, expected = split
+        shares = ", ".join(f"{r[0]} {r[2]}%" for r in rows)
+        w(f"  route split       canary {fmt(canary, '.2f')}% (configured {fmt(expected, '.1f')}%) of "
+          f"{counted} measured requests: {shares}")
+        verdict_md.append(f"- causeway-policy route split: canary {fmt(canary, '.2f')}% (configured "
+                          f"{fmt(expected, '.1f')}%) of {counted:,} measured requests")
+    if cp:
+        limits = policy_limit_counters(meta.get("policy_metrics"))
+        if limits is None:
+            w("  policy limits     - (no /metrics from causeway-policy's sidecar)")
+        else:
+            text = ", ".join(f"{k} {v}" for k, v in limits.items())
+            w(f"  policy limits     {text} (causeway-policy's sidecar, whole run: all 0 = no limit "
+              f"tripped, no endpoint ejected)")
+            if any(limits.values()):
+                notes.append(f"causeway-policy: limits or ejections acted during the run ({text}): the "
+                             f"DestinationRule was meant never to trip")
+    limit = meta.get("max_policy_ratio")
+    policy_over = policy_ratio is not None and bool(limit) and policy_ratio > float(limit)
+    if policy_over:
+        w(f"  FAIL: causeway-policy/causeway CPU ratio {policy_ratio:.2f} above --max-policy-ratio {limit}")
+    status = verdict_end(w, meta, cpu_ratio, total_bad, measured, broken + policy_problems, notes)
+    if status == 0 and policy_over:
+        status = 3
 
     # Markdown summary, for bench/README.md.
     md = []
