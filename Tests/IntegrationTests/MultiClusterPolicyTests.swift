@@ -60,13 +60,12 @@ final class MultiClusterPolicyTests: XCTestCase {
 
     // MARK: 1, 2: failover of a clusterset name
 
-    // The traffic loops send 3 requests at a time: at most 3 retries may be in flight per
-    // worker and Service (the retry budget's floor, and maxRetries' default), so a burst of
-    // N > 3 requests waiting on the dead endpoint's connection loses N - 3 of them (503
-    // upstream-connect-failure, counted in causeway_upstream_rq_retry_overflow_total).
+    // The traffic loops send 10 requests at a time: every request waiting on the dead
+    // endpoint's connection fails at once, and each is replayed to the other cluster outside
+    // the retry budget (a connection that could not be made never reached the upstream).
 
-    // The rule is for `webapp`, the local member: ejections are per member Service, and a
-    // rule for the clusterset name does not reach them (its outlierDetection is not applied).
+    // The rule is for `webapp`, the local member (a rule for the clusterset name would apply
+    // to its members too).
     func testClustersetFailsOverWithOutlierDetectionAndReturnsAfterTheEjectionTime() throws {
         try start(["cluster1": ["webapp": 1], "cluster2": ["webapp": 1]])
         try apply("cluster1", "dr-webapp.yaml", kind: "destinationRules", name: "webapp", """
@@ -84,7 +83,7 @@ final class MultiClusterPolicyTests: XCTestCase {
         XCTAssertEqual(first.bodies, ["cluster1": 40], "\(first)")
         XCTAssertEqual(first.headers, ["cluster1": 40], "\(first)")
 
-        let traffic = TrafficLoop(port: port, host: Self.clusterset, batch: 3)
+        let traffic = TrafficLoop(port: port, host: Self.clusterset, batch: 10)
         usleep(300_000)
         let killedAt = Date()
         mesh.killBackend("cluster1")
@@ -125,7 +124,7 @@ final class MultiClusterPolicyTests: XCTestCase {
         try start(["cluster1": ["webapp": 1], "cluster2": ["webapp": 1]])
         let port = mesh.clusters["cluster1"]!.sidecarPort
         XCTAssertEqual(try Exchange.tally(Exchange.run(port: port, host: Self.clusterset, count: 40)).bodies, ["cluster1": 40])
-        let traffic = TrafficLoop(port: port, host: Self.clusterset, batch: 3)
+        let traffic = TrafficLoop(port: port, host: Self.clusterset, batch: 10)
         usleep(300_000)
         let killedAt = Date()
         mesh.killBackend("cluster1")
