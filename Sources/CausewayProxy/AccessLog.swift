@@ -12,8 +12,9 @@ final class AccessLogFields {
     var status = 0
     /// `x-causeway-reason` when the proxy answered itself.
     var reason: String?
-    /// The last endpoint an attempt went to.
+    /// The last endpoint an attempt went to, and its cluster.
     var upstream: SocketAddress?
+    var upstreamCluster: String?
     /// Request body bytes received from the client.
     var requestBytes: UInt64 = 0
     /// Response body bytes sent to the client.
@@ -29,10 +30,12 @@ final class AccessLogFields {
 
     /// The record for a stream that ended at `now` (monotonic ns).
     func record(cluster: String, listener: String, peerIdentity: String?, startedAt: UInt64, now: UInt64) -> AccessLogRecord {
-        AccessLogRecord(
+        var record = AccessLogRecord(
             timeUnixNanos: LogClock.realtimeNanos(), cluster: cluster, listener: listener, peerIdentity: peerIdentity,
             method: method, authority: authority, path: path, status: status, reason: reason,
             upstream: upstream?.description, requestBytes: requestBytes, responseBytes: responseBytes,
             durationNanos: now &- startedAt)
+        record.upstreamCluster = upstreamCluster
+        return record
     }
 }

@@ -76,8 +76,10 @@ final class Forwarder {
             let authorizer = policies.authorizers.indices.contains(service.index) ? policies.authorizers[service.index] : nil
             // Each worker starts its rotation at its own index so their first picks spread.
             let balancer = previous?.balancer ?? RoundRobin(offset: worker.index)
+            let counters = worker.metrics.counters(for: service.key.description)
+            counters.upstreamCluster = service.isClusterset ? "" : service.sourceCluster ?? snapshot.settings.cluster
             next.append(BackendState(
-                key: service.key, pools: list, balancer: balancer, counters: worker.metrics.counters(for: service.key.description),
+                key: service.key, pools: list, balancer: balancer, counters: counters,
                 remoteAuthority: service.remoteName.map { Array($0.description.utf8) },
                 upstreamCluster: service.sourceCluster ?? snapshot.settings.cluster, load: load, outlier: outlier,
                 destination: destination, authorizer: authorizer,
@@ -213,6 +215,7 @@ final class Forwarder {
             return
         }
         stream.host = host
+        stream.access?.upstreamCluster = backend.upstreamCluster
         forward(stream, headers: headers, pool: backend.pools[host])
     }
 

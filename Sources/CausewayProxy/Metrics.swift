@@ -4,6 +4,8 @@
 /// reload does not reset counters.
 final class ServiceCounters {
     let service: String
+    /// The cluster that serves this service's requests (`upstream_cluster` label).
+    var upstreamCluster = ""
     var byStatus: [Int: UInt64] = [:]
     /// Request durations (headers in to stream closed).
     var durations = DurationHistogram()
@@ -235,9 +237,11 @@ final class WorkerMetrics {
     func snapshot() -> MetricsSnapshot {
         var s = MetricsSnapshot()
         for c in services.values {
-            for (status, n) in c.byStatus { s.requests.append(.init(service: c.service, status: status, count: n)) }
+            for (status, n) in c.byStatus {
+                s.requests.append(.init(service: c.service, upstreamCluster: c.upstreamCluster, status: status, count: n))
+            }
         }
-        for (status, n) in unrouted.byStatus { s.requests.append(.init(service: "", status: status, count: n)) }
+        for (status, n) in unrouted.byStatus { s.requests.append(.init(service: "", upstreamCluster: "", status: status, count: n)) }
         for c in services.values where c.durations.count > 0 { s.durations[c.service] = c.durations }
         for (key, c) in routeBackends {
             for (status, n) in c.byStatus { s.routeRequests.append(.init(key: key, status: status, count: n)) }
@@ -255,6 +259,7 @@ public struct MetricsSnapshot: Sendable {
     /// Requests of one service (empty name: matched no service) answered with one status.
     public struct RequestCount: Sendable, Hashable {
         public var service: String
+        public var upstreamCluster: String
         public var status: Int
         public var count: UInt64
     }
@@ -293,9 +298,14 @@ public struct MetricsSnapshot: Sendable {
     /// Adds `other` (another worker's counters) into this one.
     public mutating func merge(_ other: MetricsSnapshot) {
         var totals: [String: [Int: UInt64]] = [:]
-        for r in requests + other.requests { totals[r.service, default: [:]][r.status, default: 0] += r.count }
-        requests = totals.flatMap { service, byStatus in byStatus.map { RequestCount(service: service, status: $0.key, count: $0.value) } }
-            .sorted { ($0.service, $0.status) < ($1.service, $1.status) }
+        var clusters: [String: String] = [:]
+        for r in requests + other.requests {
+            totals[r.service, default: [:]][r.status, default: 0] += r.count
+            clusters[r.service] = r.upstreamCluster
+        }
+        requests = totals.flatMap { service, byStatus in
+            byStatus.map { RequestCount(service: service, upstreamCluster: clusters[service] ?? "", status: $0.key, count: $0.value) }
+        }.sorted { ($0.service, $0.status) < ($1.service, $1.status) }
         counters.add(other.counters)
         tlsHandshakes.merge(other.tlsHandshakes, uniquingKeysWith: +)
         tlsFailures.merge(other.tlsFailures, uniquingKeysWith: +)

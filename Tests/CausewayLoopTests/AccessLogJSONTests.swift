@@ -54,7 +54,7 @@ final class AccessLogJSONTests: XCTestCase {
         ))
         XCTAssertEqual(
             String(decoding: line, as: UTF8.self),
-            #"{"time":"1970-01-01T00:00:00.000Z","cluster":"","listener":"l","peer":null,"method":"POST","authority":"a","path":"/","status":0,"reason":null,"upstream":null,"request_bytes":0,"response_bytes":0,"duration_us":0}"# + "\n"
+            #"{"time":"1970-01-01T00:00:00.000Z","cluster":"","listener":"l","peer":null,"method":"POST","authority":"a","path":"/","status":0,"reason":null,"upstream":null,"upstream_cluster":null,"request_bytes":0,"response_bytes":0,"duration_us":0}"# + "\n"
         )
     }
 

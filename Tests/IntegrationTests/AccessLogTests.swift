@@ -40,6 +40,7 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(ok["listener"] as? String, "outbound")
         XCTAssertEqual(ok["cluster"] as? String, "test-cluster")
         XCTAssertEqual(ok["upstream"] as? String, "127.0.0.1:\(backend.port)")
+        XCTAssertEqual(ok["upstream_cluster"] as? String, "test-cluster")
         XCTAssertEqual(ok["response_bytes"] as? Int, 6, "\(ok)")
         XCTAssertEqual(missing["status"] as? Int, 404)
         XCTAssertEqual(missing["reason"] as? String, "no-route")

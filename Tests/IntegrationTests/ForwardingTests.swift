@@ -84,8 +84,8 @@ final class ForwardingTests: XCTestCase {
         for _ in 0..<3 { _ = try curl(["-H", "host: backend", sidecar.url("/hello")]) }
         _ = try curl(["-H", "host: nowhere", sidecar.url("/hello")])
         let metrics = try sidecar.admin("/metrics")
-        XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="backend.default",code="200"} 3"#), metrics)
-        XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="",code="404"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="backend.default",upstream_cluster="test-cluster",code="200"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="",upstream_cluster="",code="404"} 1"#), metrics)
         for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {
             XCTAssertTrue(line.contains(#"cluster="test-cluster""#), "series without cluster label: \(line)")
         }

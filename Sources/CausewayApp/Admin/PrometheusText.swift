@@ -9,9 +9,9 @@ enum PrometheusText {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
-        family("causeway_requests_total", "counter", "Requests answered, by service (\"\" when no service matched) and status code.")
+        family("causeway_requests_total", "counter", "Requests answered, by service (\"\" when no service matched), the cluster that serves it, and status code.")
         for r in m.requests.sorted(by: { ($0.service, $0.status) < ($1.service, $1.status) }) {
-            out += "causeway_requests_total{\(c),service=\"\(escape(r.service))\",code=\"\(r.status)\"} \(r.count)\n"
+            out += "causeway_requests_total{\(c),service=\"\(escape(r.service))\",upstream_cluster=\"\(escape(r.upstreamCluster))\",code=\"\(r.status)\"} \(r.count)\n"
         }
         for counter in Counter.allCases {
             family(counter.name, counter.isGauge ? "gauge" : "counter", counter.help)

@@ -6,7 +6,7 @@
 ///
 ///     {"time":"2026-11-22T10:15:00.123Z","cluster":"payments","listener":"inbound",
 ///      "peer":"spiffe://mesh/ns/a/sa/b","method":"GET","authority":"payments:8443",
-///      "path":"/v1/x","status":200,"reason":null,"upstream":"10.0.0.7:8443",
+///      "path":"/v1/x","status":200,"reason":null,"upstream":"10.0.0.7:8443","upstream_cluster":"cluster2",
 ///      "request_bytes":0,"response_bytes":512,"duration_us":1834}
 ///
 /// followed by exactly one `\n`. Time is UTC with milliseconds; the duration is in whole
@@ -34,6 +34,8 @@ public enum AccessLogJSON {
         appendString(record.reason, to: &line)
         line.append(contentsOf: #","upstream":"#.utf8)
         appendString(record.upstream, to: &line)
+        line.append(contentsOf: #","upstream_cluster":"#.utf8)
+        appendString(record.upstreamCluster, to: &line)
         line.append(contentsOf: #","request_bytes":"#.utf8)
         LogDigits.appendDecimal(record.requestBytes, to: &line)
         line.append(contentsOf: #","response_bytes":"#.utf8)

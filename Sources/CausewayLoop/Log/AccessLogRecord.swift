@@ -21,6 +21,8 @@ public struct AccessLogRecord: Sendable {
     public var reason: String?
     /// The upstream endpoint used, as `ip:port`.
     public var upstream: String?
+    /// The cluster that served the request (`x-causeway-upstream-cluster`), if it was routed.
+    public var upstreamCluster: String?
     /// Request body bytes received from downstream.
     public var requestBytes: UInt64
     /// Response body bytes sent downstream.
