@@ -28,6 +28,7 @@ enum EndpointsJSON {
                         ("cluster", .string(m.cluster)),
                         ("service", .string(table.services[m.service].key.description)),
                         ("local", .bool(m.isLocal)),
+                        ("tier", .int(mesh.tier(of: m, in: s.index))),
                         ("weight", .int(m.weight)),
                         ("ready", .bool(!table.services[m.service].readyEndpoints.isEmpty)),
                     ])

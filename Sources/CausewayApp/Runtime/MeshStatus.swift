@@ -34,6 +34,9 @@ struct MeshStatus: Sendable {
     /// This gateway's published table.
     let exportsVersion: UInt64
     let exportedServices: Int
+    /// Remote clusters' failover order per clusterset service (its DestinationRule's
+    /// `failoverPriority`), by service index; absent: one remote tier.
+    var failoverPriority: [Int: [String]] = [:]
 
     static let empty = MeshStatus(links: [], notes: [], exportsVersion: 0, exportedServices: 0)
 
@@ -54,6 +57,17 @@ struct MeshStatus: Sendable {
         notes = mesh.notes
         exportsVersion = mesh.exports.version
         exportedServices = mesh.exports.services.count
+        for (index, rule) in (mesh.policies?.destinations ?? []).enumerated() {
+            if let rule, !rule.failoverPriority.isEmpty { failoverPriority[index] = rule.failoverPriority }
+        }
+    }
+
+    /// A clusterset member's failover tier: 0 for the local cluster, then the position in
+    /// `failoverPriority` (clusters it does not list last), or 1 for every remote cluster.
+    func tier(of member: ClustersetMember, in service: Int) -> Int {
+        if member.isLocal { return 0 }
+        guard let order = failoverPriority[service] else { return 1 }
+        return (order.firstIndex(of: member.cluster) ?? order.count) + 1
     }
 
     private static func link(_ link: LinkConfig, mesh: MeshState, now: UInt64, policy: ClusterMirror.LeasePolicy) -> Link {
