@@ -259,6 +259,10 @@ final class UpstreamConnection: H2Connection {
 
     /// Fails every stream (connect failure): each gets a proxy-made response.
     private func failAll(_ failure: ProxyFailure) {
+        // Out of the pool first: a failed stream may be retried at once, and must not land
+        // on this connection again.
+        state = .draining
+        pool.remove(self)
         let open = streams
         streams.removeAll()
         for (_, stream) in open { Relay.upstreamFailed(stream, failure, connection: self, pool: pool) }
