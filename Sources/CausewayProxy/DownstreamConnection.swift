@@ -322,6 +322,7 @@ final class DownstreamConnection: H2Connection {
     func drain() {
         guard lifecycle == .open, !isClosed else { return }
         lifecycle = .draining(since: worker.loop.now)
+        worker.publisher.finishFeeds(on: self)
         session.shutdownGracefully()
         if streams.isEmpty { closeAfterFlushing() } else { scheduleFlush() }
     }

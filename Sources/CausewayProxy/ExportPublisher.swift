@@ -1,4 +1,5 @@
 import CausewayHTTP
+import CausewayLoop
 import CausewayMesh
 
 /// publish: serves this gateway's export stream (`GET /causeway.dev/v1/exports` on the
@@ -26,6 +27,8 @@ final class ExportPublisher {
     /// The table the feeds were last brought to.
     private var published: ExportTable
     private var lastSent: UInt64 = 0
+    /// The heartbeat timer, armed while there are feeds.
+    private var heartbeat: TimerID?
 
     init(worker: Worker, table: ExportTable) {
         self.worker = worker
@@ -55,6 +58,7 @@ final class ExportPublisher {
             heartbeatMillis: Int(worker.settings.mirror.heartbeatNanos / 1_000_000), services: published.services))
         worker.metrics.increment(.exportFeedsTotal)
         if send(MirrorWire.encode(snapshot), to: feed) { replaceFeeds(feeds + [feed]) }
+        armHeartbeat()
     }
 
     /// A new routing snapshot: feeds get what changed in its export table, if anything.
@@ -66,11 +70,34 @@ final class ExportPublisher {
         broadcast(line)
     }
 
-    /// The worker's sweep: drops finished feeds; a heartbeat once per interval.
+    /// The worker's sweep: drops finished feeds.
     func sweep(now: UInt64) {
         prune()
-        guard !feeds.isEmpty, now &- lastSent >= worker.settings.mirror.heartbeatNanos else { return }
-        broadcast(MirrorWire.encode(.heartbeat(version: published.version)))
+    }
+
+    /// A heartbeat every `heartbeatNanos` while there are feeds (its own timer: the sweep's
+    /// second is too coarse for the intervals subscribers may be told).
+    private func armHeartbeat() {
+        guard heartbeat == nil, !feeds.isEmpty else { return }
+        heartbeat = worker.loop.schedule(after: worker.settings.mirror.heartbeatNanos) { [self] in
+            heartbeat = nil
+            prune()
+            guard !feeds.isEmpty else { return }
+            if worker.loop.now &- lastSent >= worker.settings.mirror.heartbeatNanos / 2 {
+                broadcast(MirrorWire.encode(.heartbeat(version: published.version)))
+            }
+            armHeartbeat()
+        }
+    }
+
+    /// Ends the feeds on `connection` (it is draining: they would hold it open until its
+    /// hard close).
+    func finishFeeds(on connection: DownstreamConnection) {
+        for feed in feeds where feed.connection === connection && feed.stream.state == .responding {
+            feed.stream.state = .done
+            connection.finishResponse(feed.body, trailers: nil)
+        }
+        prune()
     }
 
     /// Ends every feed cleanly (drain): a subscriber sees the stream end and reconnects,

@@ -197,7 +197,7 @@ extension Forwarder {
         // queued on a connection to a dead endpoint fails at once; the budget would let
         // only three of them through.
         if failure == .refusedStream || failure == .connectFailure, stream.transparentRetries < Self.transparentRetryLimit
-            && (stream.requestBytesForwarded == 0 || stream.replay != nil) {
+            && (stream.requestBytesReceived == 0 || stream.replay != nil) {
             prepare()
             attemptEnded(stream)
             stream.transparentRetries += 1
@@ -212,7 +212,8 @@ extension Forwarder {
         let policy = stream.rule?.retry ?? .standard
         guard stream.retries < policy.attempts,
               headers.withValue(of: ":method", { RetryRules.shouldRetry(failure, method: $0, policy: policy) }) == true,
-              stream.requestBytesForwarded == 0 || stream.replay != nil
+              // The body must be whole for a replay: kept, or none received yet.
+              stream.requestBytesReceived == 0 || stream.replay != nil
         else { return false }
         let load = (stream.heldBackend ?? backend).load
         if !stream.holdsRetry {
@@ -248,7 +249,9 @@ extension Forwarder {
     /// Where a retry goes: for a clusterset name, another cluster if one can take it; else
     /// the same service in the newest snapshot (its endpoints may have changed).
     private func nextBackend(_ stream: ProxyStream, after backend: BackendState, headers: HeaderBlock) -> BackendState {
-        if let clusterset = stream.clusterset?.clusterset,
+        // The clusterset as the newest snapshot has it (members' endpoints may have changed).
+        let current = stream.clusterset.flatMap { backendsByKey[$0.key] } ?? stream.clusterset
+        if let clusterset = current?.clusterset,
            let member = clusterset.pick(port: Route.authorityPort(headers), random: &random, avoiding: backend) {
             return member
         }

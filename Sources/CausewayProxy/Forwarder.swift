@@ -93,9 +93,12 @@ final class Forwarder {
                 members: members, failoverPriority: next[service.index].destination?.failoverPriority ?? [],
                 picker: backendsByKey[service.key]?.clusterset?.pickerState)
         }
+        // Splits keep their rotation across snapshots while a rule's weights stay the same.
+        var previousRoutes: [ServiceKey: RouteSet] = [:]
+        for (index, set) in routes.enumerated() where set != nil && index < backends.count { previousRoutes[backends[index].key] = set }
         routes = table.services.indices.map { index in
             guard policies.routes.indices.contains(index), let set = policies.routes[index] else { return nil }
-            return RouteSet(set, table: table, metrics: worker.metrics)
+            return RouteSet(set, table: table, metrics: worker.metrics, previous: previousRoutes[table.services[index].key])
         }
         backends = next
         backendsByKey = Dictionary(next.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })

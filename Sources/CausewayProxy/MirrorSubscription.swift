@@ -41,7 +41,8 @@ final class MirrorSubscription: RelayDownstream {
     unowned(unsafe) let worker: Worker
     private let sink: any MirrorEventSink
     private var lifecycle = Lifecycle.stopped
-    private var attempts = 0
+    /// Hands out attempt numbers (one sequence per worker).
+    private let nextAttempt: () -> Int
     private var failuresInARow = 0
     private var splitter = LineSplitter(maxLineBytes: maxLineBytes)
     /// When the current stream last delivered bytes (monotonic ns).
@@ -51,10 +52,11 @@ final class MirrorSubscription: RelayDownstream {
     private var watchdog: TimerID?
     private var random: SplitMix64
 
-    init(link: MeshComposer.Link, worker: Worker, sink: any MirrorEventSink) {
+    init(link: MeshComposer.Link, worker: Worker, sink: any MirrorEventSink, nextAttempt: @escaping () -> Int) {
         self.link = link
         self.worker = worker
         self.sink = sink
+        self.nextAttempt = nextAttempt
         self.random = SplitMix64(seed: worker.loop.now ^ UInt64(truncatingIfNeeded: link.cluster.hashValue))
     }
 
@@ -88,10 +90,15 @@ final class MirrorSubscription: RelayDownstream {
         do {
             try splitter.feed(bytes) { line in
                 let message = try MirrorWire.decode(line)
-                if case .snapshot(let snapshot) = message {
+                switch message {
+                case .snapshot(let snapshot):
                     heartbeatNanos = UInt64(snapshot.heartbeatMillis) * 1_000_000
-                    failuresInARow = 0
                     armWatchdog()
+                case .heartbeat:
+                    // The stream stayed up a heartbeat interval: reconnects start fast again.
+                    failuresInARow = 0
+                case .update:
+                    break
                 }
                 sink.mirrorReceived(cluster: link.cluster, message: message, attempt: attempt)
             }
@@ -130,20 +137,23 @@ final class MirrorSubscription: RelayDownstream {
         connect()
     }
 
-    /// Drops the current stream and opens a new one at once (the control thread found a
-    /// message that does not follow: a fresh snapshot resynchronises).
-    func resync() {
-        guard case .streaming(_, let stream) = lifecycle else { return }
-        Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
-        end(stream, reason: "resynchronising", backoff: false)
+    /// Drops stream `attempt` if it is still the current one and opens another after the
+    /// usual backoff (the control thread found a message that does not follow: a fresh
+    /// snapshot resynchronises; the backoff keeps a gateway that is always rejected from
+    /// turning this into a hot loop).
+    func resync(attempt: Int) {
+        guard case .streaming(let current, let stream) = lifecycle, current == attempt else { return }
+        end(stream, reason: "resynchronising")
     }
 
     /// Stops for good (link removed, shutdown).
     func stop() {
         switch lifecycle {
-        case .streaming(_, let stream):
+        case .streaming(let attempt, let stream):
             lifecycle = .stopped
             Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
+            // The mirror's lease starts running: nothing feeds it any more.
+            sink.mirrorStreamLost(cluster: link.cluster, reason: "subscription stopped", attempt: attempt)
         case .waiting(let timer):
             worker.loop.cancel(timer)
         case .stopped:
@@ -160,16 +170,18 @@ final class MirrorSubscription: RelayDownstream {
     }
 
     private func connect() {
-        attempts += 1
-        let attempt = attempts
+        let attempt = nextAttempt()
         guard !link.gateways.isEmpty else { return }
         let endpoint = link.gateways[(attempt - 1) % link.gateways.count]
         let stream = ProxyStream(downstream: self, downstreamID: Int32(truncatingIfNeeded: attempt), requestEnded: true,
                                  now: worker.loop.now)
         lifecycle = .streaming(attempt: attempt, stream: stream)
         splitter = LineSplitter(maxLineBytes: Self.maxLineBytes)
-        heartbeatNanos = 0
+        // Until the gateway announces its interval, our own bounds the wait for the snapshot
+        // (a gateway that accepts the stream and sends nothing is dropped like a silent one).
+        heartbeatNanos = worker.settings.mirror.heartbeatNanos
         lastHeard = worker.loop.now
+        armWatchdog()
         worker.metrics.increment(.mirrorStreamsStarted)
         var headers = HeaderBlock()
         headers.append(name: ":method", value: "GET")
@@ -183,6 +195,9 @@ final class MirrorSubscription: RelayDownstream {
     /// The current stream is over: report, then reconnect (after a backoff unless told not to).
     private func end(_ stream: ProxyStream, reason: String, backoff: Bool = true) {
         guard case .streaming(let attempt, _) = lifecycle else { return }
+        // Whatever ended it, the upstream stream goes too (idempotent): nothing may keep a
+        // reference to this subscription once it is stopped.
+        Relay.cancelUpstream(stream, errorCode: H2ErrorCode.cancel)
         stream.state = .done
         if let watchdog { worker.loop.cancel(watchdog) }
         watchdog = nil

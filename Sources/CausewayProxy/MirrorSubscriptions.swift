@@ -9,6 +9,10 @@ final class MirrorSubscriptions {
     unowned(unsafe) let worker: Worker
     private let sink: any MirrorEventSink
     private var byCluster: [String: MirrorSubscription] = [:]
+    /// Stream attempts of every subscription of this worker, numbered in one sequence: a
+    /// subscription that replaces another (its link changed) keeps counting up, so the
+    /// control thread never takes its streams for old ones.
+    private var attempts = 0
 
     init(worker: Worker, sink: any MirrorEventSink) {
         self.worker = worker
@@ -20,13 +24,17 @@ final class MirrorSubscriptions {
     func install(_ links: [MeshComposer.Link]) {
         var next: [String: MirrorSubscription] = [:]
         for link in links {
-            if let existing = byCluster.removeValue(forKey: link.cluster), existing.link == link {
-                next[link.cluster] = existing
-                continue
-            } else if let changed = byCluster.removeValue(forKey: link.cluster) {
-                changed.stop()
+            if let existing = byCluster.removeValue(forKey: link.cluster) {
+                if existing.link == link {
+                    next[link.cluster] = existing
+                    continue
+                }
+                existing.stop()
             }
-            let subscription = MirrorSubscription(link: link, worker: worker, sink: sink)
+            let subscription = MirrorSubscription(link: link, worker: worker, sink: sink, nextAttempt: { [unowned self] in
+                attempts += 1
+                return attempts
+            })
             next[link.cluster] = subscription
             subscription.start()
         }
@@ -34,9 +42,9 @@ final class MirrorSubscriptions {
         byCluster = next
     }
 
-    /// Reopens `cluster`'s stream for a fresh snapshot.
-    func resync(cluster: String) {
-        byCluster[cluster]?.resync()
+    /// Reopens `cluster`'s stream for a fresh snapshot, if `attempt` is still its current one.
+    func resync(cluster: String, attempt: Int) {
+        byCluster[cluster]?.resync(attempt: attempt)
     }
 
     /// Stops every subscription (shutdown).

@@ -52,6 +52,8 @@ final class ProxyStream {
     /// The routed backend (service state on this worker); nil until routed, and for
     /// requests answered without one.
     var backend: BackendState?
+    /// Request body bytes received from the client so far (all attempts).
+    var requestBytesReceived = 0
     /// Request body bytes handed to the upstream session so far.
     var requestBytesForwarded = 0
     /// What to answer if the upstream stream closes before its response started, when the

@@ -23,9 +23,24 @@ enum Relay {
     static func requestData(_ s: ProxyStream, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
         s.lastProgress = now
         s.access?.requestBytes &+= UInt64(bytes.count)
+        s.requestBytesReceived += bytes.count
         // Keep a bounded copy for a retry; past the bound, only an unsent body may be retried.
         if s.replay != nil {
-            if s.replay!.count + bytes.count <= Forwarder.replayLimit { s.replay!.append(contentsOf: bytes) } else { s.replay = nil }
+            if s.replay!.count + bytes.count <= Forwarder.replayLimit {
+                s.replay!.append(contentsOf: bytes)
+            } else {
+                s.replay = nil
+                if let timer = s.retryTimer {
+                    // A retry was waiting for its backoff, but the body it would replay is
+                    // no longer whole: it cannot be made.
+                    s.downstream.worker.loop.cancel(timer)
+                    s.retryTimer = nil
+                    s.downstream.worker.metrics.increment(.retryOverflows)
+                    s.downstream.returnRequestCredit(s, count: bytes.count)
+                    s.downstream.fail(s, .upstreamReset)
+                    return
+                }
+            }
         }
         // Forward while the upstream stream is open, even after the response ended: a
         // request body must not be cut short behind a clean END_STREAM.
@@ -212,7 +227,11 @@ enum Relay {
     static func releaseQueuedRequest(_ s: ProxyStream, from upstream: (any RelayUpstream)?) {
         guard let body = s.requestBody, body.bufferedBytes > 0 else { return }
         let dropped = upstream?.abandonRequestBody(body) ?? body.discard()
-        guard !s.downstream.isClosed else { return }
-        s.downstream.returnRequestCredit(s, count: dropped)
+        // Replayed bytes still queued were credited with the first attempt (they sit at the
+        // head of the queue): only the rest is owed.
+        let owed = dropped - min(dropped, s.creditToSkip)
+        s.creditToSkip = 0
+        guard !s.downstream.isClosed, owed > 0 else { return }
+        s.downstream.returnRequestCredit(s, count: owed)
     }
 }

@@ -10,11 +10,18 @@ final class RouteSet {
     /// `[route][rule]`.
     let rules: [[RuleState]]
 
-    init(_ routes: PolicyTable.Routes, table: ServiceTable, metrics: WorkerMetrics) {
+    /// `previous`: the same parent's routes in the snapshot before, whose splits carry over
+    /// where a rule is unchanged.
+    init(_ routes: PolicyTable.Routes, table: ServiceTable, metrics: WorkerMetrics, previous: RouteSet? = nil) {
         compiled = routes.compiled
         rules = routes.compiled.routes.enumerated().map { r, route in
             route.rules.enumerated().map { k, rule in
-                RuleState(route: route, rule: rule, services: routes.backends[r][k], metrics: metrics)
+                let state = RuleState(route: route, rule: rule, services: routes.backends[r][k], metrics: metrics)
+                if let previous, r < previous.rules.count, k < previous.rules[r].count {
+                    let old = previous.rules[r][k]
+                    if old.routeID == state.routeID && old.weights == state.weights { state.split = old.split }
+                }
+                return state
             }
         }
     }
@@ -47,12 +54,15 @@ final class RuleState {
     let counters: [ServiceCounters]
     /// Counted when the rule has no backend with weight.
     let noBackend: ServiceCounters
+    /// The configured weights (a split carries over only while they stay the same).
+    let weights: [Int]
 
     init(route: HTTPRoutePolicy, rule: RouteRule, services: [Int?], metrics: WorkerMetrics) {
         routeID = route.id
         timeouts = rule.timeouts
         retry = rule.retry ?? .standard
-        split = WeightedBackends(weights: rule.backends.map(\.weight))
+        weights = rule.backends.map(\.weight)
+        split = WeightedBackends(weights: weights)
         self.services = services
         counters = rule.backends.map { metrics.routeCounters(route: route.id, backend: $0.service.description) }
         noBackend = metrics.routeCounters(route: route.id, backend: "")

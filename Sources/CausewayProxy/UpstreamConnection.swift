@@ -57,7 +57,9 @@ final class UpstreamConnection: H2Connection {
         // weak reference would give the connection a side table, which puts every retain
         // of it on the runtime's slow path.
         connectTimer = worker.loop.schedule(after: connectTimeoutNanos) { [self] in
-            guard state == .connecting || state == .handshaking else { return }
+            // Also while draining: a connection told to take no more streams before it was
+            // established still owes its streams a connect timeout.
+            guard !established, !isClosed else { return }
             connectFailed(reason: "connect timed out")
         }
     }
@@ -85,7 +87,11 @@ final class UpstreamConnection: H2Connection {
 
     override func connected() {
         // TLS: the connect timer keeps running until the handshake completes.
-        if tls != nil { state = .handshaking } else { ready() }
+        if tls != nil {
+            if state == .connecting { state = .handshaking }
+        } else {
+            ready()
+        }
     }
 
     override func connectFailed(code: Int32) {
@@ -93,14 +99,20 @@ final class UpstreamConnection: H2Connection {
     }
 
     /// True once connected (and, over TLS, handshaken).
-    var isReady: Bool { state == .ready }
+    var isReady: Bool { established }
+    /// Set once connected (and handshaken): whatever the state, the connect is over.
+    private var established = false
 
     private func ready() {
-        state = .ready
+        established = true
+        // A connection drained before it was established stays draining.
+        if state != .draining { state = .ready }
         // Requests that waited for the connection are no longer pending.
         for (_, stream) in streams { worker.forwarder.releasePending(stream) }
         if let t = connectTimer { worker.loop.cancel(t) }
         connectTimer = nil
+        // Streams may all have left while it connected: idle (or drained) from now.
+        armIdleTimerIfIdle()
     }
 
     override func handshakeCompleted() -> Bool {

@@ -233,8 +233,8 @@ public final class Worker {
     }
 
     /// Reopens `cluster`'s export stream (the control thread could not apply a message).
-    func resyncMirror(cluster: String) {
-        subscriptions?.resync(cluster: cluster)
+    func resyncMirror(cluster: String, attempt: Int) {
+        subscriptions?.resync(cluster: cluster, attempt: attempt)
     }
 
     // MARK: Utilities

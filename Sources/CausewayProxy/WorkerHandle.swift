@@ -41,9 +41,10 @@ public final class WorkerHandle: Sendable {
         mailbox.post { loop in (loop.context as? Worker)?.install(snapshot) }
     }
 
-    /// Reopens `cluster`'s export stream, if this worker subscribes to it.
-    public func resyncMirror(cluster: String) {
-        mailbox.post { loop in (loop.context as? Worker)?.resyncMirror(cluster: cluster) }
+    /// Reopens `cluster`'s export stream `attempt`, if this worker subscribes to it and that
+    /// stream is still the current one.
+    public func resyncMirror(cluster: String, attempt: Int) {
+        mailbox.post { loop in (loop.context as? Worker)?.resyncMirror(cluster: cluster, attempt: attempt) }
     }
 
     /// Asks the worker what it would do with a request (`/route`); `reply` runs on the

@@ -40,14 +40,15 @@ final class ControlLoop: Sendable {
         }
     }
 
-    /// Runs a lease check at `deadline` (monotonic ns), replacing any earlier schedule; nil
-    /// cancels it.
-    func scheduleLeaseCheck(at deadline: UInt64?) {
+    /// Schedules the next lease check, replacing any earlier schedule. The deadline is read
+    /// from the server when this runs on the control loop, not when it was asked for:
+    /// requests come from several threads and may arrive out of order.
+    func scheduleLeaseCheck() {
         mailbox.post { loop in
             guard let context = loop.context as? ControlContext else { return }
             if let timer = context.leaseTimer { loop.cancel(timer) }
             context.leaseTimer = nil
-            guard let deadline else { return }
+            guard let deadline = context.server?.nextLeaseDeadline() else { return }
             // A millisecond late, so the lease has certainly changed when it runs.
             context.leaseTimer = loop.schedule(at: deadline &+ 1_000_000) {
                 context.leaseTimer = nil

@@ -188,15 +188,15 @@ public final class ProxyServer: Sendable {
     /// Applies `change` to the mesh state and installs the resulting snapshot everywhere.
     private func rebuild(_ change: (inout MeshState) -> Void = { _ in }) {
         let now = ControlLoop.now()
-        let (snapshot, notes, status, leaseChange) = mesh.withLock { m in
+        let (snapshot, notes, status) = mesh.withLock { m in
             change(&m)
             let (snapshot, notes) = m.snapshot(now: now)
-            return (snapshot, notes, Self.status(of: m, now: now), m.nextLeaseChange(after: now))
+            return (snapshot, notes, Self.status(of: m, now: now))
         }
         for note in notes { Self.log(note) }
         for w in workers { w.install(snapshot) }
         admin.update(services: snapshot.services, status: status)
-        control.scheduleLeaseCheck(at: leaseChange)
+        control.scheduleLeaseCheck()
     }
 
     // MARK: Mirror events (on the control loop)
@@ -212,7 +212,7 @@ public final class ProxyServer: Sendable {
             rebuild()
         case .rejected(let reason):
             Self.log("mirror of \(cluster): \(reason); resynchronising from a fresh snapshot")
-            workers.first?.resyncMirror(cluster: cluster)
+            workers.first?.resyncMirror(cluster: cluster, attempt: attempt)
             rebuild()
         }
     }
@@ -225,6 +225,12 @@ public final class ProxyServer: Sendable {
         } else {
             refreshStatus()
         }
+    }
+
+    /// When a mirror's lease changes next (monotonic ns), if one will.
+    func nextLeaseDeadline() -> UInt64? {
+        let now = ControlLoop.now()
+        return mesh.withLock { $0.nextLeaseChange(after: now) }
     }
 
     /// A mirror's lease may have changed (stale, expired): rebuild.
