@@ -107,6 +107,41 @@ final class MirroringTests: XCTestCase {
         XCTAssertEqual(try mesh.get(from: "cluster1", host: "webapp-cluster2").body, "cluster2\n")
     }
 
+    func testAChangedLinkReplacesItsSubscriptionWithoutLeavingTheOldOne() throws {
+        try start()
+        let gw2 = mesh.clusters["cluster2"]!.gatewayPort
+        let subscribers = { () throws -> String in
+            let metrics = try runCommand("curl", ["-sS", "http://127.0.0.1:\(self.mesh.clusters["cluster2"]!.adminPort)/metrics"]).stdoutText
+            return metrics.split(separator: "\n").first { $0.hasPrefix(#"causeway_export_subscribers_active{cluster="cluster2"}"#) }
+                .map { String($0.split(separator: " ").last ?? "") } ?? ""
+        }
+        XCTAssertEqual(try subscribers(), "2")
+        // cluster1's Link to cluster2 gains a gateway address (nothing listens there): the
+        // subscription is replaced, and the old one must not keep its stream.
+        let config = mesh.clusters["cluster1"]!.configPath
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        let changed = text.replacingOccurrences(of: "gateways: [ \"127.0.0.1:\(gw2)\" ]",
+                                                with: "gateways: [ \"127.0.0.1:\(gw2)\", \"127.0.0.2:\(gw2)\" ]")
+        XCTAssertNotEqual(changed, text)
+        try changed.write(toFile: config + ".tmp", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(config + ".tmp", config), 0)
+        let reloaded = try mesh.waitFor(5) {
+            (try mesh.link("cluster1", "cluster2")?["gateways"] as? Int) == 2
+        }
+        XCTAssertNotNil(reloaded, mesh.logs)
+        // The new subscription reaches the live address (after at most one refused attempt)
+        // and resynchronises; cluster2 then serves exactly one stream per linked cluster.
+        let settled = try mesh.waitFor(10) {
+            try subscribers() == "2" && (mesh.link("cluster1", "cluster2")?["resyncs"] as? Int ?? 0) >= 1
+                && mesh.link("cluster1", "cluster2")?["stream"] as? String == "live"
+        }
+        let count = (try? subscribers()) ?? "?"
+        XCTAssertNotNil(settled, "subscribers \(count)\n" + mesh.logs)
+        usleep(1_500_000)
+        XCTAssertEqual(try subscribers(), "2", "an old subscription kept its stream")
+        XCTAssertEqual(try mesh.get(from: "cluster1", host: "webapp-cluster2").body, "cluster2\n")
+    }
+
     func testExportStreamIsReadableWithCurlByPeersOfTheTrustDomainOnly() throws {
         try start()
         let gateway = "https://127.0.0.1:\(mesh.clusters["cluster2"]!.gatewayPort)/causeway.dev/v1/exports"
