@@ -224,12 +224,15 @@ final class DownstreamConnection: H2Connection {
         stream.state = endStream ? .done : .responding
         stream.countResponse(status: status)
         stream.access?.status = status
-        if endStream {
-            session.submitResponse(streamID: stream.downstreamID, headers, edit: stream.responseEdit, body: nil)
+        // The sidecar names the cluster that served the response (the edit is built once per
+        // backend and snapshot; read here, where it is used, rather than copied per request).
+        let named = role == .sidecar && worker.settings.upstreamClusterHeader
+        let body: H2OutboundBody? = endStream ? nil : H2OutboundBody()
+        stream.responseBody = body
+        if named, let backend = stream.backend {
+            session.submitResponse(streamID: stream.downstreamID, headers, edit: backend.upstreamClusterEdit, body: body)
         } else {
-            let body = H2OutboundBody()
-            stream.responseBody = body
-            session.submitResponse(streamID: stream.downstreamID, headers, edit: stream.responseEdit, body: body)
+            session.submitResponse(streamID: stream.downstreamID, headers, body: body)
         }
         scheduleFlush()
     }

@@ -212,7 +212,6 @@ final class Forwarder {
         // Edits follow the backend (a retry may move to another cluster of a clusterset).
         stream.requestEdit = Route.edit(for: backend, role: stream.downstream.role,
                                         forwardedClientCert: stream.downstream.forwardedClientCert, headers: headers)
-        if stream.downstream.role == .sidecar && worker.settings.upstreamClusterHeader { stream.responseEdit = backend.upstreamClusterEdit }
         guard let host = backend.pickHost(avoiding: avoiding, random: &random) else {
             stream.downstream.fail(stream, .noHealthyUpstream)
             return

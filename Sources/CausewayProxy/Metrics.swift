@@ -26,13 +26,17 @@ public struct DurationHistogram: Sendable {
 
     public init() {}
 
+    /// `bounds` in nanoseconds: the per-request path compares integers.
+    private static let boundNanos: [UInt64] = bounds.map { UInt64(($0 * 1e9).rounded()) }
+
     mutating func observe(nanos: UInt64) {
         count &+= 1
         sumNanos &+= nanos
-        let seconds = Double(nanos) / 1e9
-        for (i, bound) in Self.bounds.enumerated() where seconds <= bound {
-            buckets[i] &+= 1
-            return
+        Self.boundNanos.withUnsafeBufferPointer { bounds in
+            for i in 0..<bounds.count where nanos <= bounds[i] {
+                buckets[i] &+= 1
+                return
+            }
         }
     }
 

@@ -69,9 +69,6 @@ final class ProxyStream {
     var resetForUpstream = false
     /// Access log fields; nil unless the listener logs requests.
     var access: AccessLogFields?
-    /// How the response head changes on the way downstream (the sidecar names the cluster
-    /// that served it in `x-causeway-upstream-cluster`).
-    var responseEdit = HeaderEdit.none
     /// The routing rule this request matched (its timeouts, retries and metrics); nil when
     /// its service has no HTTPRoute.
     var rule: RuleState?

@@ -79,6 +79,22 @@ final class H2SessionTests: XCTestCase {
         XCTAssertTrue(p.clientEvents.contains { if case .streamClosed(id, 0) = $0 { return true } else { return false } })
     }
 
+    /// A response edit that replaces one field (the sidecar's `x-causeway-upstream-cluster`)
+    /// drops every field of that name the upstream sent and adds its own, last.
+    func testAReplacingResponseEditReplacesEveryFieldOfItsName() throws {
+        var p = Pair()
+        let id = p.client.submitRequest(HeaderBlock([(":method", "GET"), (":scheme", "http"), (":authority", "w"), (":path", "/")]), body: nil)
+        try p.pump()
+        let head = HeaderBlock([(":status", "200"), ("x-causeway-upstream-cluster", "forged"), ("server", "s"),
+                                ("x-causeway-upstream-cluster", "again"), ("x-causeway-upstream-clusterx", "kept")])
+        let edit = HeaderEdit(replacing: ("x-causeway-upstream-cluster", Array("cluster2".utf8)))
+        XCTAssertEqual(p.server.submitResponse(streamID: id, head, edit: edit, body: nil), 0)
+        try p.pump()
+        let block = p.clientEvents.compactMap { e -> HeaderBlock? in if case .headers(id, let b, _) = e { return b } else { return nil } }.first
+        let fields = (0..<(block?.count ?? 0)).map { "\(block!.name(at: $0))=\(block!.value(at: $0))" }
+        XCTAssertEqual(fields, [":status=200", "server=s", "x-causeway-upstream-clusterx=kept", "x-causeway-upstream-cluster=cluster2"])
+    }
+
     /// With automatic window updates off, a receiver that never consumes stops the sender
     /// at the stream window: this is the proxy's backpressure.
     func testUnconsumedDataStopsTheSenderAtTheWindow() throws {
