@@ -80,10 +80,12 @@ public enum ConfigLoader {
             assert(!log.isEmpty, "a rejected config must have reported a problem")
             throw ConfigErrors(problems: log.sorted())
         }
-        return LoadedConfig(
+        var loaded = LoadedConfig(
             proxy: proxy, services: services.table, files: session.filesRead.map(\.absolute),
             folders: session.foldersRead.map(\.absolute), links: links.links,
             exports: services.exports, policies: policies.policies, routeParentRefs: policies.routeParentRefs)
+        loaded.fingerprint = FilesFingerprint(loaded)
+        return loaded
     }
 }
 

@@ -164,4 +164,7 @@ public struct LoadedConfig: Sendable {
     /// Each route's `parentRefs` as written (with the ports they name), by route id, for
     /// `/config`; routing uses `policies.routes[i].parents`.
     let routeParentRefs: [String: [RouteParentRef]]
+    /// The files as they were when this configuration was read (sizes, modification
+    /// times): the file watcher compares it once its watches are in place.
+    var fingerprint: FilesFingerprint?
 }

@@ -8,7 +8,9 @@ public final class ConfigWatcher: Sendable {
     private let mailbox: Mailbox
     private let join: @Sendable () -> Void
 
-    /// Starts watching `reloader.current`'s files.
+    /// Starts watching `reloader.current`'s files. A file that changed between the load of
+    /// the configuration in force and the moment the watches are in place (nothing saw it)
+    /// causes one reload then.
     /// - Parameter log: diagnostics (a directory that cannot be watched, inotify missing).
     public static func start(reloader: Reloader, log: @escaping @Sendable (String) -> Void) throws(SystemError) -> ConfigWatcher {
         let (mailbox, join) = try LoopThread.start(name: "causeway-watch") { loop in
@@ -16,6 +18,9 @@ public final class ConfigWatcher: Sendable {
                 let state = try WatchLoopState(loop: loop, reloader: reloader, log: log)
                 loop.context = state
                 state.refresh()
+                if let loaded = reloader.current.fingerprint, FilesFingerprint(reloader.current) != loaded {
+                    state.changedBeforeWatching()
+                }
             } catch {
                 log("causeway: file watching unavailable (\(error)); SIGHUP still reloads")
                 loop.stop()
@@ -64,6 +69,11 @@ private final class WatchLoopState {
     private func changed(_ change: FileWatcher.Change) {
         reloader.reload(.files(change))
         refresh()
+    }
+
+    /// Files changed before the watches were in place: reload once, as for a burst.
+    func changedBeforeWatching() {
+        changed(FileWatcher.Change(paths: [], overflow: true))
     }
 
     /// Watches the `WatchSet` of the configuration in force (nothing when `spec.watch` is false).
