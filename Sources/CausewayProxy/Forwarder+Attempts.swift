@@ -187,7 +187,11 @@ extension Forwarder {
     ///
     /// `prepare` runs once the retry is certain, before it is scheduled: a response being
     /// retried is abandoned there (until then it may still be relayed).
-    func retry(_ stream: ProxyStream, after failure: AttemptFailure, avoiding pool: UpstreamPool?, prepare: () -> Void = {}) -> Bool {
+    ///
+    /// `transparent`: replay outside the policy and budget (the caller knows the request is
+    /// safe to send again and the failure says nothing about load: its connection died).
+    func retry(_ stream: ProxyStream, after failure: AttemptFailure, avoiding pool: UpstreamPool?, transparent: Bool = false,
+               prepare: () -> Void = {}) -> Bool {
         guard stream.state == .routing || stream.state == .awaitingResponse, !stream.downstream.isClosed,
               let backend = stream.backend, let headers = stream.requestHeaders else { return false }
         // A refused stream (GOAWAY, REFUSED_STREAM: a draining or restarting upstream) or a
@@ -196,7 +200,7 @@ extension Forwarder {
         // budget, like Envoy's transparent retries, a few times at most. Every request
         // queued on a connection to a dead endpoint fails at once; the budget would let
         // only three of them through.
-        if failure == .refusedStream || failure == .connectFailure, stream.transparentRetries < Self.transparentRetryLimit
+        if transparent || failure == .refusedStream || failure == .connectFailure, stream.transparentRetries < Self.transparentRetryLimit
             && (stream.requestBytesReceived == 0 || stream.replay != nil) {
             prepare()
             attemptEnded(stream)

@@ -153,7 +153,9 @@ enum Relay {
     }
 
     /// The upstream stream closed: normally, or by reset, GOAWAY or connection loss.
-    static func upstreamClosed(_ s: ProxyStream, errorCode: UInt32, pool: UpstreamPool) {
+    /// `connectionLost`: the whole connection went away (the endpoint died or dropped it),
+    /// not a reset of this stream.
+    static func upstreamClosed(_ s: ProxyStream, errorCode: UInt32, pool: UpstreamPool, connectionLost: Bool = false) {
         s.upstream = nil
         // Request bytes buffered for the upstream will never be framed: return them.
         releaseQueuedRequest(s, from: nil)
@@ -170,7 +172,10 @@ enum Relay {
             // Refused (GOAWAY / REFUSED_STREAM): never processed, the endpoint is not at fault.
             let refused = errorCode == H2ErrorCode.refusedStream
             if !refused { forwarder.record(s, .localOriginFailure) }
-            if forwarder.retry(s, after: refused ? .refusedStream : .resetBeforeResponse, avoiding: pool) { return }
+            // An idempotent request on a connection that died is replayed like one that never
+            // reached it: every request in flight there fails at once when an endpoint dies.
+            let lost = connectionLost && (s.requestHeaders?.withValue(of: ":method") { RetryRules.isIdempotent(method: $0) } ?? false)
+            if forwarder.retry(s, after: refused ? .refusedStream : .resetBeforeResponse, avoiding: pool, transparent: lost) { return }
             s.downstream.fail(s, refused ? .upstreamRefused : .upstreamReset)
         case .responding:
             if errorCode == 0 && s.responseEnded { return }

@@ -299,6 +299,8 @@ final class UpstreamConnection: H2Connection {
         pool.remove(self)
         let open = streams
         streams.removeAll()
-        for (_, stream) in open { Relay.upstreamClosed(stream, errorCode: H2ErrorCode.internalError, pool: pool) }
+        for (_, stream) in open {
+            Relay.upstreamClosed(stream, errorCode: H2ErrorCode.internalError, pool: pool, connectionLost: true)
+        }
     }
 }

@@ -296,6 +296,41 @@ final class PolicyTrafficTests: XCTestCase {
     /// A request matching no rule gets `404 no-route`; a header match and a path prefix go to
     /// the canary; a backendRef to an unknown Service gives `503 no-healthy-upstream` and is
     /// reported in the log and shown in `/config`.
+    /// An endpoint that dies with requests in flight: every idempotent one is replayed on
+    /// the other endpoint (not only the three the retry budget would allow), 0 failed.
+    func testRequestsInFlightOnADyingEndpointAreAllReplayed() throws {
+        let dir = try TempDir()
+        try dir.write("www-fast/id", "fast\n")
+        let fast = try NghttpdBackend(docroot: dir.path("www-fast"))
+        defer { fast.stop() }
+        let (slow, slowPort) = try startPeer(["--delay", "3", "--body", "slow\n"])
+        defer { slow.stop() }
+        try dir.write("mesh/slices.yaml", [
+            slice("webapp", port: slowPort, sliceName: "webapp-slow"), slice("webapp", port: fast.port, sliceName: "webapp-fast"),
+        ].joined(separator: "---\n") + """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: { name: webapp }
+        spec:
+          host: webapp.default
+          trafficPolicy:
+            loadBalancer: { simple: ROUND_ROBIN }
+
+        """)
+        let sidecar = try meshSidecar(dir, workers: 1)
+        defer { sidecar.stop() }
+        // 20 requests at once on one connection: about half wait on the slow endpoint.
+        let load = try TestProcess("h2load", executable: "h2load", arguments: [
+            "-n", "20", "-c", "1", "-m", "20", "-t", "1", "-H", ":authority: webapp", sidecar.url("/id"),
+        ])
+        try waitFor(seconds: 5, slow) { self.requestCount(slow) >= 5 }
+        slow.stop()  // its connections close with the requests unanswered
+        load.process.waitUntilExit()
+        XCTAssertTrue(load.log.contains("20 succeeded, 0 failed, 0 errored"), load.log + sidecar.process.log)
+        XCTAssertTrue(load.log.contains("20 2xx"), load.log)
+    }
+
     func testMatchesRouteToCanaryAndUnknownBackendsAnswer503() throws {
         let dir = try TempDir()
         let (webapp, canary) = try twoBackends(dir)

@@ -65,6 +65,11 @@ public enum RetryRules {
     /// `.resetBeforeResponse` and `.timeout` always; `.status(code)` when `code` is in
     /// `policy.codes` and (`!policy.idempotentOnly` or the method is GET, HEAD, OPTIONS, PUT
     /// or DELETE).
+    /// True for GET, HEAD, OPTIONS, PUT and DELETE: methods a client may send twice.
+    public static func isIdempotent(method: UnsafeRawBufferPointer) -> Bool {
+        PolicyBytes.isIdempotentMethod(method)
+    }
+
     public static func shouldRetry(_ failure: AttemptFailure, method: UnsafeRawBufferPointer, policy: RetryPolicy) -> Bool {
         switch failure {
         case .connectFailure, .refusedStream, .resetBeforeResponse, .timeout:
