@@ -213,7 +213,9 @@ public final class FileWatcher: LoopHandler {
         }
     }
 
-    private func handle(wd: Int32, mask: UInt32, name: String) {
+    /// One decoded inotify event. Internal so a test can hand it the kernel's overflow event
+    /// on machines whose queue is too long to overflow in a test.
+    func handle(wd: Int32, mask: UInt32, name: String) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             pendingOverflow = true
             noteEvent()

@@ -29,7 +29,7 @@ public struct DurationHistogram: Sendable {
     /// `bounds` in nanoseconds: the per-request path compares integers.
     private static let boundNanos: [UInt64] = bounds.map { UInt64(($0 * 1e9).rounded()) }
 
-    mutating func observe(nanos: UInt64) {
+    public mutating func observe(nanos: UInt64) {
         count &+= 1
         sumNanos &+= nanos
         Self.boundNanos.withUnsafeBufferPointer { bounds in
@@ -38,6 +38,21 @@ public struct DurationHistogram: Sendable {
                 return
             }
         }
+    }
+
+    /// The Prometheus series of this histogram named `name` with `labels` (without braces):
+    /// cumulative buckets, `+Inf`, sum in seconds, count.
+    public func render(_ name: String, labels: String) -> String {
+        var out = ""
+        var cumulative: UInt64 = 0
+        for (i, bound) in Self.bounds.enumerated() {
+            cumulative += buckets[i]
+            out += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+        }
+        out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(count)\n"
+        out += "\(name)_sum{\(labels)} \(Double(sumNanos) / 1e9)\n"
+        out += "\(name)_count{\(labels)} \(count)\n"
+        return out
     }
 
     public mutating func add(_ other: DurationHistogram) {

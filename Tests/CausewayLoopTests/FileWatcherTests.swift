@@ -218,16 +218,20 @@ final class FileWatcherTests: XCTestCase {
 
     func testAQueueOverflowReportsThatAnythingMayHaveChanged() throws {
         let limitText = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)) ?? ""
-        guard let limit = Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)), limit <= 100_000 else {
-            throw XCTSkip("max_queued_events is \(limitText); too many events to overflow it quickly")
-        }
         try mkdir("slices")
         let watcher = try makeWatcher()
         watcher.watch(files: [], folders: [path("slices")])
-        // Alternating names: the kernel merges identical consecutive events.
-        for i in 0..<(limit + 100) {
-            let fd = open(path("slices/\(i % 2).txt"), O_WRONLY | O_CREAT, 0o644)
-            close(fd)
+        if let limit = Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)), limit <= 100_000 {
+            // Overflow the kernel's queue for real. Alternating names: the kernel merges
+            // identical consecutive events.
+            for i in 0..<(limit + 100) {
+                let fd = open(path("slices/\(i % 2).txt"), O_WRONLY | O_CREAT, 0o644)
+                close(fd)
+            }
+        } else {
+            // A queue too long to fill quickly (a tuned machine): the event the kernel would
+            // send, handed to the same decoder.
+            watcher.handle(wd: -1, mask: UInt32(IN_Q_OVERFLOW), name: "")
         }
         pump(untilChanges: 1)
         XCTAssertEqual(changes.first?.overflow, true)

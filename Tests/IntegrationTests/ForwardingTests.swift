@@ -86,6 +86,8 @@ final class ForwardingTests: XCTestCase {
         let metrics = try sidecar.admin("/metrics")
         XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="backend.default",upstream_cluster="test-cluster",code="200"} 3"#), metrics)
         XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="",upstream_cluster="",code="404"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_request_duration_seconds_count{cluster="test-cluster",service="backend.default"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains(#"causeway_request_duration_seconds_bucket{cluster="test-cluster",service="backend.default",le="+Inf"} 3"#), metrics)
         for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {
             XCTAssertTrue(line.contains(#"cluster="test-cluster""#), "series without cluster label: \(line)")
         }

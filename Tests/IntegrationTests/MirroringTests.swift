@@ -142,6 +142,34 @@ final class MirroringTests: XCTestCase {
         XCTAssertEqual(try mesh.get(from: "cluster1", host: "webapp-cluster2").body, "cluster2\n")
     }
 
+    /// A peer of the mesh that opens 100 export streams and never reads them (zero window):
+    /// what it costs the gateway is bounded, and the other clusters' streams and requests
+    /// go on.
+    func testExportStreamsThatAreNeverReadCostLittleAndStopNobody() throws {
+        try start()
+        let c2 = mesh.clusters["cluster2"]!
+        let gateway = mesh.processes["cluster2"]!
+        let rssBefore = gateway.residentBytes() ?? 0
+        let layout = mesh.layout
+        let hog = try PythonPeer.start("zero_window_client.py", [
+            "--port", String(c2.gatewayPort), "--authority", "cluster2", "--path", "/causeway.dev/v1/exports",
+            "--streams", "100", "--hold", "4", "--ready-timeout", "5",
+            "--tls-ca", layout.rootCertificatePath, "--tls-cert", layout.chainPath(cluster: "cluster3", name: "gateway"),
+            "--tls-key", layout.keyPath(cluster: "cluster3", name: "gateway"),
+        ])
+        defer { hog.stop() }
+        let ready = try PythonPeer.wait(for: hog, timeout: 10) { $0.bool("ready") }
+        XCTAssertEqual(ready.int("headers"), 100, "every feed was answered")
+        // Heartbeats keep queueing for the unread feeds (500 ms) while this runs.
+        for _ in 0..<6 {
+            XCTAssertEqual(try mesh.get(from: "cluster1", host: "webapp-cluster2").body, "cluster2\n")
+            usleep(400_000)
+        }
+        XCTAssertEqual(try mesh.link("cluster1", "cluster2")?["stream"] as? String, "live", mesh.logs)
+        let rssDuring = gateway.residentBytes() ?? 0
+        XCTAssertLessThan(rssDuring - rssBefore, 32 << 20, "100 unread feeds cost \(rssDuring - rssBefore) bytes")
+    }
+
     func testExportStreamIsReadableWithCurlByPeersOfTheTrustDomainOnly() throws {
         try start()
         let gateway = "https://127.0.0.1:\(mesh.clusters["cluster2"]!.gatewayPort)/causeway.dev/v1/exports"

@@ -35,15 +35,7 @@ enum PrometheusText {
         }
         family("causeway_request_duration_seconds", "histogram", "Time from a request's headers to the end of its stream, per service.")
         for (service, h) in m.durations.sorted(by: { $0.key < $1.key }) {
-            let labels = "\(c),service=\"\(escape(service))\""
-            var cumulative: UInt64 = 0
-            for (i, bound) in DurationHistogram.bounds.enumerated() {
-                cumulative += h.buckets[i]
-                out += "causeway_request_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
-            }
-            out += "causeway_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
-            out += "causeway_request_duration_seconds_sum{\(labels)} \(Double(h.sumNanos) / 1e9)\n"
-            out += "causeway_request_duration_seconds_count{\(labels)} \(h.count)\n"
+            out += h.render("causeway_request_duration_seconds", labels: "\(c),service=\"\(escape(service))\"")
         }
         family("causeway_certificate_expiry_timestamp_seconds", "gauge",
                "When each certificate file in use expires (notAfter, Unix time): the leaf of the certificate chain, the first root to expire in the trust bundle.")

@@ -127,7 +127,7 @@ struct MeshState {
 /// One link's probe record.
 struct ProbeStats: Sendable {
     /// Durations of successful probes.
-    var latency = LatencyHistogram()
+    var latency = DurationHistogram()
     /// Probes that failed.
     var failures: UInt64 = 0
 }

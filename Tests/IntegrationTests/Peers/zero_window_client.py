@@ -8,6 +8,7 @@ HEADERS arrived (or after --ready-timeout), then holds the streams for --hold se
 "data_bytes", "goaway_code"}."""
 import argparse
 import socket
+import ssl
 import time
 
 import h2.config
@@ -26,9 +27,21 @@ def main():
     p.add_argument("--streams", type=int, default=40)
     p.add_argument("--ready-timeout", type=float, default=5.0)
     p.add_argument("--hold", type=float, default=20.0)
+    p.add_argument("--tls-ca")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     a = p.parse_args()
     start = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    scheme = "http"
+    if a.tls_ca:  # mTLS, as a gateway listener requires
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(a.tls_ca)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        ctx.set_alpn_protocols(["h2"])
+        sock = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+        scheme = "https"
     conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
     conn.local_settings = h2.settings.Settings(client=True, initial_values={
         h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0,
@@ -38,7 +51,7 @@ def main():
     streams = []
     for _ in range(a.streams):
         sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", a.authority), (":path", a.path)], end_stream=True)
+        conn.send_headers(sid, [(":method", "GET"), (":scheme", scheme), (":authority", a.authority), (":path", a.path)], end_stream=True)
         streams.append(sid)
     sock.sendall(conn.data_to_send())
     state = {"headers": 0, "resets": 0, "data_bytes": 0, "goaway_code": None, "eof": False}
