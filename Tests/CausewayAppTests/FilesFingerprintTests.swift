@@ -18,4 +18,19 @@ struct FilesFingerprintTests {
             #expect(FilesFingerprint(config) != withB, "a changed file")
         }
     }
+
+    @Test("a reload's read agrees with the files before it unless a file it read changed meanwhile")
+    func agreement() throws {
+        try withTree(["causeway.yaml": proxyYAML("  resources: [ mesh/ ]\n"), "mesh/a.yaml": ""]) { tree in
+            let config = try tree.load().get()
+            let before = FilesFingerprint(config)
+            // A file added to the folder (the change being handled) does not count.
+            try tree.write("mesh/b.yaml", "")
+            let withB = try tree.load().get()
+            #expect(before.agrees(with: try #require(withB.fingerprint)))
+            // A file rewritten while it was read does.
+            try tree.write("mesh/a.yaml", "# written in place, longer now\n")
+            #expect(!before.agrees(with: FilesFingerprint(withB)))
+        }
+    }
 }

@@ -19,9 +19,22 @@ struct FilesFingerprint: Equatable, Sendable {
         for file in config.files { note(file) }
         for folder in config.folders {
             let names = (try? manager.contentsOfDirectory(atPath: folder)) ?? []
-            entries[folder] = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().joined(separator: "/")
+            entries[Self.listing + folder] = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().joined(separator: "/")
             for name in names where name.hasSuffix(".yaml") || name.hasSuffix(".yml") { note(folder + "/" + name) }
         }
         self.entries = entries
+    }
+
+    /// Prefix of a folder's listing entry (the files are keyed by their paths).
+    private static let listing = "listing:"
+
+    /// True when every file both fingerprints cover looks the same in both. Files only one
+    /// of them covers (added to or dropped from the configuration) and folder listings do
+    /// not count: they changed before the read, and their event is the one being handled.
+    func agrees(with other: FilesFingerprint) -> Bool {
+        for (path, entry) in entries where !path.hasPrefix(Self.listing) {
+            if let theirs = other.entries[path], theirs != entry { return false }
+        }
+        return true
     }
 }

@@ -8,6 +8,10 @@ public struct ReloadOutcome: Sendable {
         case applied
         /// Refused; the configuration running before stays in force.
         case rejected
+        /// Not applied because a file changed while it was being read (an editor writing in
+        /// place): the running configuration stays, and the write's own change event
+        /// reloads once the files settle.
+        case deferred
     }
 
     public let status: Status

@@ -62,7 +62,18 @@ public final class Reloader: Sendable {
         serial.withLock { _ in
             let outcome: ReloadOutcome
             do {
+                // The files as they are before reading them: a file written in place while it
+                // is read (truncated, then filled) can parse as valid but incomplete, and
+                // installing that would drop its services until the next reload.
+                let before = FilesFingerprint(state.withLock { $0.current })
                 let next = try ConfigLoader.load(path: path)
+                if case .files = trigger, let after = next.fingerprint, !before.agrees(with: after) {
+                    log("causeway: files changed while they were read (\(trigger.text)); keeping the running configuration until the writes settle", false)
+                    let outcome = ReloadOutcome(status: .deferred, time: Date(), trigger: trigger.text, problems: [], notes: [])
+                    state.withLock { $0.last = outcome }
+                    server.update(lastReload: outcome)
+                    return outcome
+                }
                 let notes = try server.reload(next)
                 outcome = ReloadOutcome(status: .applied, time: Date(), trigger: trigger.text, problems: [], notes: notes)
                 state.withLock { $0.current = next }
