@@ -20,6 +20,7 @@ final class TestProcess {
         process.standardError = handle
         if let directory { process.currentDirectoryURL = directory }
         try process.run()
+        TestWatchdog.register(self)
     }
 
     /// The child's pid.
@@ -27,6 +28,22 @@ final class TestProcess {
 
     /// Everything the child printed so far.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// The last `lines` lines of the child's log.
+    func logTail(lines: Int) -> String {
+        log.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// Waits for the child to exit on its own; after `timeout` it is killed and an error
+    /// names it (a hung child fails its test instead of hanging the suite).
+    func waitForExit(timeout: TimeInterval = 120) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard process.isRunning else { process.waitUntilExit(); return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        throw HarnessError("\(name) did not exit within \(Int(timeout)) s; killed. Log tail:\n\(logTail(lines: 20))")
+    }
 
     /// SIGTERM, then SIGKILL if it lingers.
     func stop() {
@@ -38,7 +55,10 @@ final class TestProcess {
         process.waitUntilExit()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        TestWatchdog.unregister(self)
+    }
 
     /// Resident set size in bytes, from /proc.
     func residentBytes() -> Int? { Self.residentBytes(pid: pid) }
