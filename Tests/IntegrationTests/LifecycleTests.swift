@@ -26,11 +26,11 @@ final class LifecycleTests: XCTestCase {
         usleep(200_000)
         XCTAssertFalse(Ports.isListening(sidecar.port), "a draining proxy must stop accepting")
         try download.waitForExit()
-        XCTAssertEqual(download.process.terminationStatus, 0, download.log)
+        XCTAssertEqual(download.exitStatus, 0, download.log)
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 2, "the download should have been slow enough to straddle SIGTERM")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir.path("out.bin"))), original)
         try sidecar.process.waitForExit(timeout: 60)
-        XCTAssertEqual(sidecar.process.process.terminationStatus, 0, sidecar.process.log)
+        XCTAssertEqual(sidecar.process.exitStatus, 0, sidecar.process.log)
         XCTAssertTrue(sidecar.process.log.contains("draining"), sidecar.process.log)
     }
 
