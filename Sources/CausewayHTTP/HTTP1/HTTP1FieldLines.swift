@@ -91,7 +91,13 @@ enum HTTP1FieldLines {
             let stop = j < lineEnd ? p.load(fromByteOffset: j, as: UInt8.self) : HTTP1Chars.cr
             if stop != HTTP1Chars.colon {
                 if stop == HTTP1Chars.cr && j < lineEnd { throw side.error(400, "bare-cr") }
-                if j > i && HTTP1Chars.isWhitespace(stop) { throw side.error(400, "space-before-colon") }
+                if j > i && HTTP1Chars.isWhitespace(stop) {
+                    var k = j
+                    while k < lineEnd && HTTP1Chars.isWhitespace(p.load(fromByteOffset: k, as: UInt8.self)) { k += 1 }
+                    if k < lineEnd && p.load(fromByteOffset: k, as: UInt8.self) == HTTP1Chars.colon {
+                        throw side.error(400, "space-before-colon")
+                    }
+                }
                 if j == lineEnd { throw side.error(400, "missing-colon") }
                 throw side.error(400, "invalid-header-name")
             }
