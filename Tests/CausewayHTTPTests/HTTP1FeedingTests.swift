@@ -135,7 +135,7 @@ struct HTTP1RoundTripTests {
             pending.removeFirst(used)
         }
         for (i, h) in heads.enumerated() {
-            HTTP1Writer.appendRequestHead(h.headers, framing: h.framing, to: &wire)
+            #expect(HTTP1Writer.appendRequestHead(h.headers, framing: h.framing, to: &wire))
             if h.framing == .chunked {
                 if !bodies[i].isEmpty {
                     HTTP1Writer.appendChunkHeader(size: bodies[i].count, to: &wire)

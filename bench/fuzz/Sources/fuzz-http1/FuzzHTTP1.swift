@@ -214,7 +214,7 @@ func roundTrip(_ head: HTTP1RequestHead) {
     // A request without an authority cannot be HTTP/1.1 (no Host): nothing to compare.
     guard head.headers.firstIndex(of: ":authority") != nil else { return }
     var wire: [UInt8] = []
-    HTTP1Writer.appendRequestHead(head.headers, framing: head.framing, to: &wire)
+    check(HTTP1Writer.appendRequestHead(head.headers, framing: head.framing, to: &wire), "a parsed head could not be written")
     var parser = HTTP1RequestParser(limits: HTTP1Limits())
     var again: HTTP1RequestHead? = nil
     let result = wire.withUnsafeBytes { raw -> Result<Int, HTTP1ParseError> in
