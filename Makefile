@@ -4,7 +4,7 @@ APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-serv
 # Python peers of the integration tests (Tests/IntegrationTests/Peers) speak HTTP/2 with h2.
 PIP_PACKAGES := h2==4.4.1
 
-.PHONY: deps build release test run local bench bench-chain bench-policy bench-idle
+.PHONY: deps build release test run local bench bench-chain bench-policy bench-idle fuzz-http1
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root),
 ## and the h2 Python package the integration tests' peers use.
@@ -50,3 +50,9 @@ bench-policy: release
 ## bench-idle: memory per idle connection, 10,000 h2c and 10,000 mTLS, against nghttpx and Envoy.
 bench-idle: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/idle-memory.sh
+
+## fuzz-http1: libFuzzer + AddressSanitizer on the HTTP/1.1 codec for FUZZ_SECONDS (default 600;
+## bench/fuzz, its own package, not in CI). Fails on any crash or broken invariant.
+FUZZ_SECONDS ?= 600
+fuzz-http1:
+	bash bench/fuzz/run.sh $(FUZZ_SECONDS)

@@ -35,9 +35,11 @@ public struct HeaderBlock: Sendable {
             fields.reserveCapacity(24)
         }
         let ns = Int32(bytes.count)
-        bytes.append(contentsOf: name)
+        // As typed buffers: appending an UnsafeRawBufferPointer goes through the generic,
+        // byte-by-byte Sequence path (a fifth of an HTTP/1.1 head's parse time).
+        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
         let vs = Int32(bytes.count)
-        bytes.append(contentsOf: value)
+        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
         fields.append(Field(nameStart: ns, nameCount: Int32(name.count), valueStart: vs, valueCount: Int32(value.count)))
     }
 

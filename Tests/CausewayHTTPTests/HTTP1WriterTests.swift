@@ -43,6 +43,31 @@ struct HTTP1WriterTests {
         #expect(text(out) == "POST /p?q HTTP/1.1\r\nhost: svc.ns:8080\r\naccept: */*\r\ntransfer-encoding: chunked\r\n\r\n")
     }
 
+    @Test func connectAndHostFallback() {
+        var out: [UInt8] = []
+        #expect(HTTP1Writer.appendRequestHead(HeaderBlock([(":method", "CONNECT"), (":authority", "a:443")]), framing: .none, to: &out))
+        #expect(text(out) == "CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n")
+        out = []
+        #expect(HTTP1Writer.appendRequestHead(HeaderBlock([(":method", "GET"), (":path", "/"), ("host", "h")]), framing: .none, to: &out))
+        #expect(text(out) == "GET / HTTP/1.1\r\nhost: h\r\n\r\n")
+    }
+
+    /// A block that cannot be one request line is not written at all.
+    @Test(arguments: [
+        [(":method", "GET"), (":path", "/a HTTP/1.1\r\nHost: x\r\n\r\nGET /b"), (":authority", "a")],
+        [(":method", "GET"), (":path", "/a b"), (":authority", "a")],
+        [(":method", "GE T"), (":path", "/"), (":authority", "a")],
+        [(":method", "GET"), (":path", ""), (":authority", "a")],
+        [(":path", "/"), (":authority", "a")],
+        [(":method", "GET"), (":path", "/"), (":authority", "a\r\nx: y")],
+        [(":method", "CONNECT"), (":path", "/")],
+    ])
+    func unwritableRequestHeads(pairs: [(String, String)]) {
+        var out: [UInt8] = [1]
+        #expect(!HTTP1Writer.appendRequestHead(HeaderBlock(pairs), framing: .contentLength(1), to: &out))
+        #expect(out == [1])
+    }
+
     @Test func chunks() {
         var out: [UInt8] = []
         HTTP1Writer.appendChunkHeader(size: 0x1a2b, to: &out)

@@ -164,9 +164,8 @@ struct HTTP1BodyDecoder {
 
             case .trailers:
                 let rest = UnsafeRawBufferPointer(start: p + i, count: n - i)
-                let tooLarge = side.error(431, "trailers-too-large")
-                guard let found = try headBuffer.scan(rest, side: side, skipLeadingEmptyLines: false,
-                                                      limit: limits.maxTrailerBytes, tooLarge: { _ in tooLarge }) else {
+                guard let found = try headBuffer.scan(rest, side: side, skipLeadingEmptyLines: false, limit: limits.maxTrailerBytes,
+                                                      tooLarge: { _ in side.error(431, "trailers-too-large") }) else {
                     return .needMore
                 }
                 let trailers: HeaderBlock?
@@ -225,7 +224,7 @@ struct HTTP1BodyDecoder {
                                      fields: inout [HTTP1RawField]) throws(HTTP1ParseError) -> HeaderBlock? {
         let p = section.baseAddress!
         try HTTP1FieldLines.parse(p, from: 0, to: section.count, maxCount: limits.maxHeaderCount, side: side,
-                                  tooMany: side.error(431, "too-many-trailers"), into: &fields)
+                                  tooMany: (431, "too-many-trailers"), into: &fields)
         var block: HeaderBlock? = nil
         for f in fields where f.kind == .other {
             if block == nil {

@@ -73,9 +73,10 @@ enum HTTP1FieldLines {
     /// LF in it is preceded by CR, as `HTTP1HeadBuffer` checked) into `fields`, replacing its
     /// contents. Refuses obs-fold, whitespace before the colon, names that are not tokens,
     /// and control characters (NUL, bare CR, ...) in values. More than `maxCount` fields is
-    /// `tooMany`.
+    /// refused with `tooMany` (status for a request, reason). Errors are made only when
+    /// thrown: a reason longer than 15 bytes is a heap-allocated String.
     static func parse(_ p: UnsafeRawPointer, from start: Int, to end: Int, maxCount: Int, side: HTTP1Side,
-                      tooMany: HTTP1ParseError, into fields: inout [HTTP1RawField]) throws(HTTP1ParseError) {
+                      tooMany: (status: Int, reason: StaticString), into fields: inout [HTTP1RawField]) throws(HTTP1ParseError) {
         fields.removeAll(keepingCapacity: true)
         var i = start
         while true {
@@ -91,7 +92,13 @@ enum HTTP1FieldLines {
             let stop = j < lineEnd ? p.load(fromByteOffset: j, as: UInt8.self) : HTTP1Chars.cr
             if stop != HTTP1Chars.colon {
                 if stop == HTTP1Chars.cr && j < lineEnd { throw side.error(400, "bare-cr") }
-                if j > i && HTTP1Chars.isWhitespace(stop) { throw side.error(400, "space-before-colon") }
+                if j > i && HTTP1Chars.isWhitespace(stop) {
+                    var k = j
+                    while k < lineEnd && HTTP1Chars.isWhitespace(p.load(fromByteOffset: k, as: UInt8.self)) { k += 1 }
+                    if k < lineEnd && p.load(fromByteOffset: k, as: UInt8.self) == HTTP1Chars.colon {
+                        throw side.error(400, "space-before-colon")
+                    }
+                }
                 if j == lineEnd { throw side.error(400, "missing-colon") }
                 throw side.error(400, "invalid-header-name")
             }
@@ -99,20 +106,17 @@ enum HTTP1FieldLines {
 
             var v = j + 1
             while v < lineEnd && HTTP1Chars.isWhitespace(p.load(fromByteOffset: v, as: UInt8.self)) { v += 1 }
-            var k = v
-            while k < lineEnd {
-                let b = p.load(fromByteOffset: k, as: UInt8.self)
-                if !HTTP1Chars.isFieldValueChar(b) {
-                    if b == HTTP1Chars.cr { throw side.error(400, "bare-cr") }
-                    if b == 0 { throw side.error(400, "nul-in-value") }
-                    throw side.error(400, "invalid-header-value")
-                }
-                k += 1
+            let bad = HTTP1Chars.firstNonFieldValueChar(p, from: v, to: lineEnd)
+            if bad < lineEnd {
+                let b = p.load(fromByteOffset: bad, as: UInt8.self)
+                if b == HTTP1Chars.cr { throw side.error(400, "bare-cr") }
+                if b == 0 { throw side.error(400, "nul-in-value") }
+                throw side.error(400, "invalid-header-value")
             }
             var ve = lineEnd
             while ve > v && HTTP1Chars.isWhitespace(p.load(fromByteOffset: ve - 1, as: UInt8.self)) { ve -= 1 }
 
-            if fields.count >= maxCount { throw tooMany }
+            if fields.count >= maxCount { throw side.error(tooMany.status, tooMany.reason) }
             if fields.capacity == 0 { fields.reserveCapacity(16) }
             fields.append(HTTP1RawField(nameStart: Int32(i), nameCount: Int32(j - i),
                                         valueStart: Int32(v), valueCount: Int32(ve - v),

@@ -70,14 +70,14 @@ struct HTTP1HeadBuffer {
                     reset()
                     return .inInput(start: start, end: i)
                 }
-                buffer.append(contentsOf: UnsafeRawBufferPointer(start: p, count: i))
+                buffer.append(contentsOf: UnsafeRawBufferPointer(start: p, count: i).assumingMemoryBound(to: UInt8.self))
                 return .inBuffer(start: contentStart, consumed: i)
             }
             sawLine = true
             lineStart = base + i
         }
         if searchable < count { throw tooLarge(sawLine) }
-        buffer.append(contentsOf: input)
+        buffer.append(contentsOf: input.assumingMemoryBound(to: UInt8.self))
         lastByte = p.load(fromByteOffset: count - 1, as: UInt8.self)
         return nil
     }

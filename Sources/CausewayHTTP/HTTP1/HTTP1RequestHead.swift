@@ -47,7 +47,7 @@ extension HTTP1RequestHead {
         let p = head.baseAddress!
         let line = try requestLine(p, count: head.count)
         try HTTP1FieldLines.parse(p, from: line.next, to: head.count, maxCount: limits.maxHeaderCount, side: .request,
-                                  tooMany: HTTP1ParseError(status: 431, reason: "too-many-headers"), into: &fields)
+                                  tooMany: (431, "too-many-headers"), into: &fields)
         let framingFields = try HTTP1FieldLines.framing(of: fields, in: p, side: .request)
         let method = rawSlice(p, 0, line.methodEnd)
         let target = rawSlice(p, line.targetStart, line.targetEnd)
@@ -175,11 +175,7 @@ extension HTTP1RequestHead {
         let methodEnd = i
         i += 1
         let targetStart = i
-        while i < count {
-            let b = p.load(fromByteOffset: i, as: UInt8.self)
-            guard HTTP1Chars.isTargetChar(b) else { break }
-            i += 1
-        }
+        i = HTTP1Chars.firstNonTargetChar(p, from: i, to: count)
         guard i > targetStart, i < count, p.load(fromByteOffset: i, as: UInt8.self) == HTTP1Chars.sp else {
             throw HTTP1ParseError(status: 400, reason: "invalid-request-target")
         }

@@ -63,7 +63,7 @@ extension HTTP1ResponseHead {
         if status == 101 { throw side.error(502, "unexpected-upgrade") }
 
         try HTTP1FieldLines.parse(p, from: i + 2, to: n, maxCount: limits.maxHeaderCount, side: side,
-                                  tooMany: side.error(502, "too-many-headers"), into: &fields)
+                                  tooMany: (502, "too-many-headers"), into: &fields)
         let framingFields = try HTTP1FieldLines.framing(of: fields, in: p, side: side)
         let minorVersion = minor == 0 ? 0 : 1
         let informational = status < 200

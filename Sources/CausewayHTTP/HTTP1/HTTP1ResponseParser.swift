@@ -68,9 +68,8 @@ public struct HTTP1ResponseParser {
         while !body.active {
             if consumed == input.count { return consumed }
             let rest = UnsafeRawBufferPointer(start: p + consumed, count: input.count - consumed)
-            let tooLarge = HTTP1ParseError(status: 502, reason: "header-too-large")
-            guard let found = try headBuffer.scan(rest, side: .response, skipLeadingEmptyLines: false,
-                                                  limit: limits.maxHeaderBytes, tooLarge: { _ in tooLarge }) else {
+            guard let found = try headBuffer.scan(rest, side: .response, skipLeadingEmptyLines: false, limit: limits.maxHeaderBytes,
+                                                  tooLarge: { _ in HTTP1ParseError(status: 502, reason: "header-too-large") }) else {
                 return input.count
             }
             guard expectedCount > 0 else { throw HTTP1ParseError(status: 502, reason: "unsolicited-response") }

@@ -31,9 +31,16 @@ public enum HTTP1Writer {
 
     /// Request line from :method/:path (CONNECT: :authority), "host: <:authority>", the
     /// other fields, framing. Without `:authority`, a `host` field of the block is kept.
-    public static func appendRequestHead(_ headers: HeaderBlock, framing: HTTP1Framing, to out: inout [UInt8]) {
-        headers.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress!
+    ///
+    /// Returns false and writes nothing when the block cannot be one well-formed request:
+    /// no `:method` or one that is not a token, no target (`:path`, or `:authority` for
+    /// CONNECT), a target with SP, a control character or DEL, or an `:authority` with
+    /// characters no authority has. (nghttp2 checks these on the HTTP/2 side already; this
+    /// keeps a request line from ever carrying a second request.)
+    @discardableResult
+    public static func appendRequestHead(_ headers: HeaderBlock, framing: HTTP1Framing, to out: inout [UInt8]) -> Bool {
+        let written = headers.bytes.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return false }
             var method: UnsafeRawBufferPointer? = nil
             var path: UnsafeRawBufferPointer? = nil
             var authority: UnsafeRawBufferPointer? = nil
@@ -44,22 +51,28 @@ public enum HTTP1Writer {
                 else if HTTP1Chars.equalsExactly(name, ":path") { path = value }
                 else if HTTP1Chars.equalsExactly(name, ":authority") { authority = value }
             }
-            let m = method ?? rawBytes("GET")
-            out.append(contentsOf: m)
+            guard let method, !method.isEmpty, isToken(method) else { return false }
+            if let authority, !HTTP1RequestHead.isAuthority(authority, allowEmpty: false) { return false }
+            guard let target = HTTP1Chars.equalsExactly(method, "CONNECT") ? authority : path, !target.isEmpty,
+                  HTTP1Chars.firstNonTargetChar(target.baseAddress!, from: 0, to: target.count) == target.count else {
+                return false
+            }
+            out.append(contentsOf: method.assumingMemoryBound(to: UInt8.self))
             out.append(HTTP1Chars.sp)
-            if HTTP1Chars.equalsExactly(m, "CONNECT"), let authority { out.append(contentsOf: authority) }
-            else if let path, !path.isEmpty { out.append(contentsOf: path) }
-            else { out.append(0x2F) }
+            out.append(contentsOf: target.assumingMemoryBound(to: UInt8.self))
             append(" HTTP/1.1\r\n", to: &out)
-            if let authority, isSafeValue(authority) {
+            if let authority {
                 append("host: ", to: &out)
-                out.append(contentsOf: authority)
+                out.append(contentsOf: authority.assumingMemoryBound(to: UInt8.self))
                 append("\r\n", to: &out)
             }
             appendFields(headers, keepContentLength: false, dropHost: authority != nil, to: &out)
+            return true
         }
+        guard written else { return false }
         appendFraming(framing, to: &out)
         append("\r\n", to: &out)
+        return true
     }
 
     /// "<hex size>\r\n", the line before `size` bytes of chunk data.
@@ -102,10 +115,10 @@ public enum HTTP1Writer {
                 default: continue
                 }
                 guard isToken(name), isSafeValue(value) else { continue }
-                out.append(contentsOf: name)
+                out.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
                 out.append(HTTP1Chars.colon)
                 out.append(HTTP1Chars.sp)
-                out.append(contentsOf: value)
+                out.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
                 append("\r\n", to: &out)
             }
         }
@@ -140,37 +153,33 @@ public enum HTTP1Writer {
 
     @inline(__always)
     private static func append(_ s: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
-        var digits = 1
-        var t = v
-        while t >= 10 { t /= 10; digits += 1 }
-        let start = out.count
-        out.append(contentsOf: repeatElement(0x30, count: digits))
-        t = v
-        var i = start + digits - 1
-        while i >= start {
-            out[i] = 0x30 &+ UInt8(t % 10)
-            t /= 10
-            i -= 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = 20
+            var t = v
+            repeat {
+                i -= 1
+                digits[i] = 0x30 &+ UInt8(t % 10)
+                t /= 10
+            } while t > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
         }
     }
 
     static func appendHex(_ v: UInt64, to out: inout [UInt8]) {
-        var digits = 1
-        var t = v
-        while t >= 16 { t >>= 4; digits += 1 }
-        let start = out.count
-        out.append(contentsOf: repeatElement(0x30, count: digits))
-        t = v
-        var i = start + digits - 1
-        while i >= start {
-            let d = UInt8(t & 0xF)
-            out[i] = d < 10 ? 0x30 &+ d : 0x61 &+ d &- 10
-            t >>= 4
-            i -= 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
+            var i = 16
+            var t = v
+            repeat {
+                i -= 1
+                let d = UInt8(t & 0xF)
+                digits[i] = d < 10 ? 0x30 &+ d : 0x61 &+ d &- 10
+                t >>= 4
+            } while t > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<16]))
         }
     }
 

@@ -1,0 +1,1 @@
+../../../../Sources/CausewayHTTP/HeaderBlock.swift
