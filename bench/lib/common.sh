@@ -14,6 +14,7 @@ die() { echo "${BENCH_NAME:-bench}: error: $*" >&2; exit 2; }
 say() { echo "${BENCH_NAME:-bench}: $*" >&2; }
 
 PIN_LOAD=()                         # command prefix for h2load and nghttpd (h2c-single-hop.sh --pin)
+H2LOAD_PROTO_ARGS=()                # h2load flags the smoke test and warm-up need too (h1-single-hop.sh: --h1)
 
 # ---------------------------------------------------------------- parameters and prerequisites
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
@@ -454,7 +455,7 @@ smoke_ok() {
 smoke() {                           # smoke SYSTEM TRIES: one request through SYSTEM must come back 2xx
   local s=$1 i                      # with the whole body; tried every 0.5 s (a proxy may listen before
   for ((i = 0; i < $2; i++)); do    # its routes are loaded); if it never does, h2load's output to stderr
-    run_h2load "$RAW/smoke-$s.txt" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    run_h2load "$RAW/smoke-$s.txt" "${H2LOAD_PROTO_ARGS[@]}" -n 1 -c 1 -m 1 -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
     smoke_ok "$RAW/smoke-$s.txt" && return 0
     sleep 0.5
   done
@@ -484,7 +485,7 @@ warm_up() {                         # WARMUP requests per system (not measured; 
   ((WARMUP < wc)) && wc=$WARMUP
   for s in "${SYS[@]}"; do
     say "warm-up $s: $WARMUP requests"
-    run_h2load "$RAW/warmup-$s.txt" -n "$WARMUP" -c "$wc" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
+    run_h2load "$RAW/warmup-$s.txt" "${H2LOAD_PROTO_ARGS[@]}" -n "$WARMUP" -c "$wc" -m "$STREAMS" -t 1 "--header=:authority: $AUTHORITY" "$(URL_FOR "$s")"
     printf '%s\t%s\t%s\n' "$s" "$H2LOAD_RC" "$RAW/warmup-$s.txt" >>"$WARMUP_RESULTS"
     say "  $(summary_line "$RAW/warmup-$s.txt")"
   done
