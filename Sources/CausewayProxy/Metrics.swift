@@ -103,11 +103,20 @@ public enum Counter: Int, CaseIterable, Sendable {
     case upstreamTimeouts
     case outlierEjections
     case outlierEjectionsActive
+    case capturedConnections
+    case captureSniffTimeouts
+    case captureUnroutable
+    case passthroughConnectionsActive
+    case passthroughConnectionsTotal
+    case passthroughConnectFailures
+    case passthroughBytesSent
+    case passthroughBytesReceived
+    case passthroughIdleCloses
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool {
         self == .downstreamConnectionsActive || self == .upstreamConnectionsActive || self == .exportFeedsActive
-            || self == .outlierEjectionsActive
+            || self == .outlierEjectionsActive || self == .passthroughConnectionsActive
     }
 
     /// The Prometheus metric name.
@@ -151,6 +160,15 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outlierEjections: "causeway_outlier_ejections_total"
         case .outlierEjectionsActive: "causeway_outlier_ejections_active"
         case .tlsRotationUpstreamDrains: "causeway_tls_rotation_upstream_drains_total"
+        case .capturedConnections: "causeway_captured_connections_total"
+        case .captureSniffTimeouts: "causeway_capture_sniff_timeouts_total"
+        case .captureUnroutable: "causeway_capture_unroutable_total"
+        case .passthroughConnectionsActive: "causeway_passthrough_connections_active"
+        case .passthroughConnectionsTotal: "causeway_passthrough_connections_total"
+        case .passthroughConnectFailures: "causeway_passthrough_connect_failures_total"
+        case .passthroughBytesSent: "causeway_passthrough_sent_bytes_total"
+        case .passthroughBytesReceived: "causeway_passthrough_received_bytes_total"
+        case .passthroughIdleCloses: "causeway_passthrough_idle_closes_total"
         }
     }
 
@@ -195,6 +213,15 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outlierEjectionsActive: "Endpoints ejected now (per worker, summed)."
         case .tlsRotationDrains: "Downstream TLS connections sent GOAWAY because the certificates they were made with were replaced."
         case .tlsRotationUpstreamDrains: "Pooled upstream TLS connections that stopped taking streams because the certificates they were made with were replaced."
+        case .capturedConnections: "Connections redirected to a sidecar listener by traffic capture (their original destination was read)."
+        case .captureSniffTimeouts: "Captured connections to a mesh address that sent nothing within the sniff timeout (passed through)."
+        case .captureUnroutable: "Captured connections to a virtual IP that were not HTTP: there is no real destination to pass them to, so they were closed."
+        case .passthroughConnectionsActive: "Captured connections relayed unchanged to their original destination, open now."
+        case .passthroughConnectionsTotal: "Captured connections relayed unchanged to their original destination."
+        case .passthroughConnectFailures: "Passthrough connects to an original destination that failed, were refused or timed out."
+        case .passthroughBytesSent: "Bytes relayed from captured clients to their original destinations."
+        case .passthroughBytesReceived: "Bytes relayed from original destinations back to captured clients."
+        case .passthroughIdleCloses: "Passthrough connections closed after no bytes in either direction for the idle timeout."
         }
     }
 }

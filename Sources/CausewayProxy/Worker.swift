@@ -29,6 +29,8 @@ public final class Worker {
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
     /// Every open upstream connection, pooled or draining, for shutdown.
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
+    /// Captured connections relayed unchanged to their original destination.
+    private var passthroughs: [ObjectIdentifier: PassthroughRelay] = [:]
     private var acceptors: [Acceptor] = []
     /// What each acceptor's listener serves, by `Acceptor.tag`.
     private var listeners: [ListenerSpec] = []
@@ -86,6 +88,7 @@ public final class Worker {
         let now = loop.now
         drainRotatedClients(now: now)
         for (_, c) in downstreams { c.sweep(now: now) }
+        for (_, p) in passthroughs { p.sweep(now: now, idleNanos: settings.timeouts.downstreamIdleNanos) }
         publisher.sweep(now: now)
         forwarder.sweepEjections(now: now)
         for (_, c) in upstreams {
@@ -113,6 +116,7 @@ public final class Worker {
     }
 
     private func accepted(fd: Int32, listener: ListenerSpec) {
+        if listener.role == .sidecar, acceptCaptured(fd: fd) { return }
         var tls: TLSConnection?
         if listener.role == .gateway {
             guard let context = snapshot.tls?.server else {
@@ -144,7 +148,20 @@ public final class Worker {
 
     func downstreamClosed(_ connection: DownstreamConnection) {
         downstreams[ObjectIdentifier(connection)] = nil
-        if downstreams.isEmpty { finishDrain() }
+        if downstreams.isEmpty && passthroughs.isEmpty { finishDrain() }
+    }
+
+    /// Relays a captured connection unchanged to `destination`, `initial` (bytes already
+    /// read from it) first.
+    func startPassthrough(fd: Int32, to destination: SocketAddress, initial: UnsafeRawBufferPointer) {
+        let relay = PassthroughRelay(worker: self, clientFD: fd, destination: destination, initial: initial)
+        passthroughs[ObjectIdentifier(relay)] = relay
+        relay.start(connectTimeoutNanos: settings.connectTimeoutNanos)
+    }
+
+    func passthroughClosed(_ relay: PassthroughRelay) {
+        passthroughs[ObjectIdentifier(relay)] = nil
+        if downstreams.isEmpty && passthroughs.isEmpty { finishDrain() }
     }
 
     // MARK: TLS rotation
@@ -210,7 +227,9 @@ public final class Worker {
         // Strong capture: the worker lives as long as its loop (and a weak reference would
         // put every retain of it on the runtime's slow path).
         loop.schedule(at: deadline) { [self] in finishDrain() }
-        if downstreams.isEmpty { finishDrain() }
+        // Passthrough relays have no way to ask their peers to finish: they go on until
+        // both sides end, or the deadline.
+        if downstreams.isEmpty && passthroughs.isEmpty { finishDrain() }
     }
 
     private func finishDrain() {
@@ -229,6 +248,7 @@ public final class Worker {
         subscriptions?.stopAll()
         closeListeners()
         for (_, c) in downstreams { c.close(reason: "shutdown") }
+        for (_, p) in passthroughs { p.close(reason: "shutdown") }
         for (_, c) in upstreams { c.close(reason: "shutdown") }
     }
 
@@ -272,7 +292,7 @@ extension Worker: AcceptTarget {
     public var acceptLoop: EventLoop { loop }
 
     /// Downstream connections open on this worker.
-    public var openConnections: Int { downstreams.count }
+    public var openConnections: Int { downstreams.count + passthroughs.count }
 
     /// Most downstream connections this worker serves at once: the configured limit, or
     /// less if the descriptor limit requires.

@@ -22,6 +22,7 @@ enum SnapshotBuilder {
             mirror: p.mirror.stream
         )
         settings.upstreamClusterHeader = p.upstreamClusterHeader
+        settings.capture.sniffTimeoutNanos = p.capture.sniffTimeoutNanos
         return settings
     }
 
