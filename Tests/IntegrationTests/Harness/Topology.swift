@@ -34,12 +34,19 @@ final class CausewaySidecar {
     let adminPort: UInt16
     let process: TestProcess
     let configPath: String
+    /// The network namespace it runs in; nil: this test's own.
+    let netns: Netns?
 
     /// Starts causeway with one Service per entry of `services` (namespace `default`).
-    /// - Parameter accessLog: whether the listener writes an access log line per request.
-    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false) throws {
-        port = Ports.free()
-        adminPort = Ports.free()
+    /// - Parameters:
+    ///   - accessLog: whether the listener writes an access log line per request.
+    ///   - netns: run it inside this namespace (a pod's), on 127.0.0.1:15001 with its admin
+    ///     on 127.0.0.1:15000, as a sidecar would be.
+    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
+         netns: Netns? = nil) throws {
+        self.netns = netns
+        port = netns == nil ? Ports.free() : 15001
+        adminPort = netns == nil ? Ports.free() : 15000
         var yaml = """
         apiVersion: causeway.dev/v1alpha1
         kind: Proxy
@@ -70,6 +77,12 @@ final class CausewaySidecar {
         }
         try dir.write("causeway.yaml", yaml + "\n")
         configPath = dir.path("causeway.yaml")
+        if let netns {
+            process = try netns.start("causeway", try causewayBinary(), ["run", "--config", configPath])
+            try netns.waitListening(port, process: process)
+            try netns.waitListening(adminPort, process: process)
+            return
+        }
         process = try TestProcess("causeway", executable: try causewayBinary(), arguments: ["run", "--config", configPath])
         try Ports.waitListening(port, process: process)
         try Ports.waitListening(adminPort, process: process)
@@ -80,7 +93,17 @@ final class CausewaySidecar {
 
     /// GETs an admin path with curl.
     func admin(_ path: String) throws -> String {
-        try runCommand("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(adminPort)\(path)"]).stdoutText
+        let arguments = ["-sS", "--max-time", "10", "http://127.0.0.1:\(adminPort)\(path)"]
+        if let netns { return try netns.run("curl", arguments).stdoutText }
+        return try runCommand("curl", arguments).stdoutText
+    }
+
+    /// The value of an unlabelled metric at `/metrics` (0 when absent).
+    func metric(_ name: String) throws -> Int {
+        for line in try admin("/metrics").split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return Int(value) }
+        }
+        return 0
     }
 
     func stop() { process.stop() }
