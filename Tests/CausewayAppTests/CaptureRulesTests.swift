@@ -157,9 +157,30 @@ struct CaptureValidationTests {
         try check(errorCase)
     }
 
-    @Test("a valid section is read whole")
+    @Test("a valid section is read whole, and /config shows it")
     func valid() throws {
-        let proxy = try proxyConfig(captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms }"))
+        let yaml = captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms }")
+        let loaded = try withTree(["causeway.yaml": yaml]) { tree in try tree.load().get() }
+        let proxy = loaded.proxy
+        #expect(EffectiveConfig.json(loaded).contains("""
+                "capture": {
+                  "mark": 99,
+                  "excludePorts": [
+                    22,
+                    8443
+                  ],
+                  "excludeCIDRs": [
+                    "169.254.169.254/32"
+                  ],
+                  "includeCIDRs": [
+                    "fd00::/8"
+                  ],
+                  "excludeUIDs": [
+                    1337
+                  ],
+                  "sniffTimeoutMillis": 250
+                }
+            """))
         var expected = CaptureConfig()
         expected.mark = 99
         expected.excludePorts = [22, 8443]

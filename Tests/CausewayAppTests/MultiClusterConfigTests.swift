@@ -278,6 +278,14 @@ struct MultiClusterConfigTests {
                 "limits": {
                   "maxConnectionsPerWorker": 10000,
                   "maxBufferedResponseBytesPerConnection": 33554432
+                },
+                "capture": {
+                  "mark": 1337,
+                  "excludePorts": [],
+                  "excludeCIDRs": [],
+                  "includeCIDRs": [],
+                  "excludeUIDs": [],
+                  "sniffTimeoutMillis": 100
                 }
               },
               "listeners": [

@@ -297,6 +297,14 @@ struct ValidConfigTests {
                 "limits": {
                   "maxConnectionsPerWorker": 5000,
                   "maxBufferedResponseBytesPerConnection": 8388608
+                },
+                "capture": {
+                  "mark": 1337,
+                  "excludePorts": [],
+                  "excludeCIDRs": [],
+                  "includeCIDRs": [],
+                  "excludeUIDs": [],
+                  "sniffTimeoutMillis": 100
                 }
               },
               "listeners": [

@@ -56,6 +56,14 @@ public enum EffectiveConfig {
                 ("maxConnectionsPerWorker", .int(proxy.limits.maxDownstreamConnectionsPerWorker)),
                 ("maxBufferedResponseBytesPerConnection", .int(proxy.limits.maxBufferedResponseBytesPerConnection)),
             ])),
+            ("capture", .object([
+                ("mark", .int(Int(proxy.capture.mark))),
+                ("excludePorts", .array(proxy.capture.excludePorts.map { .int(Int($0)) })),
+                ("excludeCIDRs", .array(proxy.capture.excludeCIDRs.map { .string($0.description) })),
+                ("includeCIDRs", .array(proxy.capture.includeCIDRs.map { .string($0.description) })),
+                ("excludeUIDs", .array(proxy.capture.excludeUIDs.map { .int(Int($0)) })),
+                ("sniffTimeoutMillis", millis(proxy.capture.sniffTimeoutNanos)),
+            ])),
         ])
         let listeners: JSONValue = .array(proxy.listeners.map { listener in
             .object([
