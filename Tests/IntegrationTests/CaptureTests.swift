@@ -15,23 +15,39 @@ final class CapturePod {
     let remote: Netns
     let podIP: String
     let remoteIP: String
+    /// The IPv6 addresses, when asked for.
+    private(set) var podIP6 = ""
+    private(set) var remoteIP6 = ""
     private(set) var sidecar: CausewaySidecar!
 
-    init(sidecar withSidecar: Bool = true) throws {
+    /// - Parameters:
+    ///   - extraSpec: more `spec` lines of the sidecar's Proxy (after `capture`).
+    ///   - ipv6: also give the veth pair IPv6 addresses (2001:2:0:<k>::1 and ::2, RFC 5180's
+    ///     benchmarking range) and the sidecar a listener on [::1]:15006.
+    init(sidecar withSidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws {
         dir = try TempDir()
         lab = try NetnsLab()
         do {
             pod = try lab.namespace("pod")
             remote = try lab.namespace("remote")
-            (podIP, remoteIP) = try lab.link(pod, remote)
+            let link = try lab.link(pod, remote)
+            (podIP, remoteIP) = (link.a, link.b)
             try pod.ip(["route", "add", "default", "via", remoteIP])
+            if ipv6 {
+                podIP6 = "2001:2:0:\(link.index)::1"
+                remoteIP6 = "2001:2:0:\(link.index)::2"
+                try pod.ip(["-6", "addr", "add", "\(podIP6)/64", "dev", link.aInterface, "nodad"])
+                try remote.ip(["-6", "addr", "add", "\(remoteIP6)/64", "dev", link.bInterface, "nodad"])
+                try pod.ip(["-6", "route", "add", "default", "via", remoteIP6])
+            }
             try dir.write("www/index.html", "hello from the remote host\n")
             guard withSidecar else { return }
             sidecar = try CausewaySidecar(dir: dir, services: [
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture, netns: pod)
+            ], extraProxySpec: Self.capture + "\n" + extraSpec, netns: pod,
+               extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [])
             try apply()
         } catch {
             lab.teardown()
@@ -74,11 +90,12 @@ final class CapturePod {
 
     /// A `capture_peer.py` server on the remote host (or `ns`), once it listens.
     @discardableResult
-    func peerServer(_ mode: String, port: UInt16, text: String = "causeway-test", in ns: Netns? = nil, bind: String? = nil) throws -> TestProcess {
+    func peerServer(_ mode: String, port: UInt16, text: String = "causeway-test", in ns: Netns? = nil, bind: String? = nil,
+                    _ extra: [String] = []) throws -> TestProcess {
         let ns = ns ?? remote
         let process = try ns.start("\(mode)-\(port)", "python3",
                                    ["-u", "-B", PythonPeer.script("capture_peer.py"), mode, "--bind", bind ?? "0.0.0.0",
-                                    "--port", String(port), "--text", text])
+                                    "--port", String(port), "--text", text] + extra)
         _ = try PythonPeer.wait(for: process, timeout: 20) { $0.int("listening") == Int(port) }
         return process
     }
@@ -146,8 +163,8 @@ final class CaptureTests: XCTestCase {
         super.tearDown()
     }
 
-    private func makePod(sidecar: Bool = true) throws -> CapturePod {
-        let pod = try CapturePod(sidecar: sidecar)
+    private func makePod(sidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws -> CapturePod {
+        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, ipv6: ipv6)
         fixture = pod
         return pod
     }
@@ -332,5 +349,80 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(try t.ourRules(), [])
         XCTAssertEqual(try t.curl(["http://\(t.remoteIP):8000/index.html"]).stdoutText, "hello from the remote host\n")
         XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+    }
+
+    /// Backpressure both ways: a destination floods a client that reads nothing for 2 s,
+    /// then a client floods a destination that reads nothing for 2 s. 64 MiB arrive whole
+    /// each way while the sidecar's memory grows by less than 16 MiB: the relay stops
+    /// reading one side while the other does not take its bytes.
+    func testPassthroughHoldsBoundedBuffersBothWays() throws {
+        let t = try makePod()
+        let size = 64 << 20
+        try t.peerServer("flood", port: 7001, ["--size", String(size)])
+        try t.peerServer("digest", port: 7002, ["--delay", "2"])
+        // One relay first, so what the first one allocates for good is in the baseline.
+        try t.peerServer("digest", port: 7003)
+        _ = try t.peer("send-digest", ["--host", t.remoteIP, "--port", "7003", "--size", "1000"])
+        let baseline = try XCTUnwrap(t.sidecar.process.residentBytes())
+        let sampler = PeakRSSSampler(pid: t.sidecar.process.pid)
+        let down = try t.peer("slow-read", ["--host", t.remoteIP, "--port", "7001", "--delay", "2", "--size", String(size), "--timeout", "60"])
+        XCTAssertEqual(down.int("count"), size, down.text)
+        XCTAssertEqual(down.string("sha256"), down.string("expected"), down.text)
+        let up = try t.peer("send-digest", ["--host", t.remoteIP, "--port", "7002", "--size", String(size), "--timeout", "60"])
+        XCTAssertEqual(up.string("answer"), up.string("expected"), up.text)
+        let peak = sampler.stop()
+        XCTAssertLessThan(peak - baseline, 16 << 20, "sidecar RSS went from \(baseline >> 20) MiB to \(peak >> 20) MiB")
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_active"), 0)
+    }
+
+    /// SIGTERM: the sidecar stops accepting and lets a passthrough connection run until the
+    /// drain deadline (1 s here), then closes it and exits on its own.
+    func testDrainClosesPassthroughAtItsDeadline() throws {
+        let t = try makePod(extraSpec: "  timeouts: { drain: 1s }")
+        try t.peerServer("banner", port: 2525, text: "held")
+        let client = try t.pod.start("held-client", "python3", ["-u", "-B", PythonPeer.script("capture_peer.py"), "raw",
+                                                                "--host", t.remoteIP, "--port", "2525", "--timeout", "60"])
+        let deadline = Date().addingTimeInterval(20)
+        while try t.sidecar.metric("causeway_passthrough_connections_active") == 0 {
+            XCTAssertLessThan(Date(), deadline, "the relay never opened")
+            if Date() > deadline { return }
+            usleep(50_000)
+        }
+        kill(t.sidecar.process.pid, SIGTERM)
+        let exitDeadline = Date().addingTimeInterval(30)
+        while t.sidecar.process.process.isRunning && Date() < exitDeadline { usleep(50_000) }
+        XCTAssertFalse(t.sidecar.process.process.isRunning, "the sidecar did not exit after its drain deadline")
+        XCTAssertEqual(t.sidecar.process.process.terminationStatus, 0, t.sidecar.process.log)
+        let result = try PythonPeer.wait(for: client, timeout: 20) { $0.string("ending") != nil }
+        XCTAssertEqual(result.string("received"), "220 held\r\n", result.text)
+        XCTAssertEqual(result.string("ending"), "closed", result.text)
+    }
+
+    /// A passthrough connection with no byte either way for `timeouts.idle` is closed and
+    /// counted.
+    func testIdlePassthroughIsClosed() throws {
+        let t = try makePod(extraSpec: "  timeouts: { idle: 1s }")
+        try t.peerServer("banner", port: 2525, text: "idle")
+        let r = try t.peer("raw", ["--host", t.remoteIP, "--port", "2525", "--timeout", "30"])
+        XCTAssertEqual(r.string("received"), "220 idle\r\n", r.text)
+        XCTAssertEqual(r.string("ending"), "closed", r.text)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_idle_closes_total"), 1)
+    }
+
+    /// IPv6: with a sidecar listener on [::1] the IPv6 rules redirect to it, and the
+    /// original destination is read with IP6T_SO_ORIGINAL_DST.
+    func testIPv6IsCapturedAndPassedThrough() throws {
+        let t = try makePod(ipv6: true)
+        let rules = try t.ourRules("ip6tables")
+        XCTAssertTrue(rules.contains("-A CAUSEWAY_REDIRECT -p tcp -j REDIRECT --to-ports 15006"), "\(rules)")
+        XCTAssertTrue(rules.contains("-A CAUSEWAY_OUTPUT -d ::1/128 -j RETURN"), "\(rules)")
+        try t.peerServer("banner", port: 2525, text: "six", bind: "::")
+        let r = try t.peer("get-banner", ["--host", t.remoteIP6, "--port", "2525"])
+        XCTAssertEqual(r.string("banner"), "220 six", r.text)
+        XCTAssertEqual(r.string("echo"), "echo: ping", r.text)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 1)
+        try t.remove()
+        XCTAssertEqual(try t.ourRules("ip6tables"), [])
     }
 }

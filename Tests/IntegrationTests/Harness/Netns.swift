@@ -59,10 +59,22 @@ final class NetnsLab {
         return ns
     }
 
+    /// A veth pair made by `link`.
+    struct Link {
+        /// The pair's number in this process: its /30 is the k-th of 198.18.0.0/15.
+        let index: Int
+        /// `a`'s address (`.1`) and interface.
+        let a: String
+        let aInterface: String
+        /// `b`'s address (`.2`) and interface.
+        let b: String
+        let bInterface: String
+    }
+
     /// A veth pair between `a` and `b`, addressed `198.18.<k>.1/30` in `a` and
-    /// `198.18.<k>.2/30` in `b`, both up. Returns the two addresses.
+    /// `198.18.<k>.2/30` in `b`, both up.
     @discardableResult
-    func link(_ a: Netns, _ b: Netns) throws -> (a: String, b: String) {
+    func link(_ a: Netns, _ b: Netns) throws -> Link {
         let k = Self.nextLink
         Self.nextLink += 1
         precondition(k < 512, "198.18.0.0/15 holds 512 /24 blocks")
@@ -74,7 +86,7 @@ final class NetnsLab {
         try b.ip(["addr", "add", "\(block).2/30", "dev", ifB])
         try a.ip(["link", "set", ifA, "up"])
         try b.ip(["link", "set", ifB, "up"])
-        return ("\(block).1", "\(block).2")
+        return Link(index: k, a: "\(block).1", aInterface: ifA, b: "\(block).2", bInterface: ifB)
     }
 
     /// Starts a background process inside `ns`; it is killed at teardown if still running.

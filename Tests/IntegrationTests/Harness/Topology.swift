@@ -42,11 +42,14 @@ final class CausewaySidecar {
     ///   - accessLog: whether the listener writes an access log line per request.
     ///   - netns: run it inside this namespace (a pod's), on 127.0.0.1:15001 with its admin
     ///     on 127.0.0.1:15000, as a sidecar would be.
+    ///   - extraListeners: more entries of `spec.listeners` (flow mappings, one per line).
     init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
-         netns: Netns? = nil) throws {
+         netns: Netns? = nil, extraListeners: [String] = []) throws {
         self.netns = netns
         port = netns == nil ? Ports.free() : 15001
         adminPort = netns == nil ? Ports.free() : 15000
+        let listeners = (["{ name: outbound, role: sidecar, address: \"127.0.0.1:\(port)\"\(accessLog ? ", accessLog: true" : "") }"]
+            + extraListeners).map { "  - \($0)" }.joined(separator: "\n")
         var yaml = """
         apiVersion: causeway.dev/v1alpha1
         kind: Proxy
@@ -55,7 +58,7 @@ final class CausewaySidecar {
           cluster: test-cluster
           workers: \(workers)
           listeners:
-          - { name: outbound, role: sidecar, address: "127.0.0.1:\(port)"\(accessLog ? ", accessLog: true" : "") }
+        \(listeners)
           admin: { address: "127.0.0.1:\(adminPort)" }
         \(extraProxySpec)
         """

@@ -4,14 +4,17 @@
 Servers (run until killed; print one JSON line when listening):
   banner  --bind A --port P [--text T]  TCP: writes "220 T\\r\\n" at once on accept (the server
                                         speaks first), then answers each line with "echo: LINE"
-  digest  --bind A --port P             TCP: reads to end of stream, answers "<count> <sha256>\\n",
-                                        closes (needs the client's half-close to arrive)
+  digest  --bind A --port P [--delay S] TCP: (waits S seconds, reading nothing, then) reads to end
+                                        of stream, answers "<count> <sha256>\\n", closes (needs the
+                                        client's half-close to arrive)
+  flood   --bind A --port P --size N    TCP: writes N bytes as fast as the peer takes them, closes
   udp     --bind A --port P --text T    UDP: answers each datagram with "T:" + the datagram
   tcptag  --bind A --port P --text T    TCP: answers "T:" + the first line, closes
 
 Clients (print one JSON line with what happened):
   get-banner --host H --port P          reads the banner without sending first, then echoes
   send-digest --host H --port P --size N  sends N bytes, half-closes, reads the answer
+  slow-read --host H --port P [--delay S] (waits S seconds, then) reads to end: count and sha256
   udp-ask --host H --port P             one datagram, one answer
   tcp-ask --host H --port P             one line, the answer
   raw --host H --port P --send TEXT     sends TEXT, reads until the server closes
@@ -24,6 +27,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 SO_MARK = 36
 
@@ -73,6 +77,7 @@ def banner(args):
 def digest(args):
     def handle(conn):
         with conn:
+            time.sleep(args.delay)
             h, count = hashlib.sha256(), 0
             while True:
                 data = conn.recv(65536)
@@ -81,6 +86,17 @@ def digest(args):
                 h.update(data)
                 count += len(data)
             conn.sendall(("%d %s\n" % (count, h.hexdigest())).encode())
+    server = listen(args.bind, args.port)
+    out(listening=args.port)
+    serve(server, handle)
+
+
+def flood(args):
+    data = pattern(args.size)
+
+    def handle(conn):
+        with conn:
+            conn.sendall(data)
     server = listen(args.bind, args.port)
     out(listening=args.port)
     serve(server, handle)
@@ -140,6 +156,21 @@ def send_digest(args):
     out(answer=answer.decode().strip(), expected="%d %s" % (len(data), hashlib.sha256(data).hexdigest()))
 
 
+def slow_read(args):
+    s = client_socket(args)
+    s.connect((args.host, args.port))
+    time.sleep(args.delay)
+    h, count = hashlib.sha256(), 0
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        h.update(chunk)
+        count += len(chunk)
+    s.close()
+    out(count=count, sha256=h.hexdigest(), expected=hashlib.sha256(pattern(args.size)).hexdigest())
+
+
 def udp_ask(args):
     s = client_socket(args, socket.SOCK_DGRAM)
     s.sendto(b"question", (args.host, args.port))
@@ -188,11 +219,12 @@ def main():
     p.add_argument("--mark", type=int, default=0)
     p.add_argument("--uid", type=int)
     p.add_argument("--timeout", type=float, default=10)
+    p.add_argument("--delay", type=float, default=0)
     args = p.parse_args()
     if args.uid is not None:
         os.setuid(args.uid)
     modes = {"banner": banner, "digest": digest, "udp": udp, "tcptag": tcptag, "get-banner": get_banner,
-             "send-digest": send_digest, "udp-ask": udp_ask, "tcp-ask": tcp_ask, "raw": raw}
+             "send-digest": send_digest, "flood": flood, "slow-read": slow_read, "udp-ask": udp_ask, "tcp-ask": tcp_ask, "raw": raw}
     try:
         modes[args.mode](args)
     except Exception as e:  # a client's failure is a result too
