@@ -122,6 +122,8 @@ public struct ProxyConfig: Sendable {
     /// Whether the sidecar names the cluster that served each response in
     /// `x-causeway-upstream-cluster` (`spec.upstreamClusterHeader`, default true).
     public let upstreamClusterHeader: Bool
+    /// The DNS server (`spec.dns`); nil when the section is absent: no DNS is served.
+    public let dns: DNSConfig?
 }
 
 /// `spec.mirror`: how export streams are published and how long a lost one is trusted.
