@@ -61,6 +61,16 @@ struct DNSConfigTests {
         #expect(dns.virtualIPv6s?.description == "fd00:ca05::/48")
         #expect(dns.upstream == DNSUpstream(address: SocketAddressSpec("127.0.0.53:53")!, resolvConf: nil))
         #expect(dns.upstreamTimeoutNanos == 500_000_000)
+        #expect(EffectiveConfig.json(config).contains("""
+              "dns": {
+                "address": "[::1]:5353",
+                "virtualIPs": "10.250.0.0/20",
+                "virtualIPv6s": "fd00:ca05::/48",
+                "upstream": "127.0.0.53:53",
+                "upstreamResolvConf": null,
+                "upstreamTimeoutMillis": 500
+              },
+            """))
         for (written, expected) in [("\"10.0.0.1:5300\"", "10.0.0.1:5300"), ("\"::1\"", "[::1]:53"), ("\"[fd00::53]:53\"", "[fd00::53]:53")] {
             let c = try withTree(["causeway.yaml": proxyYAML("  dns: { upstream: \(written) }\n")]) { try $0.load().get() }
             #expect(c.proxy.dns?.upstream.address.description == expected)

@@ -1,0 +1,146 @@
+import CausewayBytes
+import CausewayLoop
+import CausewayProxy
+
+/// A client's TCP connection to the DNS server (RFC 7766): length-prefixed queries in,
+/// length-prefixed answers out, several in flight (answers may come back in any order;
+/// the id pairs them).
+///
+/// Bounded: at most `maxInFlight` forwarded questions per connection and at most
+/// `maxQueuedOutput` bytes of answers the client has not read; past either, the connection
+/// stops reading until it drains. `DNSState` closes connections idle for `idleTimeoutNanos`.
+///
+/// Loop-bound.
+final class DNSTCPConnection: LoopHandler {
+    /// Where the connection is.
+    enum Lifecycle {
+        case open
+        /// The client finished sending; close once every answer is written.
+        case finishing
+        case closed
+    }
+
+    static let maxInFlight = 16
+    static let maxQueuedOutput = 128 * 1024
+    /// RFC 7766 §6.2.3 suggests seconds, not minutes.
+    static let idleTimeoutNanos: UInt64 = 10_000_000_000
+
+    private unowned let server: DNSState
+    private let transport: Transport
+    private var lifecycle = Lifecycle.open
+    /// Bytes of an unfinished message (at most one length prefix + 65,535).
+    private var input: [UInt8] = []
+    private var output = OutputQueue()
+    /// Forwarded questions of this connection not answered yet.
+    private(set) var inFlight = 0
+    /// Last time a message came in or an answer went out (monotonic ns).
+    private(set) var lastActivity: UInt64
+
+    init(server: DNSState, fd: Int32) {
+        self.server = server
+        transport = Transport(loop: server.loop, fd: fd, tls: nil, connecting: false)
+        lastActivity = server.loop.now
+    }
+
+    func start() throws(SystemError) {
+        try transport.register(self)
+    }
+
+    var isClosed: Bool { transport.isClosed }
+
+    /// Idle: nothing in flight, nothing to write, and no message for `idleTimeoutNanos`.
+    func isIdle(now: UInt64) -> Bool {
+        inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
+    }
+
+    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        if writable { flush() }
+        guard !transport.isClosed, readable || hangup else { return }
+        let outcome = transport.readAvailable(
+            into: server.context.readBuffer, plaintext: server.context.plaintextBuffer, countReceived: { _ in },
+            handshakeCompleted: { true }, deliver: { received($0) })
+        switch outcome {
+        case .idle, .stopped:
+            break
+        case .endOfStream:
+            lifecycle = .finishing
+            closeIfDone()
+        case .failed, .refused:
+            close()
+        }
+    }
+
+    func loopFlush() {}
+
+    /// Takes complete messages out of the bytes read; false stops reading.
+    private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .open = lifecycle else { return false }
+        input.append(contentsOf: bytes)
+        lastActivity = server.loop.now
+        var start = 0
+        while input.count - start >= 2 {
+            let length = Int(input[start]) << 8 | Int(input[start + 1])
+            guard input.count - start - 2 >= length else { break }
+            input.withUnsafeBytes { raw in
+                server.process(UnsafeRawBufferPointer(rebasing: raw[(start + 2)..<(start + 2 + length)]), from: .tcp(self))
+            }
+            start += 2 + length
+            if transport.isClosed { return false }
+        }
+        if start > 0 { input.removeFirst(start) }
+        updateReading()
+        return !transport.isClosed
+    }
+
+    /// A question of this connection was forwarded (its answer comes later).
+    func forwarded() {
+        inFlight += 1
+        updateReading()
+    }
+
+    /// Queues one answer, length-prefixed. `wasForwarded`: it answers a forwarded question.
+    func send(_ message: [UInt8], wasForwarded: Bool) {
+        if wasForwarded { inFlight -= 1 }
+        guard !transport.isClosed else { return }
+        let prefix = [UInt8(message.count >> 8), UInt8(truncatingIfNeeded: message.count)]
+        prefix.withUnsafeBytes { output.append($0) }
+        message.withUnsafeBytes { output.append($0) }
+        lastActivity = server.loop.now
+        flush()
+    }
+
+    private func flush() {
+        guard !transport.isClosed else { return }
+        if !output.isEmpty {
+            switch transport.write(&output).0 {
+            case .drained: transport.setWantsWrite(false)
+            case .blocked: transport.setWantsWrite(true)
+            case .failed: return close()
+            }
+        }
+        updateReading()
+        closeIfDone()
+    }
+
+    /// Reads only while few questions are in flight and the client takes its answers.
+    private func updateReading() {
+        guard !transport.isClosed else { return }
+        if inFlight >= Self.maxInFlight || output.pendingBytes >= Self.maxQueuedOutput {
+            transport.pauseReads(.outputBacklog)
+        } else {
+            transport.resumeReads(.outputBacklog)
+        }
+    }
+
+    private func closeIfDone() {
+        if case .finishing = lifecycle, inFlight == 0, output.isEmpty { close() }
+    }
+
+    /// Closes the socket. Idempotent.
+    func close() {
+        guard !transport.isClosed else { return }
+        lifecycle = .closed
+        transport.close()
+        server.connectionClosed(self)
+    }
+}
