@@ -33,9 +33,17 @@ final class CausewaySidecar {
     let process: TestProcess
     let configPath: String
 
-    /// Starts causeway with one Service per entry of `services` (namespace `default`).
-    /// - Parameter accessLog: whether the listener writes an access log line per request.
-    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false) throws {
+    /// The DNS server's port (UDP and TCP on 127.0.0.1), when started with `dns`.
+    let dnsPort: UInt16?
+
+    /// Starts causeway with one Service per entry of `services` (in `namespace`, which is
+    /// also the Proxy's `spec.namespace`).
+    /// - Parameters:
+    ///   - accessLog: whether the listener writes an access log line per request.
+    ///   - dns: when given, a `spec.dns` section on a free port of 127.0.0.1 with these more
+    ///     fields (flow style, e.g. `upstream: "127.0.0.1:5300"`); see `dnsPort`.
+    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
+         namespace: String = "default", dns: String? = nil) throws {
         port = Ports.free()
         adminPort = Ports.free()
         var yaml = """
@@ -48,6 +56,8 @@ final class CausewaySidecar {
           listeners:
           - { name: outbound, role: sidecar, address: "127.0.0.1:\(port)"\(accessLog ? ", accessLog: true" : "") }
           admin: { address: "127.0.0.1:\(adminPort)" }
+        \(namespace == "default" ? "" : "  namespace: \(namespace)")
+        \(dns.map { "  dns: { address: \"127.0.0.1:0\"\($0.isEmpty ? "" : ", " + $0) }" } ?? "")
         \(extraProxySpec)
         """
         for (name, endpoints) in services.sorted(by: { $0.key < $1.key }) {
@@ -58,7 +68,7 @@ final class CausewaySidecar {
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
-            metadata: { name: \(name)-1, namespace: default, labels: { kubernetes.io/service-name: \(name) } }
+            metadata: { name: \(name)-1, namespace: \(namespace), labels: { kubernetes.io/service-name: \(name) } }
             addressType: IPv4
             ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: kubernetes.io/h2c } ]
             endpoints:
@@ -70,6 +80,7 @@ final class CausewaySidecar {
         process = try TestProcess("causeway", executable: try causewayBinary(), arguments: ["run", "--config", configPath])
         try Ports.waitListening(port, process: process)
         try Ports.waitListening(adminPort, process: process)
+        dnsPort = dns == nil ? nil : try DNSPort.announced(by: process)
     }
 
     /// `http://127.0.0.1:PORT` + path.
