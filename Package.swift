@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
         .testTarget(name: "CausewayDNSTests", dependencies: ["CausewayDNS", "CausewayMesh"]),
         .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes", "CausewayMesh"]),
-        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS"]),
+        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS", "CausewayDNS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
     ]
 )
