@@ -228,6 +228,13 @@ final class DNSTests: XCTestCase {
         XCTAssertLessThanOrEqual(try XCTUnwrap(edns.int("max_size")), 1232, edns.text)
         XCTAssertGreaterThan(try XCTUnwrap(edns.int("max_size")), 512, edns.text)
         XCTAssertEqual(edns.int("truncated"), 0, edns.text)
+        // A client that claims 4096 bytes still gets at most the 1,232 we advertise: the
+        // 1.6 KB answer goes back as TC (forged sources cannot make us send 1.6 KB).
+        let claim = try PythonPeer.run("dns_client.py", ["flood", "--port", port, "--name", "huger-udp.example.test", "--count", "200", "--edns", "4096"])
+        XCTAssertGreaterThan(try XCTUnwrap(claim.int("received")), 100, claim.text)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(claim.int("max_size")), 1232, claim.text)
+        XCTAssertEqual(claim.int("truncated"), claim.int("received"), claim.text)
+        XCTAssertEqual(try Dig.ask(UInt16(port)!, "huger-udp.example.test", "A", ["+bufsize=4096"]).addresses.count, 100)
 
         XCTAssertTrue(s.process.process.isRunning, s.process.log)
         XCTAssertEqual(try Dig.ask(UInt16(port)!, "webapp").addresses, [Self.webappVIP])

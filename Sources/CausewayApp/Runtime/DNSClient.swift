@@ -1,3 +1,4 @@
+import CausewayDNS
 import CausewayLoop
 
 /// Who asked a question, and so how the answer goes back: a datagram to its address over
@@ -6,10 +7,13 @@ enum DNSClient {
     case udp(SocketAddress)
     case tcp(DNSTCPConnection)
 
-    /// Largest answer this client takes: its EDNS size (or 512) over UDP, 65,535 over TCP.
+    /// Largest answer sent to this client: over UDP its EDNS size (512 without EDNS), but
+    /// never more than the 1,232 bytes we advertise, so a forged small query can never
+    /// make us send much more than it (a larger answer goes out as TC and the client asks
+    /// over TCP, which cannot be forged); over TCP 65,535.
     func sizeLimit(for query: DNSQueryLimits) -> Int {
         switch self {
-        case .udp: min(query.udpLimit, 65_535)
+        case .udp: min(query.udpLimit, Int(DNSResponseWriter.advertisedPayloadSize))
         case .tcp: 65_535
         }
     }

@@ -117,21 +117,18 @@ final class DNSState: AcceptTarget {
 
     /// Answers, forwards or drops one message from `client`.
     func process(_ message: UnsafeRawBufferPointer, from client: DNSClient) {
-        guard let header = DNSHeader(message), !header.isResponse else {
-            stats.count(.malformed)
-            return
-        }
-        guard header.opcode == 0 else {
-            DNSResponseWriter.headerOnly(id: header.id, queryFlags: header.flags, code: .notImplemented, into: &scratch)
-            stats.count(.unsupported)
-            send(scratch, to: client, forwarded: false)
-            return
-        }
+        // Only a well-formed message gets any answer: garbage, whatever its opcode, is dropped.
         let query: DNSQuery
         do {
             query = try DNSQuery.decode(message)
         } catch {
             stats.count(.malformed)
+            return
+        }
+        guard query.header.opcode == 0 else {
+            DNSResponseWriter.headerOnly(id: query.header.id, queryFlags: query.header.flags, code: .notImplemented, into: &scratch)
+            stats.count(.unsupported)
+            send(scratch, to: client, forwarded: false)
             return
         }
         if let edns = query.edns, edns.version != 0 {

@@ -7,6 +7,7 @@ answers (addresses from 192.0.2.0/24, TEST-NET-1, are data only, nothing is sent
                         bytes, only the header and question with TC; over TCP the whole set
 - huge-udp.example.test the same 60 records, sent whole over UDP whatever the client's size
                         (a misbehaving upstream: the proxy must cut it to its client's size)
+- huger-udp.example.test 100 A records (about 1.6 KB), sent whole over UDP likewise
 - silent.example.test   never answered
 - spoof.example.test    over UDP, first a reply with another id, then one with the right id
                         and another question, then the real answer 192.0.2.77
@@ -29,6 +30,8 @@ def records_for(name, qtype):
         return [(w.A, bytes([192, 0, 2, 10]))]
     if name in ("big.example.test", "huge-udp.example.test") and qtype == w.A:
         return [(w.A, bytes([192, 0, 2, i])) for i in range(1, 61)]
+    if name == "huger-udp.example.test" and qtype == w.A:
+        return [(w.A, bytes([192, 0, 2, i])) for i in range(1, 101)]
     if name == "spoof.example.test" and qtype == w.A:
         return [(w.A, bytes([192, 0, 2, 77]))]
     return None
@@ -41,7 +44,7 @@ def replies(req, proto):
     if name == "silent.example.test":
         return []
     recs = records_for(name, qtype)
-    known = name in ("example.test", "big.example.test", "huge-udp.example.test", "spoof.example.test")
+    known = name in ("example.test", "big.example.test", "huge-udp.example.test", "huger-udp.example.test", "spoof.example.test")
     if recs is None:
         return [w.answer(req, code=0 if known else 3)]
     full = w.answer(req, records=recs)
