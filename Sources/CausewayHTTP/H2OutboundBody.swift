@@ -35,3 +35,29 @@ public final class H2OutboundBody {
         return dropped
     }
 }
+
+/// Direct access for connections that frame a body themselves (HTTP/1.1, which has no
+/// nghttp2 data provider): the producer appends and ends, the connection takes runs of the
+/// queue by reference (`peek`) and consumes what it framed.
+extension H2OutboundBody {
+    /// Copies `bytes` to the end of the queue (the one copy a payload gets).
+    public func append(_ bytes: UnsafeRawBufferPointer) {
+        queue.append(bytes)
+    }
+
+    /// Marks the body complete; `trailers`, if any, follow the last byte.
+    public func end(trailers: HeaderBlock?) {
+        ended = true
+        self.trailers = trailers
+    }
+
+    /// The first contiguous run of queued bytes, at most `limit` long, without consuming it.
+    public func peek(limit: Int) -> (chunk: ByteChunk, offset: Int, count: Int)? {
+        queue.peek(limit: limit)
+    }
+
+    /// Consumes `count` framed bytes from the front.
+    public func consume(_ count: Int) {
+        queue.consume(count)
+    }
+}

@@ -41,6 +41,23 @@ public struct HeaderBlock: Sendable {
         fields.append(Field(nameStart: ns, nameCount: Int32(name.count), valueStart: vs, valueCount: Int32(value.count)))
     }
 
+    /// Reserves room for `bytes` bytes of names and values and `fields` fields, so that a
+    /// parser that knows a head's size builds its block with one allocation of each.
+    public mutating func reserveCapacity(bytes: Int, fields: Int) {
+        self.bytes.reserveCapacity(bytes)
+        self.fields.reserveCapacity(fields)
+    }
+
+    /// Appends a field whose name is lower-cased on the way in (HTTP/1.1 names are
+    /// case-insensitive, HTTP/2 ones lower case).
+    public mutating func append(lowercasingName name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let ns = bytes.count
+        append(name: name, value: value)
+        bytes.withUnsafeMutableBufferPointer { b in
+            for i in ns..<(ns + name.count) where b[i] &- 0x41 < 26 { b[i] |= 0x20 }
+        }
+    }
+
     /// Appends a field from strings.
     public mutating func append(name: String, value: String) {
         var n = name, v = value

@@ -23,9 +23,12 @@ public enum Datagrams {
         }
     }
 
-    /// Opens a non-blocking UDP socket connected to `address` (an ephemeral local port).
+    /// Opens a non-blocking UDP socket connected to `address` (an ephemeral local port). It
+    /// carries `OutboundMark`, like every socket the proxy connects, so capture rules do not
+    /// send the proxy's own DNS questions back to it.
     public static func connect(to address: SocketAddress) throws(SystemError) -> Int32 {
         let fd = try Syscall.check("socket", causeway_socket_nonblocking(address.family, Int32(SOCK_DGRAM.rawValue)))
+        OutboundMark.apply(to: fd)
         let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         if rc < 0 {
             let error = SystemError("connect \(address) (udp)", code: causeway_errno())

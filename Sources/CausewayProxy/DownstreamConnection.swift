@@ -5,7 +5,8 @@ import CausewayMesh
 import CausewayTLS
 
 /// A client connection accepted by a listener: h2c with prior knowledge on a sidecar
-/// listener, mTLS HTTP/2 on a gateway listener.
+/// listener (after `ProtocolSniffer` saw its preface, or bytes that are neither HTTP/2 nor
+/// HTTP/1.x, which get GOAWAY), mTLS HTTP/2 on a gateway listener.
 ///
 /// Each new request goes to `Forwarder.dispatch` (route → balance → forward); body,
 /// trailers, resets and credit then go through `Relay`. The worker's once-a-second sweep
@@ -103,33 +104,28 @@ final class DownstreamConnection: H2Connection {
 
     // MARK: The preface
 
+    /// Feeds the bytes the protocol sniffer already read (sidecar listeners), before
+    /// anything read from the socket.
+    func start(initial: [UInt8]) {
+        guard !initial.isEmpty else { return }
+        _ = initial.withUnsafeBytes { received($0) }
+    }
+
     override func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if case .awaiting(let matched) = preface {
             switch HTTP2Preface.match(bytes, alreadyMatched: matched) {
             case .complete: preface = .seen
             case .partial(let n): preface = .awaiting(matched: n)
             case .mismatch:
+                // Not HTTP/2 (an HTTP/1.x request line went to the HTTP/1.1 connection
+                // instead): GOAWAY(PROTOCOL_ERROR), as RFC 9113 §3.4 asks.
                 preface = .seen
-                // A request line is an HTTP/1.x client (h2c listener only: on TLS it would
-                // be plaintext in a TLS stream); anything else is a broken HTTP/2 client,
-                // which gets GOAWAY(PROTOCOL_ERROR) as RFC 9113 §3.4 asks.
-                if tls == nil && matched == 0 && HTTP2Preface.looksLikeHTTP1(bytes) {
-                    rejectHTTP1()
-                } else {
-                    session.terminate(errorCode: H2ErrorCode.protocolError)
-                    closeAfterFlushing()
-                }
+                session.terminate(errorCode: H2ErrorCode.protocolError)
+                closeAfterFlushing()
                 return false
             }
         }
         return super.received(bytes)
-    }
-
-    private func rejectHTTP1() {
-        let message = "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: text/plain\r\nx-causeway-reason: http1-not-supported\r\nconnection: close\r\ncontent-length: 62\r\n\r\nthis listener speaks HTTP/2 only (h2c with prior knowledge)\r\n\r\n"
-        var text = message
-        text.withUTF8 { _ = Syscall.write(fd, UnsafeRawBufferPointer($0)) }
-        close(reason: "HTTP/1.1 client on an HTTP/2 listener")
     }
 
     // MARK: Events from the client
@@ -427,23 +423,5 @@ enum HTTP2Preface {
             matched += 1
         }
         return matched == bytes.count ? .complete : .partial(matched)
-    }
-
-    /// True when `first` starts like an HTTP/1.x request line: an upper-case method, a
-    /// space, and ` HTTP/1.` before the end of the first line.
-    static func looksLikeHTTP1(_ first: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < first.count, first[i] >= 0x41 && first[i] <= 0x5A { i += 1 }
-        guard i > 0, i < first.count, first[i] == 0x20 else { return false }
-        let marker: [UInt8] = Array(" HTTP/1.".utf8)
-        var j = i
-        while j + marker.count <= first.count {
-            if first[j] == 0x0D || first[j] == 0x0A { return false }
-            var k = 0
-            while k < marker.count && first[j + k] == marker[k] { k += 1 }
-            if k == marker.count { return true }
-            j += 1
-        }
-        return false
     }
 }

@@ -51,7 +51,8 @@ final class Forwarder {
                 worker.log("service \(service.key): expected identity \(identity!) is not a SPIFFE ID; its endpoints are skipped")
             } else {
                 for endpoint in service.readyEndpoints {
-                    let key = PoolKey(endpoint: endpoint, identity: identity)
+                    let key = PoolKey(endpoint: endpoint, identity: identity,
+                                      http1: identity == nil && !service.isMirrored && Self.speaksHTTP1(service, port: endpoint.port))
                     if let existing = pools[key] {
                         list.append(existing)
                     } else if let address = SocketAddress(ip: endpoint.host, port: endpoint.port) {
@@ -105,7 +106,14 @@ final class Forwarder {
         // Forget pools of endpoints that left the tables once their last connection closed.
         var live = Set<ObjectIdentifier>()
         for backend in next { for p in backend.pools { live.insert(ObjectIdentifier(p)) } }
-        pools = pools.filter { live.contains(ObjectIdentifier($0.value)) || !$0.value.connections.isEmpty }
+        pools = pools.filter { live.contains(ObjectIdentifier($0.value)) || $0.value.hasConnections }
+    }
+
+    /// True when `service`'s endpoints on `port` take HTTP/1.1: the port's `appProtocol`
+    /// is `http` or `http/1.1`. Absent means h2c (decision 0011), as `kubernetes.io/h2c`.
+    static func speaksHTTP1(_ service: ServiceEntry, port: UInt16) -> Bool {
+        guard let proto = service.ports.first(where: { $0.port == port })?.appProtocol?.lowercased() else { return false }
+        return proto == "http" || proto == "http/1.1"
     }
 
     /// True when no policy targeting `service` has `to` rules: its verdict depends on the
@@ -223,6 +231,10 @@ final class Forwarder {
 
     /// forward: submits the request on a pooled connection to `pool`'s endpoint.
     private func forward(_ stream: ProxyStream, headers: HeaderBlock, pool: UpstreamPool) {
+        if pool.speaksHTTP1 {
+            forwardHTTP1(stream, headers: headers, pool: pool)
+            return
+        }
         // A connection whose session refuses the stream (ids exhausted) leaves the pool and
         // the request tries a fresh one once.
         for _ in 0..<2 {

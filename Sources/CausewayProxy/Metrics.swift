@@ -103,11 +103,26 @@ public enum Counter: Int, CaseIterable, Sendable {
     case upstreamTimeouts
     case outlierEjections
     case outlierEjectionsActive
+    case http1DownstreamConnectionsActive
+    case http1DownstreamConnectionsTotal
+    case http1Requests
+    case http1UpstreamConnectionsActive
+    case http1UpstreamConnectionsTotal
+    case capturedConnections
+    case captureSniffTimeouts
+    case captureUnroutable
+    case passthroughConnectionsActive
+    case passthroughConnectionsTotal
+    case passthroughConnectFailures
+    case passthroughBytesSent
+    case passthroughBytesReceived
+    case passthroughIdleCloses
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool {
         self == .downstreamConnectionsActive || self == .upstreamConnectionsActive || self == .exportFeedsActive
-            || self == .outlierEjectionsActive
+            || self == .outlierEjectionsActive || self == .http1DownstreamConnectionsActive || self == .http1UpstreamConnectionsActive
+            || self == .passthroughConnectionsActive
     }
 
     /// The Prometheus metric name.
@@ -151,6 +166,20 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outlierEjections: "causeway_outlier_ejections_total"
         case .outlierEjectionsActive: "causeway_outlier_ejections_active"
         case .tlsRotationUpstreamDrains: "causeway_tls_rotation_upstream_drains_total"
+        case .http1DownstreamConnectionsActive: "causeway_http1_downstream_connections_active"
+        case .http1DownstreamConnectionsTotal: "causeway_http1_downstream_connections_total"
+        case .http1Requests: "causeway_http1_requests_total"
+        case .http1UpstreamConnectionsActive: "causeway_http1_upstream_connections_active"
+        case .http1UpstreamConnectionsTotal: "causeway_http1_upstream_connections_total"
+        case .capturedConnections: "causeway_captured_connections_total"
+        case .captureSniffTimeouts: "causeway_capture_sniff_timeouts_total"
+        case .captureUnroutable: "causeway_capture_unroutable_total"
+        case .passthroughConnectionsActive: "causeway_passthrough_connections_active"
+        case .passthroughConnectionsTotal: "causeway_passthrough_connections_total"
+        case .passthroughConnectFailures: "causeway_passthrough_connect_failures_total"
+        case .passthroughBytesSent: "causeway_passthrough_sent_bytes_total"
+        case .passthroughBytesReceived: "causeway_passthrough_received_bytes_total"
+        case .passthroughIdleCloses: "causeway_passthrough_idle_closes_total"
         }
     }
 
@@ -195,6 +224,20 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outlierEjectionsActive: "Endpoints ejected now (per worker, summed)."
         case .tlsRotationDrains: "Downstream TLS connections sent GOAWAY because the certificates they were made with were replaced."
         case .tlsRotationUpstreamDrains: "Pooled upstream TLS connections that stopped taking streams because the certificates they were made with were replaced."
+        case .http1DownstreamConnectionsActive: "Open HTTP/1.1 client connections (also counted in causeway_downstream_connections_active)."
+        case .http1DownstreamConnectionsTotal: "HTTP/1.1 client connections accepted (sniffed on a sidecar listener)."
+        case .http1Requests: "Requests received on HTTP/1.1 client connections (parsed heads; pipelined ones included)."
+        case .http1UpstreamConnectionsActive: "Open HTTP/1.1 upstream connections (local endpoints with appProtocol http)."
+        case .http1UpstreamConnectionsTotal: "HTTP/1.1 upstream connections opened."
+        case .capturedConnections: "Connections redirected to a sidecar listener by traffic capture (their original destination was read)."
+        case .captureSniffTimeouts: "Captured connections to a mesh address that sent nothing within the sniff timeout (passed through)."
+        case .captureUnroutable: "Captured connections to a virtual IP that were not HTTP: there is no real destination to pass them to, so they were closed."
+        case .passthroughConnectionsActive: "Captured connections relayed unchanged to their original destination, open now."
+        case .passthroughConnectionsTotal: "Captured connections relayed unchanged to their original destination."
+        case .passthroughConnectFailures: "Passthrough connects to an original destination that failed, were refused or timed out."
+        case .passthroughBytesSent: "Bytes relayed from captured clients to their original destinations."
+        case .passthroughBytesReceived: "Bytes relayed from original destinations back to captured clients."
+        case .passthroughIdleCloses: "Passthrough connections closed after no bytes in either direction for the idle timeout."
         }
     }
 }
@@ -231,6 +274,8 @@ final class WorkerMetrics {
     var tlsFailures: [MetricsSnapshot.TLSFailureKey: UInt64] = [:]
     /// Requests denied, by AuthorizationPolicy (`namespace/name`).
     var authzDenied: [String: UInt64] = [:]
+    /// HTTP/1.1 messages refused by the parser, by side and reason.
+    var http1ParseErrors: [MetricsSnapshot.HTTP1ParseErrorKey: UInt64] = [:]
     /// Requests per route backend, by status.
     private var routeBackends: [MetricsSnapshot.RouteBackendKey: ServiceCounters] = [:]
 
@@ -266,6 +311,7 @@ final class WorkerMetrics {
             for (status, n) in c.byStatus { s.routeRequests.append(.init(key: key, status: status, count: n)) }
         }
         s.authzDenied = authzDenied
+        s.http1ParseErrors = http1ParseErrors
         s.counters = counters
         s.tlsHandshakes = tlsHandshakes
         s.tlsFailures = tlsFailures
@@ -284,6 +330,13 @@ public struct MetricsSnapshot: Sendable {
     }
     /// A TLS failure's labels.
     public struct TLSFailureKey: Sendable, Hashable {
+        public var side: String
+        public var reason: String
+    }
+
+    /// An HTTP/1.1 parse error's labels: "downstream" (a client's request) or "upstream" (an
+    /// endpoint's response), and the parser's reason.
+    public struct HTTP1ParseErrorKey: Sendable, Hashable {
         public var side: String
         public var reason: String
     }
@@ -311,6 +364,8 @@ public struct MetricsSnapshot: Sendable {
     public var durations: [String: DurationHistogram] = [:]
     /// Denials per AuthorizationPolicy.
     public var authzDenied: [String: UInt64] = [:]
+    /// HTTP/1.1 parse errors by side and reason.
+    public var http1ParseErrors: [HTTP1ParseErrorKey: UInt64] = [:]
 
     public init() {}
 
@@ -334,5 +389,6 @@ public struct MetricsSnapshot: Sendable {
             .sorted { ($0.key.route, $0.key.backend, $0.status) < ($1.key.route, $1.key.backend, $1.status) }
         for (service, h) in other.durations { durations[service, default: DurationHistogram()].add(h) }
         authzDenied.merge(other.authzDenied, uniquingKeysWith: +)
+        http1ParseErrors.merge(other.http1ParseErrors, uniquingKeysWith: +)
     }
 }

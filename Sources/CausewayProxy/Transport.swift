@@ -18,6 +18,9 @@ public struct ReadPause: OptionSet, Sendable {
     /// The protocol expects nothing more from the peer for now (the admin server's one
     /// request per connection has arrived).
     public static let nothingExpected = ReadPause(rawValue: 1 << 3)
+    /// What this peer sent waits for the other side of the relay to take it, and the
+    /// protocol has no window to close (HTTP/1.1: TCP is the backpressure).
+    public static let relayBacklog = ReadPause(rawValue: 1 << 4)
 }
 
 /// transport: one socket on one loop, optionally with TLS over it (memory BIOs): reads,

@@ -6,14 +6,17 @@ import CausewayMesh
 import CausewayTLS
 
 /// What makes two upstream connections interchangeable: the same address, and for mTLS
-/// the same expected peer identity.
+/// the same expected peer identity, and the same protocol.
 struct PoolKey: Hashable {
     let endpoint: EndpointAddress
     /// The SPIFFE ID the peer must present; nil for h2c.
     let identity: String?
+    /// HTTP/1.1 (a local endpoint whose port's `appProtocol` is `http`) instead of HTTP/2.
+    var http1 = false
 }
 
-/// One worker's connections to one endpoint.
+/// One worker's connections to one endpoint: HTTP/2 ones (`connections`), or HTTP/1.1 ones
+/// (`http1Connections`, see `UpstreamPool+HTTP1.swift`) when the key says so.
 ///
 /// A request goes on the connection with the most free streams among those that accept
 /// streams; a new connection is opened only when all are full (or gone after GOAWAY),
@@ -25,6 +28,8 @@ final class UpstreamPool {
     /// The peer identity required over mTLS, parsed once; nil for h2c.
     let identity: SPIFFEID?
     private(set) var connections: [UpstreamConnection] = []
+    /// HTTP/1.1 connections (`key.http1`), busy or idle, oldest first.
+    var http1Connections: [HTTP1UpstreamConnection] = []
     /// Attempts in flight to this endpoint from this worker (least-request balancing).
     var activeRequests = 0
 
@@ -36,6 +41,12 @@ final class UpstreamPool {
 
     /// True when connections to this endpoint use mTLS.
     var usesTLS: Bool { key.identity != nil }
+
+    /// True when requests to this endpoint go over HTTP/1.1.
+    var speaksHTTP1: Bool { key.http1 }
+
+    /// True while any connection to this endpoint is in the pool.
+    var hasConnections: Bool { !connections.isEmpty || !http1Connections.isEmpty }
 
     /// A connection for one more stream of `backend`'s service, opening one if needed; nil
     /// when a new connection is needed but the service is at its `maxConnections` breaker

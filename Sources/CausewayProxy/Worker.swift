@@ -27,8 +27,16 @@ public final class Worker {
     /// Export streams this worker keeps open to linked gateways; nil on all workers but one.
     private var subscriptions: MirrorSubscriptions?
     private var downstreams: [ObjectIdentifier: DownstreamConnection] = [:]
+    /// HTTP/1.1 clients of sidecar listeners.
+    private var http1Downstreams: [ObjectIdentifier: HTTP1DownstreamConnection] = [:]
+    /// Sidecar connections whose first bytes have not said yet what they speak.
+    private var sniffers: [ObjectIdentifier: ProtocolSniffer] = [:]
     /// Every open upstream connection, pooled or draining, for shutdown.
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
+    /// The same for HTTP/1.1 upstream connections (local `appProtocol: http` endpoints).
+    private var http1Upstreams: [ObjectIdentifier: HTTP1UpstreamConnection] = [:]
+    /// Captured connections relayed unchanged to their original destination.
+    private var passthroughs: [ObjectIdentifier: PassthroughRelay] = [:]
     private var acceptors: [Acceptor] = []
     /// What each acceptor's listener serves, by `Acceptor.tag`.
     private var listeners: [ListenerSpec] = []
@@ -86,6 +94,9 @@ public final class Worker {
         let now = loop.now
         drainRotatedClients(now: now)
         for (_, c) in downstreams { c.sweep(now: now) }
+        for (_, c) in http1Downstreams { c.sweep(now: now) }
+        for (_, c) in sniffers { _ = c.sweep(now: now) }
+        for (_, p) in passthroughs { p.sweep(now: now, idleNanos: settings.timeouts.downstreamIdleNanos) }
         publisher.sweep(now: now)
         forwarder.sweepEjections(now: now)
         for (_, c) in upstreams {
@@ -94,6 +105,7 @@ public final class Worker {
             c.session.forgiveGlitches(33)
             if c.activeStreams == 0 { c.trimIdleMemory() }
         }
+        for (_, c) in http1Upstreams where c.activeStreams == 0 { c.trimIdleMemory() }
     }
 
     // MARK: Connections
@@ -112,17 +124,30 @@ public final class Worker {
         accepted(fd: fd, listener: listeners[acceptor.tag])
     }
 
+    /// Gateway listeners speak mTLS HTTP/2 only; a sidecar listener's connection is
+    /// sniffed first (`ProtocolSniffer`): h2c with prior knowledge or HTTP/1.1.
     private func accepted(fd: Int32, listener: ListenerSpec) {
-        var tls: TLSConnection?
-        if listener.role == .gateway {
-            guard let context = snapshot.tls?.server else {
-                log("gateway listener without TLS configuration; connection closed")
+        guard listener.role == .gateway else {
+            // Traffic capture first: a redirected connection to an address outside the mesh
+            // is relayed unchanged at once; one to a mesh address is sniffed with a deadline.
+            guard case .sniff(let captured) = acceptCaptured(fd: fd) else { return }
+            let sniffer = ProtocolSniffer(worker: self, fd: fd, listener: listener, captured: captured)
+            do {
+                try sniffer.start()
+            } catch {
+                log("sidecar connection: \(error)", limitedBy: "accept")
                 Syscall.close(fd)
                 return
             }
-            tls = TLSConnection(context: context)
+            sniffers[ObjectIdentifier(sniffer)] = sniffer
+            return
         }
-        let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: tls)
+        guard let context = snapshot.tls?.server else {
+            log("gateway listener without TLS configuration; connection closed")
+            Syscall.close(fd)
+            return
+        }
+        let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: TLSConnection(context: context))
         do {
             try connection.register()
         } catch {
@@ -130,8 +155,48 @@ public final class Worker {
             return
         }
         downstreams[ObjectIdentifier(connection)] = connection
-        // Our SETTINGS wait for the client's first bytes: an HTTP/1.1 client must see a
-        // readable HTTP/1.1 error, not a binary frame.
+    }
+
+    /// A sniffer decided what its connection speaks; it no longer owns the socket.
+    func sniffed(_ sniffer: ProtocolSniffer, fd: Int32, proto: SniffedProtocol, initial: [UInt8]) {
+        sniffers[ObjectIdentifier(sniffer)] = nil
+        startDownstream(fd: fd, listener: sniffer.listener, proto: proto, initial: initial, originalDestination: sniffer.captured?.address)
+    }
+
+    /// A sniffer closed its connection before deciding.
+    func snifferClosed(_ sniffer: ProtocolSniffer) {
+        sniffers[ObjectIdentifier(sniffer)] = nil
+        if allDownstreamsClosed { finishDrain() }
+    }
+
+    /// Starts serving `fd` as `proto`; `initial` holds the bytes the sniffer already read,
+    /// fed to the connection before anything else. `.http2` and `.unknown` are HTTP/2
+    /// connections (the latter gets GOAWAY); `.http1` an HTTP/1.1 one.
+    /// `originalDestination`: where a captured connection was headed (nil when not captured).
+    func startDownstream(fd: Int32, listener: ListenerSpec, proto: SniffedProtocol, initial: [UInt8],
+                         originalDestination: SocketAddress?) {
+        switch proto {
+        case .http1:
+            let connection = HTTP1DownstreamConnection(worker: self, fd: fd, listener: listener)
+            do {
+                try connection.register()
+            } catch {
+                connection.close(reason: error.description)
+                return
+            }
+            http1Downstreams[ObjectIdentifier(connection)] = connection
+            connection.start(initial: initial)
+        case .http2, .unknown:
+            let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: nil)
+            do {
+                try connection.register()
+            } catch {
+                connection.close(reason: error.description)
+                return
+            }
+            downstreams[ObjectIdentifier(connection)] = connection
+            connection.start(initial: initial)
+        }
     }
 
     func upstreamOpened(_ connection: UpstreamConnection) {
@@ -142,9 +207,41 @@ public final class Worker {
         upstreams[ObjectIdentifier(connection)] = nil
     }
 
+    func upstreamOpened(_ connection: HTTP1UpstreamConnection) {
+        http1Upstreams[ObjectIdentifier(connection)] = connection
+    }
+
+    func upstreamClosed(_ connection: HTTP1UpstreamConnection) {
+        http1Upstreams[ObjectIdentifier(connection)] = nil
+    }
+
     func downstreamClosed(_ connection: DownstreamConnection) {
         downstreams[ObjectIdentifier(connection)] = nil
-        if downstreams.isEmpty { finishDrain() }
+        if allDownstreamsClosed { finishDrain() }
+    }
+
+    func downstreamClosed(_ connection: HTTP1DownstreamConnection) {
+        http1Downstreams[ObjectIdentifier(connection)] = nil
+        if allDownstreamsClosed { finishDrain() }
+    }
+
+    /// Relays a captured connection unchanged to `destination`, `initial` (bytes already
+    /// read from it) first.
+    func startPassthrough(fd: Int32, to destination: SocketAddress, initial: UnsafeRawBufferPointer) {
+        let relay = PassthroughRelay(worker: self, clientFD: fd, destination: destination, initial: initial)
+        passthroughs[ObjectIdentifier(relay)] = relay
+        relay.start(connectTimeoutNanos: settings.connectTimeoutNanos)
+    }
+
+    func passthroughClosed(_ relay: PassthroughRelay) {
+        passthroughs[ObjectIdentifier(relay)] = nil
+        if allDownstreamsClosed { finishDrain() }
+    }
+
+    /// True when no client connection of any kind is open. Passthrough relays count: they
+    /// have no way to ask their peers to finish, so a drain waits for them (or its deadline).
+    private var allDownstreamsClosed: Bool {
+        downstreams.isEmpty && http1Downstreams.isEmpty && sniffers.isEmpty && passthroughs.isEmpty
     }
 
     // MARK: TLS rotation
@@ -207,10 +304,13 @@ public final class Worker {
         drainDone = done
         publisher.finishAll()
         for (_, c) in downstreams { c.drain() }
+        for (_, c) in http1Downstreams { c.drain() }
+        // Nothing was asked of a connection still being sniffed.
+        for (_, c) in sniffers { c.close(reason: "draining") }
         // Strong capture: the worker lives as long as its loop (and a weak reference would
         // put every retain of it on the runtime's slow path).
         loop.schedule(at: deadline) { [self] in finishDrain() }
-        if downstreams.isEmpty { finishDrain() }
+        if allDownstreamsClosed { finishDrain() }
     }
 
     private func finishDrain() {
@@ -228,8 +328,12 @@ public final class Worker {
     func shutdown() {
         subscriptions?.stopAll()
         closeListeners()
+        for (_, c) in sniffers { c.close(reason: "shutdown") }
         for (_, c) in downstreams { c.close(reason: "shutdown") }
+        for (_, c) in http1Downstreams { c.close(reason: "shutdown") }
+        for (_, p) in passthroughs { p.close(reason: "shutdown") }
         for (_, c) in upstreams { c.close(reason: "shutdown") }
+        for (_, c) in http1Upstreams { c.close(reason: "shutdown") }
     }
 
     /// Reopens `cluster`'s export stream (the control thread could not apply a message).
@@ -272,7 +376,7 @@ extension Worker: AcceptTarget {
     public var acceptLoop: EventLoop { loop }
 
     /// Downstream connections open on this worker.
-    public var openConnections: Int { downstreams.count }
+    public var openConnections: Int { downstreams.count + http1Downstreams.count + sniffers.count + passthroughs.count }
 
     /// Most downstream connections this worker serves at once: the configured limit, or
     /// less if the descriptor limit requires.

@@ -13,7 +13,7 @@ struct Causeway: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "causeway",
         abstract: "A cross-cluster service-mesh proxy: sidecar and east-west gateway.",
-        subcommands: [Run.self, Validate.self, Demo.self, Certs.self]
+        subcommands: [Run.self, Validate.self, Demo.self, Certs.self, Capture.self]
     )
 }
 

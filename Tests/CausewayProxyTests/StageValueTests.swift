@@ -28,19 +28,6 @@ final class ResetTrackerTests: XCTestCase {
     }
 }
 
-final class HTTP1DetectionTests: XCTestCase {
-    func looks(_ s: String) -> Bool { Array(s.utf8).withUnsafeBytes { HTTP2Preface.looksLikeHTTP1($0) } }
-
-    func testRequestLinesAreHTTP1AndOtherGarbageIsNot() {
-        XCTAssertTrue(looks("GET / HTTP/1.1\r\nhost: x\r\n\r\n"))
-        XCTAssertTrue(looks("POST /upload?x=1 HTTP/1.0\r\n"))
-        XCTAssertFalse(looks("INVALID CONNECTION PREFACE\r\n\r\n"))
-        XCTAssertFalse(looks("GET /\r\nHTTP/1.1"))
-        XCTAssertFalse(looks("get / HTTP/1.1\r\n"))
-        XCTAssertFalse(looks("\u{16}\u{03}\u{01}"))
-    }
-}
-
 final class DescriptorBudgetTests: XCTestCase {
     func testAQuarterOfTheLimitStaysForUpstreams() {
         XCTAssertEqual(OpenFileLimit.downstreamBudget(limit: 1_048_576, workers: 2), 393_216)

@@ -33,6 +33,10 @@ enum PrometheusText {
         for (policy, n) in m.authzDenied.sorted(by: { $0.key < $1.key }) {
             out += "causeway_authz_denied_total{\(c),policy=\"\(escape(policy))\"} \(n)\n"
         }
+        family("causeway_http1_parse_errors_total", "counter", "HTTP/1.1 messages refused by the parser, by side (downstream: client requests; upstream: endpoint responses) and reason.")
+        for (key, n) in m.http1ParseErrors.sorted(by: { ($0.key.side, $0.key.reason) < ($1.key.side, $1.key.reason) }) {
+            out += "causeway_http1_parse_errors_total{\(c),side=\"\(key.side)\",reason=\"\(escape(key.reason))\"} \(n)\n"
+        }
         family("causeway_request_duration_seconds", "histogram", "Time from a request's headers to the end of its stream, per service.")
         for (service, h) in m.durations.sorted(by: { $0.key < $1.key }) {
             out += h.render("causeway_request_duration_seconds", labels: "\(c),service=\"\(escape(service))\"")

@@ -66,7 +66,7 @@ enum ProxyDocument {
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
                   "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
-                  "limits", "resources", "mirror", "watch", "upstreamClusterHeader", "dns",
+                  "limits", "resources", "mirror", "watch", "upstreamClusterHeader", "dns", "capture",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -112,6 +112,10 @@ enum ProxyDocument {
             }
         }
 
+        let capture = spec["capture"].map { node in
+            CaptureSection.read(node, spec.field("capture"), listeners: listenerResult?.complete == true ? listenerResult?.drafts.map(\.config) : nil,
+                                reader: reader)
+        } ?? CaptureConfig()
         if let admin {
             checkAddressConflicts(
                 listeners: listenerResult?.drafts ?? [], admin: (admin, adminMark, spec.field("admin").key("address")),
@@ -125,15 +129,16 @@ enum ProxyDocument {
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
               let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror, let watch,
-              let upstreamClusterHeader
+              let upstreamClusterHeader, let capture
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
-        let config = ProxyConfig(
+        var config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
             timeouts: timeouts, limits: limits, mirror: mirror, watch: watch, upstreamClusterHeader: upstreamClusterHeader,
             dns: dns ?? nil)
+        config.capture = capture
         return Result(config: config, resources: resources, facts: facts)
     }
 

@@ -52,6 +52,7 @@ public final class ProxyServer: Sendable {
         let (snapshot, notes) = mesh.snapshot(now: ControlLoop.now())
         // What composition noticed at start (unknown backendRefs, conflicts) is logged once.
         for note in notes { log(note) }
+        markOutboundSockets(proxy.capture.mark)
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
@@ -282,6 +283,15 @@ public final class ProxyServer: Sendable {
         MeshStatus(mesh: m, now: now)
     }
 
+    /// Every socket the proxy connects from now on carries `mark` (`spec.capture.mark`), so
+    /// capture rules skip its own traffic. Without CAP_NET_ADMIN the kernel refuses: said
+    /// once, and the proxy runs unmarked.
+    private static func markOutboundSockets(_ mark: UInt32) {
+        if let error = OutboundMark.configure(mark) {
+            log("outbound connections are not marked (\(error)): capture rules would redirect the proxy's own connections back to it; run with CAP_NET_ADMIN, or exclude the proxy's uid (spec.capture.excludeUIDs)")
+        }
+    }
+
     private static func log(_ line: String) {
         var text = "causeway: \(line)\n"
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -311,6 +321,10 @@ public final class ProxyServer: Sendable {
                 : "dns address changes take effect after a restart")
         }
         if let next = b.dns, a.dns != nil, a.dns?.address == next.address { dns?.update(config: next) }
+        if a.capture.mark != b.capture.mark {
+            Self.markOutboundSockets(b.capture.mark)
+            notes.append("new connections carry mark \(b.capture.mark): run causeway capture --apply again so the rules skip it")
+        }
         admin.update(config: config)
         notes += tlsRotated(nextTLS)
         // A restarted prober counts every gateway up until probed: only when links (or the

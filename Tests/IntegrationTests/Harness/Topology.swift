@@ -24,6 +24,8 @@ struct TestEndpoint {
     var ip = "127.0.0.1"
     var port: UInt16
     var ready = true
+    /// The slice port's `appProtocol` (the first endpoint's names the service's).
+    var appProtocol = "kubernetes.io/h2c"
 }
 
 /// A `causeway run` sidecar with a generated configuration.
@@ -62,6 +64,7 @@ final class CausewaySidecar {
         """
         for (name, endpoints) in services.sorted(by: { $0.key < $1.key }) {
             let port = endpoints.first?.port ?? 8080
+            let appProtocol = endpoints.first?.appProtocol ?? "kubernetes.io/h2c"
             let list = endpoints.map { "  - { addresses: [ \"\($0.ip)\" ], conditions: { ready: \($0.ready) } }" }.joined(separator: "\n")
             yaml += """
 
@@ -70,7 +73,7 @@ final class CausewaySidecar {
             kind: EndpointSlice
             metadata: { name: \(name)-1, namespace: \(namespace), labels: { kubernetes.io/service-name: \(name) } }
             addressType: IPv4
-            ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: kubernetes.io/h2c } ]
+            ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: \(appProtocol) } ]
             endpoints:
             \(endpoints.isEmpty ? "  []" : list)
             """

@@ -1,0 +1,318 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A one-worker sidecar in front of nghttpd (h2c: `backend`) and the Python HTTP/1.1 server
+/// (`appProtocol: http`: `web1`), both serving `www`.
+private final class HTTP1Fixture {
+    let dir: TempDir
+    let nghttpd: NghttpdBackend
+    let web: HTTP1Backend
+    let sidecar: CausewaySidecar
+
+    init(extraProxySpec: String = "", nghttpdArgs: [String] = [], files: (TempDir) throws -> Void = { _ in }) throws {
+        dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        try dir.write("www/hello", "hello\n")
+        try dir.write("www/a", "first\n")
+        try dir.write("www/b", "second\n")
+        try dir.write("www/c", "third\n")
+        try files(dir)
+        nghttpd = try NghttpdBackend(docroot: dir.path("www"), extra: nghttpdArgs)
+        web = try HTTP1Backend(docroot: dir.path("www"))
+        sidecar = try CausewaySidecar(dir: dir, services: [
+            "backend": [TestEndpoint(port: nghttpd.port)],
+            "web1": [TestEndpoint(port: web.port, appProtocol: "http")],
+        ], workers: 1, extraProxySpec: extraProxySpec)
+    }
+
+    /// curl speaking HTTP/1.1 to the sidecar.
+    func curl(_ args: [String]) throws -> CommandResult {
+        try runCommand("curl", ["-sS", "--http1.1", "--max-time", "60"] + args)
+    }
+
+    /// `Peers/h1_raw.py`: each of `sends` is one write.
+    func raw(_ sends: [String], shut: Bool = false, timeout: Double = 5) throws -> PeerResult {
+        var args = ["--port", String(sidecar.port), "--timeout", String(timeout)]
+        for s in sends { args += ["--send", s] }
+        if shut { args.append("--shut") }
+        return try PythonPeer.run("h1_raw.py", args, timeout: timeout + 30)
+    }
+
+    /// A metric's value from `/metrics`: `labels` are the ones after `cluster`, e.g.
+    /// `,side="downstream",reason="obs-fold"`.
+    func metric(_ name: String, labels: String = "") -> Int? {
+        guard let text = try? sidecar.admin("/metrics") else { return nil }
+        let prefix = "\(name){cluster=\"test-cluster\"\(labels)} "
+        let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+        return line.flatMap { Int($0.dropFirst(prefix.count)) }
+    }
+
+    func stop() {
+        sidecar.stop()
+        web.stop()
+        nghttpd.stop()
+    }
+}
+
+/// HTTP/1.1 clients on a sidecar listener (sniffed per connection): keep-alive, pipelining,
+/// bodies of any size, 100-continue, trailers, refusals, timeouts; to h2c endpoints, to
+/// `appProtocol: http` endpoints over pooled HTTP/1.1, and across clusters.
+final class HTTP1Tests: XCTestCase {
+    private func data(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    func testBodiesOfEveryFramingAreByteExactToAnH2CEndpoint() throws {
+        var download = Data()
+        let f = try HTTP1Fixture { dir in download = try dir.randomFile("www/big.bin", size: 20 << 20, seed: 7) }
+        defer { f.stop() }
+        let up = try f.dir.randomFile("up.bin", size: 20 << 20, seed: 9)
+        let r1 = try f.curl(["-H", "host: backend", "-o", f.dir.path("dl.bin"), f.sidecar.url("/big.bin")])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        XCTAssertEqual(try data(f.dir.path("dl.bin")), download)
+        // curl asks for 100 Continue before a body this large, and gets it.
+        let r2 = try f.curl(["-v", "-H", "host: backend", "--data-binary", "@" + f.dir.path("up.bin"), "-o", f.dir.path("echo1.bin"),
+                             f.sidecar.url("/echo")])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("Expect: 100-continue"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("HTTP/1.1 100 Continue"), r2.stderr)
+        XCTAssertEqual(try data(f.dir.path("echo1.bin")), up)
+        let r3 = try f.curl(["-H", "host: backend", "-H", "transfer-encoding: chunked", "--data-binary", "@" + f.dir.path("up.bin"),
+                             "-o", f.dir.path("echo2.bin"), f.sidecar.url("/echo")])
+        XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertEqual(try data(f.dir.path("echo2.bin")), up)
+    }
+
+    func testAnHTTPEndpointIsReachedOverPooledHTTP1Connections() throws {
+        var download = Data()
+        let f = try HTTP1Fixture { dir in download = try dir.randomFile("www/big.bin", size: 20 << 20, seed: 11) }
+        defer { f.stop() }
+        // The endpoint frames its response with content-length, chunked, or by closing.
+        for mode in ["length", "chunked", "close"] {
+            let r = try f.curl(["-H", "host: web1", "-o", f.dir.path("dl-\(mode).bin"), f.sidecar.url("/big.bin?mode=\(mode)")])
+            XCTAssertEqual(r.status, 0, mode + r.stderr)
+            XCTAssertEqual(try data(f.dir.path("dl-\(mode).bin")), download, mode)
+        }
+        let up = try f.dir.randomFile("up.bin", size: 20 << 20, seed: 13)
+        for chunked in [false, true] {
+            let r = try f.curl(["-H", "host: web1"] + (chunked ? ["-H", "transfer-encoding: chunked"] : [])
+                               + ["--data-binary", "@" + f.dir.path("up.bin"), "-o", f.dir.path("echo.bin"), f.sidecar.url("/echo")])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try data(f.dir.path("echo.bin")), up, "chunked: \(chunked)")
+        }
+        // An HTTP/2 client's request goes to the same endpoint over HTTP/1.1.
+        let h2 = try runCommand("curl", ["-sS", "--http2-prior-knowledge", "--data-binary", "@" + f.dir.path("up.bin"),
+                                         "-o", f.dir.path("echo-h2.bin"), "-H", "host: web1", f.sidecar.url("/echo")])
+        XCTAssertEqual(h2.status, 0, h2.stderr)
+        XCTAssertEqual(try data(f.dir.path("echo-h2.bin")), up)
+        // Requests one after another, each from a new client connection, reuse one pooled
+        // upstream connection.
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let r = try f.curl(["-D", "-", "-o", "/dev/null", "-H", "host: web1", f.sidecar.url("/hello")])
+            ids.append(r.stdoutText.lowercased().split(separator: "\r\n").first { $0.hasPrefix("x-connection-id:") }.map(String.init) ?? "none")
+        }
+        XCTAssertEqual(Set(ids).count, 1, "\(ids)")
+        XCTAssertNotEqual(ids.first, "none")
+        let requests = f.web.requests
+        XCTAssertEqual(requests.last?.string("path"), "/hello")
+        XCTAssertEqual(requests.count, 9, "\(requests)")
+    }
+
+    func testKeepAliveServesSeveralRequestsOnOneConnection() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let r = try f.curl(["-v", "-H", "host: backend", f.sidecar.url("/a"), f.sidecar.url("/b"), f.sidecar.url("/c")])
+        XCTAssertEqual(r.stdoutText, "first\nsecond\nthird\n", r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "Re-using existing connection").count - 1, 2, r.stderr)
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_total"), 1)
+        XCTAssertEqual(f.metric("causeway_http1_requests_total"), 3)
+    }
+
+    func testPipelinedRequestsAreAnsweredInOrder() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        for host in ["backend", "web1"] {
+            let pipeline = ["/a", "/b", "/c"].map { "GET \($0) HTTP/1.1\\r\\nhost: \(host)\\r\\n\\r\\n" }.joined()
+                + "GET /hello HTTP/1.1\\r\\nhost: \(host)\\r\\nconnection: close\\r\\n\\r\\n"
+            let r = try f.raw([pipeline])
+            let text = r.string("response") ?? ""
+            XCTAssertTrue(r.bool("closed"), "\(r)")
+            XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1, 4, text)
+            let order = ["first\n", "second\n", "third\n", "hello\n"].map { text.range(of: $0)?.lowerBound }
+            XCTAssertTrue(order.allSatisfy { $0 != nil }, text)
+            XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), text)
+        }
+    }
+
+    func testExpectContinueIsAnsweredOnlyForARoutedRequest() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        // Routed: 100 Continue, then the request waits for its body.
+        let routed = try f.raw(["POST /echo HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: 5\\r\\nexpect: 100-continue\\r\\n\\r\\n"], timeout: 2)
+        XCTAssertTrue((routed.string("response") ?? "").hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"), "\(routed)")
+        XCTAssertTrue(routed.bool("timed_out"), "\(routed)")
+        // Not routed: the final answer, no 100 Continue, and the connection closes (the client
+        // may or may not send the body it was not invited to).
+        let refused = try f.raw(["POST /echo HTTP/1.1\\r\\nhost: nowhere\\r\\ncontent-length: 5\\r\\nexpect: 100-continue\\r\\n\\r\\n"])
+        let text = refused.string("response") ?? ""
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), text)
+        XCTAssertTrue(text.contains("x-causeway-reason: no-route\r\n"), text)
+        XCTAssertTrue(text.contains("connection: close\r\n"), text)
+        XCTAssertFalse(text.contains("100 Continue"), text)
+        XCTAssertTrue(refused.bool("closed"), "\(refused)")
+    }
+
+    func testChunkedTrailersTravelBothWays() throws {
+        let f = try HTTP1Fixture(nghttpdArgs: ["-v"])
+        defer { f.stop() }
+        func request(_ host: String) -> String {
+            "POST /echo HTTP/1.1\\r\\nhost: \(host)\\r\\ntransfer-encoding: chunked\\r\\nconnection: close\\r\\n\\r\\n"
+                + "5\\r\\nhello\\r\\n0\\r\\nx-checksum: abc123\\r\\n\\r\\n"
+        }
+        // To an HTTP/1.1 endpoint: trailers in the last chunk, echoed back as response trailers.
+        let local = try f.raw([request("web1")])
+        let text = local.string("response") ?? ""
+        XCTAssertTrue(text.contains("transfer-encoding: chunked\r\n"), text)
+        XCTAssertTrue(text.hasSuffix("5\r\nhello\r\n0\r\nx-echo-x-checksum: abc123\r\n\r\n"), text)
+        XCTAssertTrue(f.web.process.log.contains(#""trailers": [["x-checksum", "abc123"]]"#), f.web.process.log)
+        // To an h2c endpoint: the trailers arrive as an HTTP/2 trailer block.
+        let remote = try f.raw([request("backend")])
+        XCTAssertTrue((remote.string("response") ?? "").contains("hello"), "\(remote)")
+        XCTAssertTrue(f.nghttpd.process.log.contains("x-checksum: abc123"), f.nghttpd.process.log)
+    }
+
+    func testUpgradeToH2CIsIgnored() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let r = try f.raw(["GET /hello HTTP/1.1\\r\\nhost: web1\\r\\nconnection: Upgrade, HTTP2-Settings\\r\\nupgrade: h2c\\r\\n"
+            + "http2-settings: AAMAAABkAARAAAAAAAIAAAAA\\r\\n\\r\\n"], timeout: 2)
+        let text = r.string("response") ?? ""
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\nhello\n"), text)
+        XCTAssertFalse(text.lowercased().contains("upgrade"), text)
+        // Neither the upgrade nor the fields the Connection header named reach the endpoint.
+        let seen = f.web.process.log.lowercased()
+        XCTAssertFalse(seen.contains("upgrade") || seen.contains("http2-settings"), seen)
+    }
+
+    func testSmugglingAttemptsAreRefusedAndNothingReachesTheEndpoint() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let smuggled = "GET /secret HTTP/1.1\\r\\nhost: web1\\r\\n\\r\\n"
+        let attempts: [(String, String, String)] = [
+            ("POST /echo HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: 5\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n",
+             "400", "content-length-and-chunked"),
+            ("POST /echo HTTP/1.1\\r\\nhost: web1\\r\\ntransfer-encoding: chunked\\r\\ncontent-length: 5\\r\\n\\r\\n0\\r\\n\\r\\n",
+             "400", "content-length-and-chunked"),
+            ("POST /echo HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: 5\\r\\ncontent-length: 6\\r\\n\\r\\nhello", "400", ""),
+            ("GET /a HTTP/1.1\\r\\nhost: web1\\r\\nx-folded: a\\r\\n b\\r\\n\\r\\n", "400", "obs-fold"),
+            ("GET /a HTTP/1.1\\r\\nhost: web1\\r\\nx-bad : a\\r\\n\\r\\n", "400", ""),
+        ]
+        for (request, status, reason) in attempts {
+            let r = try f.raw([request + smuggled])
+            let text = r.string("response") ?? ""
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 \(status) "), request + " → " + text)
+            XCTAssertTrue(text.contains("x-causeway-reason: \(reason)"), request + " → " + text)
+            XCTAssertTrue(text.contains("connection: close\r\n"), text)
+            // One answer: the smuggled request was never parsed.
+            XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 ").count - 1, 1, text)
+            XCTAssertTrue(r.bool("closed"), "\(r)")
+        }
+        XCTAssertTrue(f.web.requests.isEmpty, "\(f.web.requests)")
+        XCTAssertEqual(f.metric("causeway_http1_parse_errors_total", labels: #",side="downstream",reason="content-length-and-chunked""#), 2)
+    }
+
+    func testOversizedHeadsGet431() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let big = try f.raw(["GET /hello HTTP/1.1\\r\\nhost: web1\\r\\nx-big: {70000*a}\\r\\n\\r\\n"])
+        XCTAssertTrue((big.string("response") ?? "").hasPrefix("HTTP/1.1 431 "), "\(big)")
+        XCTAssertTrue((big.string("response") ?? "").contains("x-causeway-reason: header-too-large"), "\(big)")
+        let many = try f.raw(["GET /hello HTTP/1.1\\r\\nhost: web1\\r\\n" + (0..<120).map { "x-f\($0): v\\r\\n" }.joined() + "\\r\\n"])
+        XCTAssertTrue((many.string("response") ?? "").hasPrefix("HTTP/1.1 431 "), "\(many)")
+        XCTAssertTrue(f.web.requests.isEmpty, "\(f.web.requests)")
+    }
+
+    func testUnfinishedHeadsAndSilentClientsAreClosedByTheHeaderTimeout() throws {
+        let f = try HTTP1Fixture(extraProxySpec: "  timeouts: { requestHeaders: 1s }")
+        defer { f.stop() }
+        // Half a head; a request line still arriving; nothing at all. No answer, just a close.
+        for sends in [["GET /hello HTTP/1.1\\r\\nhost: web1\\r\\n"], ["GET /hel"], []] {
+            let r = try f.raw(sends, timeout: 20)
+            XCTAssertTrue(r.bool("closed"), "\(sends): \(r)")
+            XCTAssertEqual(r.string("response"), "", "\(sends): \(r)")
+        }
+        XCTAssertEqual(f.metric("causeway_request_header_timeouts_total"), 3)
+        XCTAssertEqual(f.metric("causeway_downstream_connections_active"), 0)
+        XCTAssertTrue(f.web.requests.isEmpty, "\(f.web.requests)")
+    }
+
+    func testAClientThatNeverReadsDoesNotHurtAnother() throws {
+        let f = try HTTP1Fixture(extraProxySpec: "  timeouts: { streamIdle: 2s }") { dir in
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("www/huge.bin"), contents: nil))
+            XCTAssertEqual(truncate(dir.path("www/huge.bin"), 256 << 20), 0)
+        }
+        defer { f.stop() }
+        let get = "GET /huge.bin HTTP/1.1\\r\\nhost: backend\\r\\n\\r\\n"
+        let stalled = try PythonPeer.start("h1_raw.py", ["--port", String(f.sidecar.port), "--send", get + get + get, "--no-read", "30"])
+        defer { stalled.stop() }
+        let sampler = PeakRSSSampler(pid: f.sidecar.process.pid, killAbove: 1 << 30)
+        for _ in 0..<5 {
+            let r = try f.curl(["-H", "host: web1", f.sidecar.url("/hello")])
+            XCTAssertEqual(r.stdoutText, "hello\n", r.stderr)
+        }
+        // Held output is bounded (socket buffers, the output high-water, one stream window),
+        // and the connection goes once nothing moved for the stream idle timeout (whichever
+        // of the connection's and the stream's checks sees it first).
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && f.metric("causeway_http1_downstream_connections_active") != 0 { usleep(200_000) }
+        let peak = sampler.stop()
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_active"), 0)
+        XCTAssertEqual((f.metric("causeway_stalled_write_closes_total") ?? 0) + (f.metric("causeway_stream_idle_timeouts_total") ?? 0), 1)
+        XCTAssertLessThan(peak, 128 << 20, "sidecar RSS peaked at \(peak >> 20) MiB")
+        XCTAssertEqual(try f.curl(["-H", "host: backend", f.sidecar.url("/hello")]).stdoutText, "hello\n")
+    }
+
+    func testHeadAndHTTP10AreFramedAsTheirClientNeeds() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        // HEAD: the length of what GET would send, no body; the connection goes on.
+        let head = try f.raw(["HEAD /hello HTTP/1.1\\r\\nhost: web1\\r\\n\\r\\nGET /a HTTP/1.1\\r\\nhost: web1\\r\\nconnection: close\\r\\n\\r\\n"])
+        let text = head.string("response") ?? ""
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        XCTAssertTrue(text.contains("content-length: 6\r\n"), text)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\nfirst\n"), text)
+        XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1, 2, text)
+        // HTTP/1.0 cannot take chunks: a chunked upstream response is delimited by the close.
+        let old = try f.raw(["GET /b?mode=chunked HTTP/1.0\\r\\nhost: web1\\r\\n\\r\\n"])
+        let oldText = old.string("response") ?? ""
+        XCTAssertTrue(old.bool("closed"), "\(old)")
+        XCTAssertFalse(oldText.lowercased().contains("transfer-encoding"), oldText)
+        XCTAssertTrue(oldText.contains("connection: close\r\n"), oldText)
+        XCTAssertTrue(oldText.hasSuffix("\r\n\r\nsecond\n"), oldText)
+        // HTTP/1.0 with keep-alive and a known length keeps its connection.
+        let kept = try f.raw(["GET /a HTTP/1.0\\r\\nhost: web1\\r\\nconnection: keep-alive\\r\\n\\r\\n"], timeout: 2)
+        XCTAssertTrue((kept.string("response") ?? "").contains("connection: keep-alive\r\n"), "\(kept)")
+        XCTAssertTrue(kept.bool("timed_out"), "\(kept)")
+    }
+
+    func testRemoteServiceIsReachedOverHTTP2WithTheCallersIdentity() throws {
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
+        try dir.write("www/hello", "hello from cluster2\n")
+        let mesh = try TwoClusterMesh(dir: dir, docroot: dir.path("www"), backendArgs: ["-v"])
+        defer { mesh.stop() }
+        let r = try runCommand("curl", ["-sS", "--http1.1", "--max-time", "30", "-H", "host: webapp-cluster2",
+                                        "-H", "x-forwarded-client-cert: By=forged;URI=forged", mesh.sidecarURL + "/hello"])
+        XCTAssertEqual(r.stdoutText, "hello from cluster2\n", r.stderr + mesh.sidecar.log + mesh.gateway.log)
+        let log = mesh.backend.process.log
+        XCTAssertTrue(log.contains("x-forwarded-client-cert: By=\(MeshPKI.gatewayID);URI=\(MeshPKI.sidecarID)"), log)
+        XCTAssertFalse(log.contains("forged"), log)
+        XCTAssertTrue(log.contains(":authority: webapp.production"), log)
+        let up = try dir.randomFile("up.bin", size: 4 << 20, seed: 17)
+        let echo = try runCommand("curl", ["-sS", "--http1.1", "--max-time", "60", "-H", "host: webapp-cluster2",
+                                           "--data-binary", "@" + dir.path("up.bin"), "-o", dir.path("echo.bin"), mesh.sidecarURL + "/echo"])
+        XCTAssertEqual(echo.status, 0, echo.stderr)
+        XCTAssertEqual(try data(dir.path("echo.bin")), up)
+    }
+}
