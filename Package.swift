@@ -57,6 +57,10 @@ let package = Package(
         .testTarget(name: "CausewayDNSTests", dependencies: ["CausewayDNS", "CausewayMesh"]),
         .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes", "CausewayMesh"]),
         .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS", "CausewayDNS"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes", .product(name: "Yams", package: "Yams")],
+            exclude: ["Peers"]
+        ),
     ]
 )
