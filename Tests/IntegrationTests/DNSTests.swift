@@ -240,4 +240,36 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try Dig.ask(UInt16(port)!, "webapp").addresses, [Self.webappVIP])
         XCTAssertGreaterThanOrEqual(try metric(s, "causeway_dns_truncated_total{cluster=\"test-cluster\"}"), 600)
     }
+
+    func testPipelinedTCPQuestionsAreAllAnsweredWithFewInFlight() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream, more: "upstreamTimeout: 300ms")
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let answered = try PythonPeer.run("dns_client.py", ["pipeline", "--port", port, "--name", "example.test", "--count", "60"])
+        XCTAssertEqual(answered.int("answered"), 60, answered.text)
+        XCTAssertTrue(answered.bool("ids_match"), answered.text)
+        XCTAssertEqual(answered.dict("rcodes") as? [String: Int], ["0": 60], answered.text)
+        let mesh = try PythonPeer.run("dns_client.py", ["pipeline", "--port", port, "--name", "webapp", "--count", "60"])
+        XCTAssertEqual(mesh.int("answered"), 60, mesh.text)
+        XCTAssertTrue(mesh.bool("ids_match"), mesh.text)
+
+        // 40 questions the upstream never answers, in one write: at most 16 wait at once
+        // (the rest are not read yet), and every one gets SERVFAIL in the end.
+        let silent = try PythonPeer.start("dns_client.py", ["pipeline", "--port", port, "--name", "silent.example.test", "--count", "40"])
+        defer { silent.stop() }
+        var highest = 0.0
+        while PythonPeer.lines(of: silent).isEmpty && silent.process.isRunning {
+            highest = max(highest, try metric(s, "causeway_dns_forwards_pending{cluster=\"test-cluster\"}"))
+            usleep(50_000)
+        }
+        let result = try PythonPeer.wait(for: silent, timeout: 30) { $0.int("answered") != nil }
+        XCTAssertEqual(result.int("answered"), 40, result.text)
+        XCTAssertEqual(result.dict("rcodes") as? [String: Int], ["2": 40], result.text)
+        XCTAssertGreaterThan(highest, 0)
+        XCTAssertLessThanOrEqual(highest, 16)
+        XCTAssertEqual(try metric(s, outcome("upstream-timeout")), 40)
+    }
 }

@@ -72,24 +72,45 @@ final class DNSTCPConnection: LoopHandler {
 
     func loopFlush() {}
 
-    /// Takes complete messages out of the bytes read; false stops reading.
+    /// Keeps the bytes read and answers the complete messages among them; false stops
+    /// reading (the connection is busy or closed: what was read waits in `input`).
     private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard case .open = lifecycle else { return false }
         input.append(contentsOf: bytes)
         lastActivity = server.loop.now
+        processBuffered()
+        return !transport.isClosed && !isBusy
+    }
+
+    /// Too many forwarded questions in flight, or too many answers unread: take no more.
+    private var isBusy: Bool {
+        inFlight >= Self.maxInFlight || output.pendingBytes >= Self.maxQueuedOutput
+    }
+
+    /// True while `processBuffered` runs (an answer sent from inside it must not start it again).
+    private var processing = false
+
+    /// Hands each complete message in `input` to the server while the connection is not busy.
+    private func processBuffered() {
+        guard !processing else { return }
+        processing = true
         var start = 0
-        while input.count - start >= 2 {
+        while !isBusy, !transport.isClosed, input.count - start >= 2 {
             let length = Int(input[start]) << 8 | Int(input[start + 1])
             guard input.count - start - 2 >= length else { break }
-            input.withUnsafeBytes { raw in
-                server.process(UnsafeRawBufferPointer(rebasing: raw[(start + 2)..<(start + 2 + length)]), from: .tcp(self))
-            }
+            let message = Array(input[(start + 2)..<(start + 2 + length)])
             start += 2 + length
-            if transport.isClosed { return false }
+            message.withUnsafeBytes { server.process($0, from: .tcp(self)) }
         }
         if start > 0 { input.removeFirst(start) }
+        processing = false
         updateReading()
-        return !transport.isClosed
+        closeIfDone()
+    }
+
+    /// True when `input` holds a whole message.
+    private var hasBufferedMessage: Bool {
+        input.count >= 2 && input.count - 2 >= Int(input[0]) << 8 | Int(input[1])
     }
 
     /// A question of this connection was forwarded (its answer comes later).
@@ -106,6 +127,7 @@ final class DNSTCPConnection: LoopHandler {
         prefix.withUnsafeBytes { output.append($0) }
         message.withUnsafeBytes { output.append($0) }
         lastActivity = server.loop.now
+        // Room again: `flush` answers messages that waited in `input`.
         flush()
     }
 
@@ -120,20 +142,23 @@ final class DNSTCPConnection: LoopHandler {
         }
         updateReading()
         closeIfDone()
+        if hasBufferedMessage { processBuffered() }
     }
 
-    /// Reads only while few questions are in flight and the client takes its answers.
+    /// Reads only while few questions are in flight, the client takes its answers, and no
+    /// whole message waits in `input`.
     private func updateReading() {
         guard !transport.isClosed else { return }
-        if inFlight >= Self.maxInFlight || output.pendingBytes >= Self.maxQueuedOutput {
+        if isBusy || hasBufferedMessage {
             transport.pauseReads(.outputBacklog)
         } else {
             transport.resumeReads(.outputBacklog)
         }
     }
 
+    /// After the client finished sending: close once everything it asked is answered.
     private func closeIfDone() {
-        if case .finishing = lifecycle, inFlight == 0, output.isEmpty { close() }
+        if case .finishing = lifecycle, !processing, inFlight == 0, output.isEmpty, !hasBufferedMessage { close() }
     }
 
     /// Closes the socket. Idempotent.

@@ -6,6 +6,8 @@
              bytes, a reserved label type, an empty datagram, 4,097 zero bytes) over UDP,
              and a loop then a good query over TCP, and waits for answers. Prints
              {"sent": N, "answers": N (over UDP), "tcp_answer_id": id of the TCP answer}.
+  pipeline   sends --count queries for --name over one TCP connection in one write and
+             reads the answers. Prints {"sent", "answered", "ids_match": bool, "rcodes"}.
   flood      sends --count queries for --name over UDP (at most 64 waiting at once),
              without EDNS unless --edns SIZE, and reads the answers. Prints {"sent",
              "received", "max_size", "max_query", "truncated", "rcodes": {code: n},
@@ -115,9 +117,36 @@ def flood(port, name, count, edns, qtype):
     return result
 
 
+def pipeline(port, name, count):
+    t = socket.create_connection(("127.0.0.1", port), timeout=30)
+    ids = list(range(1, count + 1))
+    t.sendall(b"".join(struct.pack(">H", len(q)) + q for q in (w.query(name, qid=i) for i in ids)))
+    data, answers = b"", []
+    while len(answers) < count:
+        while len(data) >= 2 and len(data) >= 2 + struct.unpack(">H", data[:2])[0]:
+            n = struct.unpack(">H", data[:2])[0]
+            answers.append(data[2:2 + n])
+            data = data[2 + n:]
+        if len(answers) >= count:
+            break
+        try:
+            chunk = t.recv(65535)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    t.close()
+    rcodes = {}
+    for a in answers:
+        code = str(w.header(a)[1] & 0xF)
+        rcodes[code] = rcodes.get(code, 0) + 1
+    return {"sent": count, "answered": len(answers), "ids_match": sorted(w.header(a)[0] for a in answers) == ids, "rcodes": rcodes}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["malformed", "flood"])
+    p.add_argument("mode", choices=["malformed", "flood", "pipeline"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--name", default="webapp.production.svc.cluster.local")
     p.add_argument("--count", type=int, default=200)
@@ -126,6 +155,8 @@ def main():
     a = p.parse_args()
     if a.mode == "malformed":
         print(json.dumps(malformed(a.port)), flush=True)
+    elif a.mode == "pipeline":
+        print(json.dumps(pipeline(a.port, a.name, a.count)), flush=True)
     else:
         print(json.dumps(flood(a.port, a.name, a.count, a.edns, a.type)), flush=True)
 
