@@ -8,10 +8,11 @@ enum DNSClient {
     case tcp(DNSTCPConnection)
 
     /// Largest answer sent to this client: over UDP its EDNS size (512 without EDNS), but
-    /// never more than the 1,232 bytes we advertise, so a forged small query can never
-    /// make us send much more than it (a larger answer goes out as TC and the client asks
-    /// over TCP, which cannot be forged); over TCP 65,535.
-    func sizeLimit(for query: DNSQueryLimits) -> Int {
+    /// never more than the 1,232 bytes we advertise, whatever it claims, so a query with a
+    /// forged source address cannot make us send more than that to a victim (a larger
+    /// answer goes out as TC and the client asks over TCP, which cannot be forged); over
+    /// TCP 65,535.
+    func sizeLimit(for query: DNSQuery) -> Int {
         switch self {
         case .udp: min(query.udpLimit, Int(DNSResponseWriter.advertisedPayloadSize))
         case .tcp: 65_535
@@ -22,9 +23,4 @@ enum DNSClient {
         if case .udp = self { return true }
         return false
     }
-}
-
-/// What `DNSClient.sizeLimit` needs from a query.
-protocol DNSQueryLimits {
-    var udpLimit: Int { get }
 }

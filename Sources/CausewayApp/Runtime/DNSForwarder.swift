@@ -226,5 +226,3 @@ final class DNSForwarder: LoopHandler {
         closeSocket()
     }
 }
-
-extension DNSQuery: DNSQueryLimits {}
