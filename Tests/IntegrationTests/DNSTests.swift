@@ -272,4 +272,27 @@ final class DNSTests: XCTestCase {
         XCTAssertLessThanOrEqual(highest, 16)
         XCTAssertEqual(try metric(s, outcome("upstream-timeout")), 40)
     }
+
+    func testAReloadMovesForwardingAndVirtualIPsToTheNewSettings() throws {
+        let first = try DNSUpstreamPeer(), second = try DNSUpstreamPeer()
+        defer { first.stop(); second.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: first)
+        defer { s.stop() }
+        let port = try XCTUnwrap(s.dnsPort)
+        XCTAssertEqual(try Dig.ask(port, "example.test").addresses, ["192.0.2.10"])
+        XCTAssertEqual(first.queries.count, 1)
+
+        let config = try String(contentsOfFile: s.configPath, encoding: .utf8)
+        let moved = config.replacingOccurrences(of: "upstream: \"127.0.0.1:\(first.port)\"",
+                                                with: "upstream: \"127.0.0.1:\(second.port)\", virtualIPs: 10.123.0.0/16")
+        XCTAssertNotEqual(moved, config)
+        try dir.write("causeway.yaml", moved)
+        // The same name's address in the new range: number 42,278 of 240.240.0.0/16 is
+        // 10.123.165.39 in 10.123.0.0/16.
+        XCTAssertTrue(try eventually(20) { try Dig.ask(port, "webapp").addresses == ["10.123.165.39"] }, s.process.log)
+        XCTAssertEqual(try Dig.ask(port, "example.test").addresses, ["192.0.2.10"])
+        XCTAssertEqual(first.queries.count, 1)
+        XCTAssertEqual(second.queries.map(\.name), ["example.test"])
+    }
 }
