@@ -16,7 +16,8 @@ private func proxyConfig(_ yaml: String, sourceLocation: SourceLocation = #_sour
 struct CaptureRulesTests {
     @Test("the issue's example: every rule, in order, as iptables-restore input")
     func example() throws {
-        let proxy = try proxyConfig(captureYAML("{ mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], sniffTimeout: 100ms }"))
+        let proxy = try proxyConfig(captureYAML("{ mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], sniffTimeout: 100ms }",
+                                                extra: "  dns: { address: \"127.0.0.1:15053\", virtualIPs: 240.240.0.0/16, upstream: 198.18.0.53 }\n"))
         let rules = try CaptureRules(proxy)
         #expect(rules.ipv4.restoreInput == """
             *nat
@@ -48,7 +49,7 @@ struct CaptureRulesTests {
         #expect(printed.contains("#   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)\n"))
     }
 
-    @Test("without spec.capture: the default mark, no exclusions, DNS to the default address")
+    @Test("without spec.capture: the default mark, no exclusions; without spec.dns port 53 is left alone")
     func defaults() throws {
         let proxy = try proxyConfig(proxyYAML())
         #expect(proxy.capture == CaptureConfig())
@@ -56,16 +57,15 @@ struct CaptureRulesTests {
         let rules = try CaptureRules(proxy)
         #expect(rules.ipv4.rules.map { $0.joined(separator: " ") } == [
             "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
-            "-A CAUSEWAY_OUTPUT -p udp --dport 53 -j CAUSEWAY_DNS",
-            "-A CAUSEWAY_OUTPUT -p tcp --dport 53 -j CAUSEWAY_DNS",
             "-A CAUSEWAY_OUTPUT -o lo -j RETURN",
             "-A CAUSEWAY_OUTPUT -d 127.0.0.0/8 -j RETURN",
             "-A CAUSEWAY_OUTPUT -p tcp -j CAUSEWAY_REDIRECT",
             "-A CAUSEWAY_REDIRECT -p tcp -j REDIRECT --to-ports 15001",
-            "-A CAUSEWAY_DNS -p udp -j REDIRECT --to-ports 15053",
-            "-A CAUSEWAY_DNS -p tcp -j REDIRECT --to-ports 15053",
             "-A OUTPUT -j CAUSEWAY_OUTPUT",
         ])
+        #expect(rules.ipv4.chains == ["CAUSEWAY_OUTPUT", "CAUSEWAY_REDIRECT"])
+        let withDNS = try CaptureRules(try proxyConfig(proxyYAML("  dns: { upstream: 198.18.0.53 }\n")))
+        #expect(withDNS.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15053"]))
     }
 
     @Test("uids, both families' CIDRs and includeCIDRs; an IPv6 sidecar listener gets IPv6 rules")
@@ -98,7 +98,7 @@ struct CaptureRulesTests {
 
     @Test("includeCIDRs of one family leave the other family's TCP alone")
     func includeOtherFamily() throws {
-        let rules = try CaptureRules(try proxyConfig(captureYAML("{ includeCIDRs: [ \"fd00::/8\" ] }")))
+        let rules = try CaptureRules(try proxyConfig(captureYAML("{ includeCIDRs: [ \"fd00::/8\" ] }", extra: "  dns: { upstream: 198.18.0.53 }\n")))
         #expect(!rules.ipv4.rules.contains { $0.contains("CAUSEWAY_REDIRECT") && $0[1] == "CAUSEWAY_OUTPUT" })
         // DNS is still captured.
         #expect(rules.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "udp", "-j", "REDIRECT", "--to-ports", "15053"]))

@@ -299,6 +299,7 @@ struct MultiClusterConfigTests {
               "admin": {
                 "address": "127.0.0.1:15000"
               },
+              "dns": null,
               "links": [
                 {
                   "name": "cluster2",

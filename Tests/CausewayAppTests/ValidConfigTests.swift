@@ -336,6 +336,7 @@ struct ValidConfigTests {
               "admin": {
                 "address": "127.0.0.1:15000"
               },
+              "dns": null,
               "links": [
                 {
                   "name": "cluster2-east",

@@ -5,7 +5,8 @@ import XCTest
 /// the sidecar running in the pod with capture installed by `causeway capture --apply`.
 /// Services of the sidecar, all on the remote host: `backend` (nghttpd, h2c, port 8080),
 /// `tlssvc` (a TLS server, 9443) and `bannersvc` (a server that speaks first, 2526); other
-/// servers the tests start there are not the mesh's.
+/// servers the tests start there are not the mesh's. The sidecar serves DNS on
+/// 127.0.0.1:15053 and forwards what is not the mesh's to the remote host's port 53.
 final class CapturePod {
     static let capture = "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ 4242 ], sniffTimeout: 100ms }"
 
@@ -46,7 +47,7 @@ final class CapturePod {
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture + "\n" + extraSpec, netns: pod,
+            ], extraProxySpec: Self.capture + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
                extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [])
             try apply()
         } catch {
@@ -323,20 +324,34 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_active"), 0)
     }
 
-    /// DNS (UDP and TCP port 53, to any server) goes to the DNS port in the pod, except
-    /// the proxy's own marked sockets, which reach the real server.
-    func testDNSIsRedirectedExceptMarkedSockets() throws {
+    /// DNS from the pod, to whatever server its resolv.conf names (the remote host's
+    /// resolver), is answered by the sidecar: a mesh name with its virtual IP (UDP and TCP),
+    /// which an unmodified HTTP/1.1 client then reaches through the proxy. Other names are
+    /// forwarded by the sidecar's own (marked) socket to the real resolver, not redirected
+    /// back to it.
+    func testDNSThroughTheSidecarAndItsVirtualIP() throws {
         let t = try makePod()
-        try t.peerServer("udp", port: 15053, text: "pod-dns", in: t.pod, bind: "127.0.0.1")
-        try t.peerServer("tcptag", port: 15053, text: "pod-dns", in: t.pod, bind: "127.0.0.1")
-        try t.peerServer("udp", port: 53, text: "remote-dns")
-        try t.peerServer("tcptag", port: 53, text: "remote-dns")
-        XCTAssertEqual(try t.peer("udp-ask", ["--host", t.remoteIP, "--port", "53"]).string("answer"), "pod-dns:question")
-        XCTAssertEqual(try t.peer("tcp-ask", ["--host", t.remoteIP, "--port", "53"]).string("answer"), "pod-dns:question")
-        XCTAssertEqual(try t.peer("udp-ask", ["--host", t.remoteIP, "--port", "53", "--mark", "1337"]).string("answer"),
-                       "remote-dns:question")
-        XCTAssertEqual(try t.peer("tcp-ask", ["--host", t.remoteIP, "--port", "53", "--mark", "1337"]).string("answer"),
-                       "remote-dns:question")
+        try t.backend()
+        let upstream = try t.remote.start("dns-upstream", "python3", ["-u", "-B", PythonPeer.script("dns_upstream.py"),
+                                                                      "--bind", t.remoteIP, "--port", "53"])
+        _ = try PythonPeer.wait(for: upstream, timeout: 20) { $0.int("port") == 53 }
+        try t.pod.setResolvConf("nameserver \(t.remoteIP)\n")
+        let name = "backend.default.svc.cluster.local"
+        let udp = Dig.parse(try t.pod.run("dig", [name, "A", "+tries=1", "+time=5"]).stdoutText)
+        XCTAssertEqual(udp.status, "NOERROR", udp.output)
+        let vip = try XCTUnwrap(udp.addresses.first, udp.output)
+        XCTAssertTrue(vip.hasPrefix("240.240."), udp.output)
+        let tcp = Dig.parse(try t.pod.run("dig", [name, "A", "+tcp", "+tries=1", "+time=5"]).stdoutText)
+        XCTAssertEqual(tcp.addresses, [vip], tcp.output)
+        let other = Dig.parse(try t.pod.run("dig", ["example.test", "A", "+tries=1", "+time=5"]).stdoutText)
+        XCTAssertEqual(other.addresses, ["192.0.2.10"], other.output)
+        let asked = PythonPeer.lines(of: upstream).compactMap { $0.string("name") }
+        XCTAssertEqual(asked, ["example.test"], "the upstream resolver saw \(asked)")
+        let r = try t.curl(["-i", "http://\(name)/index.html"])
+        XCTAssertTrue(r.stdoutText.hasPrefix("HTTP/1.1 200"), r.stdoutText + r.stderr)
+        XCTAssertTrue(r.stdoutText.lowercased().contains("x-causeway-upstream-cluster: test-cluster"), r.stdoutText)
+        XCTAssertTrue(r.stdoutText.hasSuffix("hello from the remote host\n"), r.stdoutText)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
     }
 
     /// After `--remove` the pod reaches the same server directly: the sidecar sees nothing.

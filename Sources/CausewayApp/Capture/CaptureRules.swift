@@ -172,15 +172,12 @@ public struct CaptureRules: Sendable {
 }
 
 extension CaptureRules {
-    /// The DNS address capture redirects port 53 to when the configuration names none
-    /// (`spec.dns.address`'s default).
-    public static let defaultDNSAddress = SocketAddressSpec("127.0.0.1:15053")!
-
     /// The rules for a validated `Proxy`: `spec.capture` (or its defaults), its sidecar
-    /// listeners, and the DNS address.
+    /// listeners, and its DNS server's address (`spec.dns.address`). Without `spec.dns`
+    /// port 53 is left alone: nothing in the pod would answer it.
     public init(_ proxy: ProxyConfig) throws(Problem) {
         if let problem = CaptureTarget.problem(listeners: proxy.listeners) { throw Problem(description: problem) }
         // problem(listeners:) == nil guarantees a target.
-        try self.init(capture: proxy.capture, target: CaptureTarget(listeners: proxy.listeners)!, dns: Self.defaultDNSAddress)
+        try self.init(capture: proxy.capture, target: CaptureTarget(listeners: proxy.listeners)!, dns: proxy.dns?.address)
     }
 }

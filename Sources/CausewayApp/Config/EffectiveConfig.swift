@@ -105,6 +105,7 @@ public enum EffectiveConfig {
             ("proxy", settings),
             ("listeners", listeners),
             ("admin", .object([("address", .string(proxy.admin.description))])),
+            ("dns", proxy.dns.map(dnsJSON) ?? .null),
             ("links", links),
             ("exports", exports),
             ("services", services),
@@ -116,6 +117,19 @@ public enum EffectiveConfig {
             ("lastReload", lastReload?.json ?? .null),
             ("notes", .array(notes.map(JSONValue.string))),
         ]).pretty()
+    }
+
+    /// `spec.dns` with its defaults, the upstream as the address in use and the resolv.conf
+    /// it came from (null when written as an address).
+    private static func dnsJSON(_ dns: DNSConfig) -> JSONValue {
+        .object([
+            ("address", .string(dns.address.description)),
+            ("virtualIPs", .string(dns.virtualIPs.description)),
+            ("virtualIPv6s", dns.virtualIPv6s.map { .string($0.description) } ?? .null),
+            ("upstream", .string(dns.upstream.address.description)),
+            ("upstreamResolvConf", dns.upstream.resolvConf.map(JSONValue.string) ?? .null),
+            ("upstreamTimeoutMillis", millis(dns.upstreamTimeoutNanos)),
+        ])
     }
 
     static func millis(_ nanos: UInt64) -> JSONValue {

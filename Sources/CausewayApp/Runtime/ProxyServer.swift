@@ -24,6 +24,10 @@ public final class ProxyServer: Sendable {
     private let control: ControlLoop
     /// The TLS contexts in use and the file bytes they came from (rebuilt only on change).
     private let tlsCache: TLSContextCache
+    /// The DNS server (`spec.dns`), on its own thread; nil when not configured.
+    private let dns: DNSServer?
+    /// Where the DNS server listens (UDP and TCP), when there is one.
+    public var dnsAddress: String? { dns?.boundAddress }
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -88,6 +92,17 @@ public final class ProxyServer: Sendable {
             cleanup()
             throw StartupError("cannot start the control loop: \(error)")
         }
+        // DNS answers from the same tables workers route with, on a thread of its own.
+        var dns: DNSServer?
+        if let dnsConfig = proxy.dns {
+            do {
+                dns = try DNSServer.start(config: dnsConfig, table: snapshot.services, stats: DNSStats())
+            } catch {
+                control.stop()
+                cleanup()
+                throw error
+            }
+        }
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
@@ -98,21 +113,24 @@ public final class ProxyServer: Sendable {
             } catch {
                 for h in handles { h.stop(); h.join() }
                 control.stop()
+                dns?.stop()
                 cleanup()
                 throw StartupError("cannot start worker \(w): \(error)")
             }
         }
         let admin: AdminServer
         do {
-            admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config)
+            admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config,
+                                          dns: dns?.stats)
         } catch {
             for h in handles { h.stop(); h.join() }
             control.stop()
+            dns?.stop()
             throw error
         }
         admin.update(certificates: initialTLS.expiries)
         let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, tlsCache: tlsCache,
-                                 bound: bound)
+                                 dns: dns, bound: bound)
         control.attach(server)
         admin.update(services: snapshot.services, status: server.meshStatus())
         server.startProber(config: config, tls: tls)
@@ -120,8 +138,9 @@ public final class ProxyServer: Sendable {
     }
 
     private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop,
-                 tlsCache: TLSContextCache, bound: [(String, String)]) {
+                 tlsCache: TLSContextCache, dns: DNSServer?, bound: [(String, String)]) {
         self.tlsCache = tlsCache
+        self.dns = dns
         self.workers = workers
         self.logSink = logSink
         self.admin = admin
@@ -196,6 +215,7 @@ public final class ProxyServer: Sendable {
         }
         for note in notes { Self.log(note) }
         for w in workers { w.install(snapshot) }
+        dns?.update(table: snapshot.services)
         admin.update(services: snapshot.services, status: status)
         control.scheduleLeaseCheck()
     }
@@ -295,6 +315,12 @@ public final class ProxyServer: Sendable {
         }
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
+        if a.dns?.address != b.dns?.address {
+            notes.append(b.dns == nil ? "dns: turning the DNS server off takes effect after a restart"
+                : a.dns == nil ? "dns: turning the DNS server on takes effect after a restart"
+                : "dns address changes take effect after a restart")
+        }
+        if let next = b.dns, a.dns != nil, a.dns?.address == next.address { dns?.update(config: next) }
         if a.capture.mark != b.capture.mark {
             Self.markOutboundSockets(b.capture.mark)
             notes.append("new connections carry mark \(b.capture.mark): run causeway capture --apply again so the rules skip it")
@@ -369,6 +395,7 @@ public final class ProxyServer: Sendable {
         }
         prober?.stop()
         control.stop()
+        dns?.stop()
         admin.stop()
         for w in workers { w.stop() }
         for w in workers { w.join() }

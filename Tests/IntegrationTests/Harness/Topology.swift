@@ -37,17 +37,24 @@ final class CausewaySidecar {
     /// The network namespace it runs in; nil: this test's own.
     let netns: Netns?
 
-    /// Starts causeway with one Service per entry of `services` (namespace `default`).
+    /// The DNS server's port (UDP and TCP on 127.0.0.1), when started with `dns`.
+    let dnsPort: UInt16?
+
+    /// Starts causeway with one Service per entry of `services` (in `namespace`, which is
+    /// also the Proxy's `spec.namespace`).
     /// - Parameters:
     ///   - accessLog: whether the listener writes an access log line per request.
+    ///   - dns: when given, a `spec.dns` section on a free port of 127.0.0.1 with these more
+    ///     fields (flow style, e.g. `upstream: "127.0.0.1:5300"`); see `dnsPort`.
     ///   - netns: run it inside this namespace (a pod's), on 127.0.0.1:15001 with its admin
-    ///     on 127.0.0.1:15000, as a sidecar would be.
+    ///     on 127.0.0.1:15000 and its DNS (if any) on 127.0.0.1:15053, as a sidecar would be.
     ///   - extraListeners: more entries of `spec.listeners` (flow mappings, one per line).
     init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
-         netns: Netns? = nil, extraListeners: [String] = []) throws {
+         namespace: String = "default", dns: String? = nil, netns: Netns? = nil, extraListeners: [String] = []) throws {
         self.netns = netns
         port = netns == nil ? Ports.free() : 15001
         adminPort = netns == nil ? Ports.free() : 15000
+        let dnsAddress = netns == nil ? "127.0.0.1:0" : "127.0.0.1:15053"
         let listeners = (["{ name: outbound, role: sidecar, address: \"127.0.0.1:\(port)\"\(accessLog ? ", accessLog: true" : "") }"]
             + extraListeners).map { "  - \($0)" }.joined(separator: "\n")
         var yaml = """
@@ -60,6 +67,8 @@ final class CausewaySidecar {
           listeners:
         \(listeners)
           admin: { address: "127.0.0.1:\(adminPort)" }
+        \(namespace == "default" ? "" : "  namespace: \(namespace)")
+        \(dns.map { "  dns: { address: \"\(dnsAddress)\"\($0.isEmpty ? "" : ", " + $0) }" } ?? "")
         \(extraProxySpec)
         """
         for (name, endpoints) in services.sorted(by: { $0.key < $1.key }) {
@@ -71,7 +80,7 @@ final class CausewaySidecar {
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
-            metadata: { name: \(name)-1, namespace: default, labels: { kubernetes.io/service-name: \(name) } }
+            metadata: { name: \(name)-1, namespace: \(namespace), labels: { kubernetes.io/service-name: \(name) } }
             addressType: IPv4
             ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: \(appProtocol) } ]
             endpoints:
@@ -84,11 +93,14 @@ final class CausewaySidecar {
             process = try netns.start("causeway", try causewayBinary(), ["run", "--config", configPath])
             try netns.waitListening(port, process: process)
             try netns.waitListening(adminPort, process: process)
+            dnsPort = dns == nil ? nil : 15053
+            if dns != nil { try netns.waitListening(15053, process: process) }
             return
         }
         process = try TestProcess("causeway", executable: try causewayBinary(), arguments: ["run", "--config", configPath])
         try Ports.waitListening(port, process: process)
         try Ports.waitListening(adminPort, process: process)
+        dnsPort = dns == nil ? nil : try DNSPort.announced(by: process)
     }
 
     /// `http://127.0.0.1:PORT` + path.

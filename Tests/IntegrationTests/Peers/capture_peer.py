@@ -189,17 +189,19 @@ def tcp_ask(args):
 
 def raw(args):
     s = client_socket(args)
-    s.connect((args.host, args.port))
-    s.sendall(args.send.encode())
     received, ending = b"", "timeout"
     try:
+        # A reset may come before the send, even before connect() has looked at the
+        # handshake's outcome (a relay whose destination refused it at once).
+        s.connect((args.host, args.port))
+        s.sendall(args.send.encode())
         while True:
             chunk = s.recv(4096)
             if not chunk:
                 ending = "closed"
                 break
             received += chunk
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         ending = "reset"
     except socket.timeout:
         pass
