@@ -173,20 +173,23 @@ final class PassthroughRelay {
     private func settle() {
         guard phase != .closed else { return }
         if phase == .relaying {
-            for direction in [Direction.outbound, .inbound] {
-                let (source, sink) = (self.source(direction), self.sink(direction))
-                if source.readFinished, !sink.writeFinished, held(direction).isEmpty {
-                    // Everything the source sent was delivered: pass its end of stream on.
-                    _ = Glibc.shutdown(sink.fd, Int32(SHUT_WR))
-                    sink.writeFinished = true
-                }
-            }
+            passEndOfStream(.outbound)
+            passEndOfStream(.inbound)
             if client.readFinished, server.readFinished, client.writeFinished, server.writeFinished {
                 return close(reason: "both sides finished")
             }
         }
         updateInterest(client)
         if server != nil { updateInterest(server) }
+    }
+
+    /// When `direction`'s source ended and everything it sent was delivered, its sink gets
+    /// our FIN (`SHUT_WR`): the other direction stays open.
+    private func passEndOfStream(_ direction: Direction) {
+        let (source, sink) = (self.source(direction), self.sink(direction))
+        guard source.readFinished, !sink.writeFinished, held(direction).isEmpty else { return }
+        _ = Glibc.shutdown(sink.fd, Int32(SHUT_WR))
+        sink.writeFinished = true
     }
 
     private func wantsRead(_ end: PassthroughEnd) -> Bool {
