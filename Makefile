@@ -23,7 +23,8 @@ release: deps
 
 ## test: unit tests and integration tests against real nghttpd, nghttp, curl and h2load.
 test: build
-	swift test --explicit-target-dependency-import-check error
+	# Line-buffered, so a CI log shows the last test that ran even if the run is killed.
+	timeout --kill-after=30 1800 stdbuf -oL -eL swift test --explicit-target-dependency-import-check error
 
 ## run: the two-cluster demo on loopback (certificates, gateway, sidecar, backend); Ctrl-C stops.
 run: release

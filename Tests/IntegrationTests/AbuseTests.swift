@@ -434,10 +434,10 @@ final class StartupCheckTests: XCTestCase {
         let gateway = try TestProcess("gateway", executable: try causewayBinary(), arguments: ["run", "--config", dir.path("gateway.yaml")])
         defer { gateway.stop() }
         let deadline = Date().addingTimeInterval(10)
-        while gateway.process.isRunning && Date() < deadline { usleep(50_000) }
-        XCTAssertFalse(gateway.process.isRunning, "the gateway started with a 0644 private key:\n\(gateway.log)")
-        guard !gateway.process.isRunning else { return }
-        XCTAssertNotEqual(gateway.process.terminationStatus, 0, gateway.log)
+        while ChildWait.isRunning(gateway.process) && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(ChildWait.isRunning(gateway.process), "the gateway started with a 0644 private key:\n\(gateway.log)")
+        guard !ChildWait.isRunning(gateway.process) else { return }
+        XCTAssertNotEqual(gateway.exitStatus, 0, gateway.log)
         XCTAssertTrue(gateway.log.contains(key), "the error should name \(key):\n\(gateway.log)")
     }
 }

@@ -25,12 +25,12 @@ final class LifecycleTests: XCTestCase {
         kill(sidecar.process.pid, SIGTERM)
         usleep(200_000)
         XCTAssertFalse(Ports.isListening(sidecar.port), "a draining proxy must stop accepting")
-        download.process.waitUntilExit()
-        XCTAssertEqual(download.process.terminationStatus, 0, download.log)
+        try download.waitForExit()
+        XCTAssertEqual(download.exitStatus, 0, download.log)
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 2, "the download should have been slow enough to straddle SIGTERM")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir.path("out.bin"))), original)
-        sidecar.process.process.waitUntilExit()
-        XCTAssertEqual(sidecar.process.process.terminationStatus, 0, sidecar.process.log)
+        try sidecar.process.waitForExit(timeout: 60)
+        XCTAssertEqual(sidecar.process.exitStatus, 0, sidecar.process.log)
         XCTAssertTrue(sidecar.process.log.contains("draining"), sidecar.process.log)
     }
 

@@ -76,7 +76,7 @@ final class PolicyTrafficTests: XCTestCase {
             try measurePhase(weights)
         }
         XCTAssertTrue(load.process.isRunning, "every phase was measured under load")
-        load.process.waitUntilExit()
+        try load.waitForExit()
         let result = H2LoadResult(load.log)
         print("weight shift under load: \(result.summary); phases (webapp, canary): "
               + shares.map { "\($0.weights[0])/\($0.weights[1]): \($0.webapp)/\($0.canary)" }.joined(separator: ", "))
@@ -326,7 +326,7 @@ final class PolicyTrafficTests: XCTestCase {
         ])
         try waitFor(seconds: 5, slow) { self.requestCount(slow) >= 5 }
         slow.stop()  // its connections close with the requests unanswered
-        load.process.waitUntilExit()
+        try load.waitForExit()
         XCTAssertTrue(load.log.contains("20 succeeded, 0 failed, 0 errored"), load.log + sidecar.process.log)
         XCTAssertTrue(load.log.contains("20 2xx"), load.log)
     }

@@ -99,7 +99,7 @@ final class WatchAndRotationTests: XCTestCase {
             // and many separate snapshots.
             usleep(i % 10 == 0 ? 300_000 : 20_000)
         }
-        load.process.waitUntilExit()
+        try load.waitForExit()
         let output = load.log
         XCTAssertTrue(output.contains(" 0 failed, 0 errored, 0 timeout"), output)
         XCTAssertTrue(output.contains(" 0 3xx, 0 4xx, 0 5xx"), output)
@@ -135,7 +135,7 @@ final class WatchAndRotationTests: XCTestCase {
             after = (try? self.gatewaySerial(mesh)) ?? before
             return after != before
         }
-        load.process.waitUntilExit()
+        try load.waitForExit()
         XCTAssertTrue(load.log.contains(" 0 failed, 0 errored, 0 timeout"), load.log + mesh.sidecar.log + mesh.gateway.log)
         XCTAssertTrue(load.log.contains(" 0 3xx, 0 4xx, 0 5xx"), load.log + mesh.sidecar.log + mesh.gateway.log)
         XCTAssertTrue(mesh.gateway.log.contains("tls: new contexts from \(mesh.pki.chain("cluster2", "gateway"))"), mesh.gateway.log)

@@ -181,7 +181,7 @@ final class MirrorMesh: @unchecked Sendable {
         let process = backend(cluster).process
         guard process.process.isRunning else { return }
         Glibc.kill(process.pid, SIGKILL)
-        process.process.waitUntilExit()
+        try? process.waitForExit(timeout: 30)
     }
 
     /// Starts a cluster's nghttpd again on the same port (after `killBackend`) and waits until

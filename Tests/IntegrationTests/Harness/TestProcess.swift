@@ -20,6 +20,7 @@ final class TestProcess {
         process.standardError = handle
         if let directory { process.currentDirectoryURL = directory }
         try process.run()
+        TestWatchdog.register(self)
     }
 
     /// The child's pid.
@@ -28,17 +29,38 @@ final class TestProcess {
     /// Everything the child printed so far.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM, then SIGKILL if it lingers.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
+    /// The last `lines` lines of the child's log.
+    func logTail(lines: Int) -> String {
+        log.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    deinit { stop() }
+    /// Waits for the child to exit on its own; after `timeout` it is killed and an error
+    /// names it (a hung child fails its test instead of hanging the suite).
+    func waitForExit(timeout: TimeInterval = 120) throws {
+        if ChildWait.wait(process, timeout: timeout) { return }
+        kill(pid, SIGKILL)
+        _ = ChildWait.wait(process, timeout: 10)
+        throw HarnessError("\(name) did not exit within \(Int(timeout)) s; killed. Log tail:\n\(logTail(lines: 20))")
+    }
+
+    /// The exit status once the child exited (as `Process.terminationStatus`, or as reaped
+    /// here when Foundation missed the exit).
+    var exitStatus: Int32? { ChildWait.status(of: process) }
+
+    /// SIGTERM, then SIGKILL if it lingers. Never waits unboundedly: Foundation's
+    /// `waitUntilExit` can miss a child's exit on Linux and hang forever.
+    func stop() {
+        guard ChildWait.isRunning(process) else { return }
+        process.terminate()
+        if ChildWait.wait(process, timeout: 5) { return }
+        kill(pid, SIGKILL)
+        _ = ChildWait.wait(process, timeout: 10)
+    }
+
+    deinit {
+        stop()
+        TestWatchdog.unregister(self)
+    }
 
     /// Resident set size in bytes, from /proc.
     func residentBytes() -> Int? { Self.residentBytes(pid: pid) }
@@ -96,16 +118,74 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterv
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning {
+    if !ChildWait.wait(process, timeout: timeout) {
         process.terminate()
-        process.waitUntilExit()
+        if !ChildWait.wait(process, timeout: 5) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = ChildWait.wait(process, timeout: 10)
+        }
         throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
     }
     return CommandResult(
-        status: process.terminationStatus,
+        status: ChildWait.status(of: process) ?? -1,
         stdout: (try? Data(contentsOf: outURL)) ?? Data(),
         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
     )
+}
+
+/// Waiting for children without Foundation's `Process.waitUntilExit`, which on Linux can
+/// miss an exit and block forever (swift-corelibs-foundation's monitor thread): a child
+/// counts as exited when Foundation says so, or when /proc shows it gone or a zombie;
+/// a zombie Foundation has not reaped within a second is reaped here.
+enum ChildWait {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var reaped: [Int32: Int32] = [:]
+
+    /// True while the child runs (neither exited per Foundation nor a zombie).
+    static func isRunning(_ process: Process) -> Bool {
+        guard process.isRunning else { return false }
+        let pid = process.processIdentifier
+        if lock.withLock({ reaped[pid] != nil }) { return false }
+        return !isZombieOrGone(pid)
+    }
+
+    /// Polls until the child exited, up to `timeout`; true if it did.
+    static func wait(_ process: Process, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        var zombieSince: Date?
+        while Date() < deadline {
+            guard process.isRunning else { return true }
+            let pid = process.processIdentifier
+            if lock.withLock({ reaped[pid] != nil }) { return true }
+            if isZombieOrGone(pid) {
+                let since = zombieSince ?? Date()
+                zombieSince = since
+                // Foundation had a second to reap it and did not: do it here.
+                if Date().timeIntervalSince(since) > 1 {
+                    var status: Int32 = 0
+                    if waitpid(pid, &status, WNOHANG) == pid {
+                        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                        lock.withLock { reaped[pid] = code }
+                    }
+                    return true
+                }
+            }
+            usleep(10_000)
+        }
+        return !process.isRunning
+    }
+
+    /// The exit status, once exited.
+    static func status(of process: Process) -> Int32? {
+        if let code = lock.withLock({ reaped[process.processIdentifier] }) { return code }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    private static func isZombieOrGone(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // "pid (comm) S ...": the state follows the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let rest = stat[stat.index(after: close)...].drop { $0 == " " }
+        return rest.first == "Z" || rest.first == "X"
+    }
 }
