@@ -404,10 +404,8 @@ final class CaptureTests: XCTestCase {
             usleep(50_000)
         }
         kill(t.sidecar.process.pid, SIGTERM)
-        let exitDeadline = Date().addingTimeInterval(30)
-        while t.sidecar.process.process.isRunning && Date() < exitDeadline { usleep(50_000) }
-        XCTAssertFalse(t.sidecar.process.process.isRunning, "the sidecar did not exit after its drain deadline")
-        XCTAssertEqual(t.sidecar.process.process.terminationStatus, 0, t.sidecar.process.log)
+        try t.sidecar.process.waitForExit(timeout: 30)
+        XCTAssertEqual(t.sidecar.process.exitStatus, 0, t.sidecar.process.log)
         let result = try PythonPeer.wait(for: client, timeout: 20) { $0.string("ending") != nil }
         XCTAssertEqual(result.string("received"), "220 held\r\n", result.text)
         XCTAssertEqual(result.string("ending"), "closed", result.text)

@@ -171,8 +171,8 @@ final class Netns {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if isListening(port) { return }
-            if !process.process.isRunning {
-                throw HarnessError("\(process.name) exited (\(process.process.terminationStatus)) before listening on \(port):\n\(process.log)")
+            if !ChildWait.isRunning(process.process) {
+                throw HarnessError("\(process.name) exited (\(process.exitStatus ?? -1)) before listening on \(port):\n\(process.log)")
             }
             usleep(50_000)
         }
