@@ -1,6 +1,6 @@
 # One entry point per task (STYLE.md §14). CI runs `make test` through .ci/run.
 SHELL := /bin/bash
-APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-server nghttp2-proxy curl iproute2 openssl
+APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-server nghttp2-proxy curl iproute2 iptables dnsutils openssl
 # Python peers of the integration tests (Tests/IntegrationTests/Peers) speak HTTP/2 with h2.
 PIP_PACKAGES := h2==4.4.1
 
@@ -9,7 +9,7 @@ PIP_PACKAGES := h2==4.4.1
 ## deps: install the system packages builds, tests and bench need (Debian; run as root),
 ## and the h2 Python package the integration tests' peers use.
 deps:
-	@missing=0; for t in h2load nghttp nghttpd nghttpx curl openssl pkg-config; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=0; for t in h2load nghttp nghttpd nghttpx curl openssl pkg-config ip ss iptables dig; do command -v $$t >/dev/null || missing=1; done; \
 	  pkg-config --exists libnghttp2 openssl 2>/dev/null || missing=1; \
 	  if [ $$missing = 1 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); fi
 	@python3 -c 'import h2' 2>/dev/null || python3 -m pip install --quiet $(PIP_PACKAGES) \

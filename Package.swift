@@ -29,6 +29,8 @@ let package = Package(
 
         // Pure policy: no I/O, no C.
         .target(name: "CausewayMesh"),
+        // Pure DNS: message codec, virtual IPs, mesh answers (the server is in CausewayApp).
+        .target(name: "CausewayDNS", dependencies: ["CausewayMesh"]),
 
         // Pipelines and application.
         .target(
@@ -39,7 +41,7 @@ let package = Package(
         .target(
             name: "CausewayApp",
             dependencies: [
-                "CausewayProxy", "CausewayMesh", "CausewayLoop", "CausewayHTTP", "CausewayTLS", "CausewayBytes",
+                "CausewayProxy", "CausewayMesh", "CausewayDNS", "CausewayLoop", "CausewayHTTP", "CausewayTLS", "CausewayBytes",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -52,8 +54,13 @@ let package = Package(
         .testTarget(name: "CausewayHTTPTests", dependencies: ["CausewayHTTP", "CausewayBytes"]),
         .testTarget(name: "CausewayTLSTests", dependencies: ["CausewayTLS", "CausewayBytes"]),
         .testTarget(name: "CausewayMeshTests", dependencies: ["CausewayMesh"]),
+        .testTarget(name: "CausewayDNSTests", dependencies: ["CausewayDNS", "CausewayMesh"]),
         .testTarget(name: "CausewayProxyTests", dependencies: ["CausewayProxy", "CausewayHTTP", "CausewayLoop", "CausewayBytes", "CausewayMesh"]),
-        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes"], exclude: ["Peers"]),
+        .testTarget(name: "CausewayAppTests", dependencies: ["CausewayApp", "CausewayMesh", "CausewayProxy", "CausewayTLS", "CausewayDNS"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CausewayHTTP", "CausewayTLS", "CausewayBytes", .product(name: "Yams", package: "Yams")],
+            exclude: ["Peers"]
+        ),
     ]
 )

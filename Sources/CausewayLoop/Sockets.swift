@@ -26,9 +26,12 @@ public enum Sockets {
     }
 
     /// Starts a non-blocking connect to `address`. The socket becomes writable when the
-    /// connect finishes; read `pendingError(fd)` then to learn the outcome.
+    /// connect finishes; read `pendingError(fd)` then to learn the outcome. Every outbound
+    /// connection of the proxy starts here, so each carries `OutboundMark` (set before the
+    /// SYN, which the capture rules see).
     public static func connect(to address: SocketAddress) throws(SystemError) -> Int32 {
         let fd = try Syscall.check("socket", causeway_socket_nonblocking(address.family, Int32(SOCK_STREAM.rawValue)))
+        OutboundMark.apply(to: fd)
         let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         if rc < 0 {
             let e = causeway_errno()

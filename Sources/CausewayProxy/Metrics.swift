@@ -108,11 +108,21 @@ public enum Counter: Int, CaseIterable, Sendable {
     case http1Requests
     case http1UpstreamConnectionsActive
     case http1UpstreamConnectionsTotal
+    case capturedConnections
+    case captureSniffTimeouts
+    case captureUnroutable
+    case passthroughConnectionsActive
+    case passthroughConnectionsTotal
+    case passthroughConnectFailures
+    case passthroughBytesSent
+    case passthroughBytesReceived
+    case passthroughIdleCloses
 
     /// True for values that go up and down (the rest only grow).
     public var isGauge: Bool {
         self == .downstreamConnectionsActive || self == .upstreamConnectionsActive || self == .exportFeedsActive
             || self == .outlierEjectionsActive || self == .http1DownstreamConnectionsActive || self == .http1UpstreamConnectionsActive
+            || self == .passthroughConnectionsActive
     }
 
     /// The Prometheus metric name.
@@ -161,6 +171,15 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .http1Requests: "causeway_http1_requests_total"
         case .http1UpstreamConnectionsActive: "causeway_http1_upstream_connections_active"
         case .http1UpstreamConnectionsTotal: "causeway_http1_upstream_connections_total"
+        case .capturedConnections: "causeway_captured_connections_total"
+        case .captureSniffTimeouts: "causeway_capture_sniff_timeouts_total"
+        case .captureUnroutable: "causeway_capture_unroutable_total"
+        case .passthroughConnectionsActive: "causeway_passthrough_connections_active"
+        case .passthroughConnectionsTotal: "causeway_passthrough_connections_total"
+        case .passthroughConnectFailures: "causeway_passthrough_connect_failures_total"
+        case .passthroughBytesSent: "causeway_passthrough_sent_bytes_total"
+        case .passthroughBytesReceived: "causeway_passthrough_received_bytes_total"
+        case .passthroughIdleCloses: "causeway_passthrough_idle_closes_total"
         }
     }
 
@@ -210,6 +229,15 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .http1Requests: "Requests received on HTTP/1.1 client connections (parsed heads; pipelined ones included)."
         case .http1UpstreamConnectionsActive: "Open HTTP/1.1 upstream connections (local endpoints with appProtocol http)."
         case .http1UpstreamConnectionsTotal: "HTTP/1.1 upstream connections opened."
+        case .capturedConnections: "Connections redirected to a sidecar listener by traffic capture (their original destination was read)."
+        case .captureSniffTimeouts: "Captured connections to a mesh address that sent nothing within the sniff timeout (passed through)."
+        case .captureUnroutable: "Captured connections to a virtual IP that were not HTTP: there is no real destination to pass them to, so they were closed."
+        case .passthroughConnectionsActive: "Captured connections relayed unchanged to their original destination, open now."
+        case .passthroughConnectionsTotal: "Captured connections relayed unchanged to their original destination."
+        case .passthroughConnectFailures: "Passthrough connects to an original destination that failed, were refused or timed out."
+        case .passthroughBytesSent: "Bytes relayed from captured clients to their original destinations."
+        case .passthroughBytesReceived: "Bytes relayed from original destinations back to captured clients."
+        case .passthroughIdleCloses: "Passthrough connections closed after no bytes in either direction for the idle timeout."
         }
     }
 }

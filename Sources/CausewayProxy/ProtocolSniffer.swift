@@ -83,7 +83,14 @@ enum HTTP1Token {
 ///
 /// A connection that does not make up its mind within `timeouts.requestHeaders` of the
 /// accept (silent, or a request line still arriving) is closed by the worker's sweep and
-/// counted as a request header timeout. Loop-bound.
+/// counted as a request header timeout.
+///
+/// A connection traffic capture redirected to a mesh address (`captured`) is judged sooner
+/// and never closed for being something else: when it has not spoken HTTP within
+/// `capture.sniffTimeout` (silent: a server-speaks-first protocol; or undecided), when its
+/// first bytes are neither HTTP/2 nor HTTP/1, or when it ends its stream before deciding,
+/// it is passed through unchanged to its original destination with the bytes read so far
+/// (`Worker.captureFallback`). Loop-bound.
 final class ProtocolSniffer: LoopHandler {
     /// The worker that owns this connection (and outlives it).
     unowned(unsafe) let worker: Worker
@@ -95,11 +102,16 @@ final class ProtocolSniffer: LoopHandler {
     /// Everything read so far (empty until the client sends more than one read's worth
     /// without deciding, which a real client never does).
     private var buffered: [UInt8] = []
+    /// Where a captured connection was going; nil when it was not captured.
+    let captured: CapturedDestination?
+    /// Fires `capture.sniffTimeout` after the accept (captured connections only).
+    private var deadline: TimerID?
 
-    init(worker: Worker, fd: Int32, listener: ListenerSpec) {
+    init(worker: Worker, fd: Int32, listener: ListenerSpec, captured: CapturedDestination? = nil) {
         self.worker = worker
         self.fd = fd
         self.listener = listener
+        self.captured = captured
         acceptedAt = worker.loop.now
     }
 
@@ -109,6 +121,13 @@ final class ProtocolSniffer: LoopHandler {
     /// Starts watching the socket.
     func start() throws(SystemError) {
         try worker.loop.register(fd, handler: self, interest: .read)
+        guard captured != nil else { return }
+        // One timer per captured connection, cancelled as soon as it decides.
+        deadline = worker.loop.schedule(after: worker.settings.capture.sniffTimeoutNanos) { [self] in
+            deadline = nil
+            guard fd >= 0 else { return }
+            buffered.withUnsafeBytes { fallBack($0, timedOut: true) }
+        }
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
@@ -118,6 +137,12 @@ final class ProtocolSniffer: LoopHandler {
         for _ in 0..<4 where fd >= 0 {
             switch Syscall.read(fd, into: buffer) {
             case .bytes(0):
+                // A captured client that sent something and ended its stream is still owed
+                // its destination's answer.
+                if captured != nil && !buffered.isEmpty {
+                    buffered.withUnsafeBytes { fallBack($0, timedOut: false) }
+                    return
+                }
                 close(reason: "client closed before sending a request")
                 return
             case .bytes(let n):
@@ -143,12 +168,33 @@ final class ProtocolSniffer: LoopHandler {
     private func decide(_ bytes: UnsafeRawBufferPointer) {
         let lineLimit = Int(worker.settings.downstreamHTTP2.maxHeaderListSize)
         guard case .decided(let proto) = ProtocolClassifier.classify(bytes, lineLimit: lineLimit) else { return }
+        if proto == .unknown && captured != nil { return fallBack(bytes, timedOut: false) }
         let initial = Array(bytes)
         let socket = fd
         worker.loop.deregister(socket)
         fd = -1
         buffered = []
+        cancelDeadline()
         worker.sniffed(self, fd: socket, proto: proto, initial: initial)
+    }
+
+    /// A captured connection that is not HTTP: handed to the worker, which passes it through
+    /// with `initial` (everything read so far) or closes it (a virtual IP).
+    private func fallBack(_ initial: UnsafeRawBufferPointer, timedOut: Bool) {
+        guard let captured, fd >= 0 else { return }
+        let socket = fd
+        worker.loop.deregister(socket)
+        fd = -1
+        cancelDeadline()
+        // `initial` may be `buffered`'s storage: copied by the relay, and freed with this
+        // sniffer, never cleared while borrowed.
+        worker.captureFallback(fd: socket, captured: captured, initial: initial, timedOut: timedOut)
+        worker.snifferClosed(self)
+    }
+
+    private func cancelDeadline() {
+        if let t = deadline { worker.loop.cancel(t) }
+        deadline = nil
     }
 
     func loopFlush() {}
@@ -168,6 +214,7 @@ final class ProtocolSniffer: LoopHandler {
         Syscall.close(fd)
         fd = -1
         buffered = []
+        cancelDeadline()
         worker.snifferClosed(self)
     }
 }

@@ -24,6 +24,8 @@ public struct ProxySettings: Sendable {
     /// Whether the sidecar names the cluster that served each response in
     /// `x-causeway-upstream-cluster` (replacing any the upstream sent). Default true.
     public var upstreamClusterHeader = true
+    /// Captured connections: sniff timeout and virtual IPs.
+    public var capture = CaptureSettings()
 
     public init(cluster: String, downstreamHTTP2: H2Settings, upstreamHTTP2: H2Settings,
                 connectTimeoutNanos: UInt64, idleTimeoutNanos: UInt64, maxConnectionsPerEndpoint: Int,
@@ -142,6 +144,9 @@ public final class RoutingSnapshot: Sendable {
     public let links: [MeshComposer.Link]
     /// HTTPRoutes, DestinationRules and AuthorizationPolicies resolved against `services`.
     public let policies: PolicyTable
+    /// Addresses a captured connection may go to and still be the mesh's (virtual IPs,
+    /// every ready endpoint): built once here, read at accept.
+    public let meshDestinations: MeshDestinations
 
     public init(services: ServiceTable, settings: ProxySettings, tls: MeshTLS?, version: Int,
                 exports: ExportTable = .empty, links: [MeshComposer.Link] = [], policies: PolicyTable? = nil) {
@@ -152,6 +157,7 @@ public final class RoutingSnapshot: Sendable {
         self.exports = exports
         self.links = links
         self.policies = policies ?? .empty(count: services.services.count)
+        self.meshDestinations = MeshDestinations(services: services, virtualIPs: settings.capture.virtualIPs)
     }
 }
 

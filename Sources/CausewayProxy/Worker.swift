@@ -35,6 +35,8 @@ public final class Worker {
     private var upstreams: [ObjectIdentifier: UpstreamConnection] = [:]
     /// The same for HTTP/1.1 upstream connections (local `appProtocol: http` endpoints).
     private var http1Upstreams: [ObjectIdentifier: HTTP1UpstreamConnection] = [:]
+    /// Captured connections relayed unchanged to their original destination.
+    private var passthroughs: [ObjectIdentifier: PassthroughRelay] = [:]
     private var acceptors: [Acceptor] = []
     /// What each acceptor's listener serves, by `Acceptor.tag`.
     private var listeners: [ListenerSpec] = []
@@ -94,6 +96,7 @@ public final class Worker {
         for (_, c) in downstreams { c.sweep(now: now) }
         for (_, c) in http1Downstreams { c.sweep(now: now) }
         for (_, c) in sniffers { _ = c.sweep(now: now) }
+        for (_, p) in passthroughs { p.sweep(now: now, idleNanos: settings.timeouts.downstreamIdleNanos) }
         publisher.sweep(now: now)
         forwarder.sweepEjections(now: now)
         for (_, c) in upstreams {
@@ -125,7 +128,10 @@ public final class Worker {
     /// sniffed first (`ProtocolSniffer`): h2c with prior knowledge or HTTP/1.1.
     private func accepted(fd: Int32, listener: ListenerSpec) {
         guard listener.role == .gateway else {
-            let sniffer = ProtocolSniffer(worker: self, fd: fd, listener: listener)
+            // Traffic capture first: a redirected connection to an address outside the mesh
+            // is relayed unchanged at once; one to a mesh address is sniffed with a deadline.
+            guard case .sniff(let captured) = acceptCaptured(fd: fd) else { return }
+            let sniffer = ProtocolSniffer(worker: self, fd: fd, listener: listener, captured: captured)
             do {
                 try sniffer.start()
             } catch {
@@ -154,7 +160,7 @@ public final class Worker {
     /// A sniffer decided what its connection speaks; it no longer owns the socket.
     func sniffed(_ sniffer: ProtocolSniffer, fd: Int32, proto: SniffedProtocol, initial: [UInt8]) {
         sniffers[ObjectIdentifier(sniffer)] = nil
-        startDownstream(fd: fd, listener: sniffer.listener, proto: proto, initial: initial, originalDestination: nil)
+        startDownstream(fd: fd, listener: sniffer.listener, proto: proto, initial: initial, originalDestination: sniffer.captured?.address)
     }
 
     /// A sniffer closed its connection before deciding.
@@ -219,9 +225,23 @@ public final class Worker {
         if allDownstreamsClosed { finishDrain() }
     }
 
-    /// True when no client connection of any kind is open.
+    /// Relays a captured connection unchanged to `destination`, `initial` (bytes already
+    /// read from it) first.
+    func startPassthrough(fd: Int32, to destination: SocketAddress, initial: UnsafeRawBufferPointer) {
+        let relay = PassthroughRelay(worker: self, clientFD: fd, destination: destination, initial: initial)
+        passthroughs[ObjectIdentifier(relay)] = relay
+        relay.start(connectTimeoutNanos: settings.connectTimeoutNanos)
+    }
+
+    func passthroughClosed(_ relay: PassthroughRelay) {
+        passthroughs[ObjectIdentifier(relay)] = nil
+        if allDownstreamsClosed { finishDrain() }
+    }
+
+    /// True when no client connection of any kind is open. Passthrough relays count: they
+    /// have no way to ask their peers to finish, so a drain waits for them (or its deadline).
     private var allDownstreamsClosed: Bool {
-        downstreams.isEmpty && http1Downstreams.isEmpty && sniffers.isEmpty
+        downstreams.isEmpty && http1Downstreams.isEmpty && sniffers.isEmpty && passthroughs.isEmpty
     }
 
     // MARK: TLS rotation
@@ -311,6 +331,7 @@ public final class Worker {
         for (_, c) in sniffers { c.close(reason: "shutdown") }
         for (_, c) in downstreams { c.close(reason: "shutdown") }
         for (_, c) in http1Downstreams { c.close(reason: "shutdown") }
+        for (_, p) in passthroughs { p.close(reason: "shutdown") }
         for (_, c) in upstreams { c.close(reason: "shutdown") }
         for (_, c) in http1Upstreams { c.close(reason: "shutdown") }
     }
@@ -355,7 +376,7 @@ extension Worker: AcceptTarget {
     public var acceptLoop: EventLoop { loop }
 
     /// Downstream connections open on this worker.
-    public var openConnections: Int { downstreams.count + http1Downstreams.count + sniffers.count }
+    public var openConnections: Int { downstreams.count + http1Downstreams.count + sniffers.count + passthroughs.count }
 
     /// Most downstream connections this worker serves at once: the configured limit, or
     /// less if the descriptor limit requires.

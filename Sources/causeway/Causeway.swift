@@ -13,7 +13,7 @@ struct Causeway: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "causeway",
         abstract: "A cross-cluster service-mesh proxy: sidecar and east-west gateway.",
-        subcommands: [Run.self, Validate.self, Demo.self, Certs.self]
+        subcommands: [Run.self, Validate.self, Demo.self, Certs.self, Capture.self]
     )
 }
 
@@ -71,6 +71,7 @@ struct Run: ParsableCommand {
             printErr("causeway: warning: sidecar listener \(l.name) on \(l.address) is reachable from other hosts; whoever reaches it calls other clusters as this proxy's identity (bind it to 127.0.0.1 unless that is intended)")
         }
         print("causeway: admin on \(server.adminAddress)")
+        if let dns = server.dnsAddress { print("causeway: dns on \(dns) (udp, tcp)") }
         print("causeway: \(loaded.proxy.workers) worker(s), \(loaded.services.services.count) service(s), cluster \(loaded.proxy.cluster)")
         fflush(nil)
         // One reload path for SIGHUP and for watched files (spec.watch), never two at once.

@@ -278,6 +278,14 @@ struct MultiClusterConfigTests {
                 "limits": {
                   "maxConnectionsPerWorker": 10000,
                   "maxBufferedResponseBytesPerConnection": 33554432
+                },
+                "capture": {
+                  "mark": 1337,
+                  "excludePorts": [],
+                  "excludeCIDRs": [],
+                  "includeCIDRs": [],
+                  "excludeUIDs": [],
+                  "sniffTimeoutMillis": 100
                 }
               },
               "listeners": [
@@ -291,6 +299,7 @@ struct MultiClusterConfigTests {
               "admin": {
                 "address": "127.0.0.1:15000"
               },
+              "dns": null,
               "links": [
                 {
                   "name": "cluster2",

@@ -297,6 +297,14 @@ struct ValidConfigTests {
                 "limits": {
                   "maxConnectionsPerWorker": 5000,
                   "maxBufferedResponseBytesPerConnection": 8388608
+                },
+                "capture": {
+                  "mark": 1337,
+                  "excludePorts": [],
+                  "excludeCIDRs": [],
+                  "includeCIDRs": [],
+                  "excludeUIDs": [],
+                  "sniffTimeoutMillis": 100
                 }
               },
               "listeners": [
@@ -328,6 +336,7 @@ struct ValidConfigTests {
               "admin": {
                 "address": "127.0.0.1:15000"
               },
+              "dns": null,
               "links": [
                 {
                   "name": "cluster2-east",

@@ -14,13 +14,15 @@ final class AdminServer: Sendable {
     /// The bound admin address (resolves port 0).
     let boundAddress: String
 
-    static func start(address: SocketAddressSpec, cluster: String, workers: [WorkerHandle], config: LoadedConfig) throws(StartupError) -> AdminServer {
+    /// - Parameter dns: the DNS server's counters, shown at `/metrics` when it runs.
+    static func start(address: SocketAddressSpec, cluster: String, workers: [WorkerHandle], config: LoadedConfig,
+                      dns: DNSStats? = nil) throws(StartupError) -> AdminServer {
         guard let socketAddress = SocketAddress(ip: address.host, port: address.port) else {
             throw StartupError("admin address \(address) is not an IP address")
         }
         do {
             let thread = try LoopThread.listening(on: socketAddress, name: "causeway-admin", backlog: 64) { loop, fd in
-                let state = AdminState(loop: loop, cluster: cluster, workers: workers, config: config)
+                let state = AdminState(loop: loop, cluster: cluster, workers: workers, config: config, dns: dns)
                 loop.context = state
                 do { try state.listen(fd: fd) } catch { Syscall.close(fd) }
             }
@@ -97,6 +99,8 @@ final class AdminState: AcceptTarget {
     var lastReload: ReloadOutcome?
     /// Expiry of each certificate file in use.
     var certificateExpiries: [CertificateExpiry] = []
+    /// The DNS server's counters; nil without `spec.dns`.
+    let dns: DNSStats?
     private var acceptor: Acceptor?
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     /// A connection must have been answered within this long of its accept.
@@ -104,8 +108,9 @@ final class AdminState: AcceptTarget {
     /// Admin connections served at once.
     static let maxConnections = 64
 
-    init(loop: EventLoop, cluster: String, workers: [WorkerHandle], config: LoadedConfig) {
+    init(loop: EventLoop, cluster: String, workers: [WorkerHandle], config: LoadedConfig, dns: DNSStats?) {
         self.loop = loop
+        self.dns = dns
         self.context = LoopContext(loop: loop)
         self.cluster = cluster
         self.workers = workers
@@ -182,6 +187,7 @@ final class AdminState: AcceptTarget {
                     status: 200, contentType: "text/plain; version=0.0.4",
                     body: PrometheusText.render(snapshot, cluster: self.cluster, certificates: self.certificateExpiries)
                         + MeshMetricsText.render(self.mesh, cluster: self.cluster)
+                        + (self.dns.map { DNSMetricsText.render($0.snapshot(), cluster: self.cluster) } ?? "")
                 ))
             }
         default:

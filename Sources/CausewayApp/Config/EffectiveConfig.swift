@@ -56,6 +56,14 @@ public enum EffectiveConfig {
                 ("maxConnectionsPerWorker", .int(proxy.limits.maxDownstreamConnectionsPerWorker)),
                 ("maxBufferedResponseBytesPerConnection", .int(proxy.limits.maxBufferedResponseBytesPerConnection)),
             ])),
+            ("capture", .object([
+                ("mark", .int(Int(proxy.capture.mark))),
+                ("excludePorts", .array(proxy.capture.excludePorts.map { .int(Int($0)) })),
+                ("excludeCIDRs", .array(proxy.capture.excludeCIDRs.map { .string($0.description) })),
+                ("includeCIDRs", .array(proxy.capture.includeCIDRs.map { .string($0.description) })),
+                ("excludeUIDs", .array(proxy.capture.excludeUIDs.map { .int(Int($0)) })),
+                ("sniffTimeoutMillis", millis(proxy.capture.sniffTimeoutNanos)),
+            ])),
         ])
         let listeners: JSONValue = .array(proxy.listeners.map { listener in
             .object([
@@ -97,6 +105,7 @@ public enum EffectiveConfig {
             ("proxy", settings),
             ("listeners", listeners),
             ("admin", .object([("address", .string(proxy.admin.description))])),
+            ("dns", proxy.dns.map(dnsJSON) ?? .null),
             ("links", links),
             ("exports", exports),
             ("services", services),
@@ -108,6 +117,19 @@ public enum EffectiveConfig {
             ("lastReload", lastReload?.json ?? .null),
             ("notes", .array(notes.map(JSONValue.string))),
         ]).pretty()
+    }
+
+    /// `spec.dns` with its defaults, the upstream as the address in use and the resolv.conf
+    /// it came from (null when written as an address).
+    private static func dnsJSON(_ dns: DNSConfig) -> JSONValue {
+        .object([
+            ("address", .string(dns.address.description)),
+            ("virtualIPs", .string(dns.virtualIPs.description)),
+            ("virtualIPv6s", dns.virtualIPv6s.map { .string($0.description) } ?? .null),
+            ("upstream", .string(dns.upstream.address.description)),
+            ("upstreamResolvConf", dns.upstream.resolvConf.map(JSONValue.string) ?? .null),
+            ("upstreamTimeoutMillis", millis(dns.upstreamTimeoutNanos)),
+        ])
     }
 
     static func millis(_ nanos: UInt64) -> JSONValue {

@@ -122,6 +122,11 @@ public struct ProxyConfig: Sendable {
     /// Whether the sidecar names the cluster that served each response in
     /// `x-causeway-upstream-cluster` (`spec.upstreamClusterHeader`, default true).
     public let upstreamClusterHeader: Bool
+    /// The DNS server (`spec.dns`); nil when the section is absent: no DNS is served.
+    public let dns: DNSConfig?
+    /// Traffic capture (`spec.capture`): the mark on the proxy's sockets, what
+    /// `causeway capture` redirects, the sniff timeout. `CaptureConfig()` when absent.
+    public var capture = CaptureConfig()
 }
 
 /// `spec.mirror`: how export streams are published and how long a lost one is trusted.

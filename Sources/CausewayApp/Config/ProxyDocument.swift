@@ -66,7 +66,7 @@ enum ProxyDocument {
         guard let specNode = top["spec"],
               let spec = reader.fields(specNode, top.field("spec"), allowed: [
                   "cluster", "trustDomain", "namespace", "workers", "tls", "listeners", "admin", "http2", "upstream", "timeouts",
-                  "limits", "resources", "mirror", "watch", "upstreamClusterHeader",
+                  "limits", "resources", "mirror", "watch", "upstreamClusterHeader", "dns", "capture",
               ], required: ["cluster", "listeners"])
         else {
             return Result(config: nil, resources: [])
@@ -101,6 +101,8 @@ enum ProxyDocument {
         let mirror = spec["mirror"].map { readMirror($0, spec.field("mirror"), reader: reader) } ?? MirrorConfig()
         let watch = spec["watch"].map { reader.bool($0, spec.field("watch")) } ?? true
         let upstreamClusterHeader = spec["upstreamClusterHeader"].map { reader.bool($0, spec.field("upstreamClusterHeader")) } ?? true
+        // Outer nil: no DNS server; inner nil: a `dns` section with problems (reported).
+        let dns = spec["dns"].map { DNSDocument.read($0, spec.field("dns"), file: file, reader: reader) }
         if let node = spec["resources"], let entries = reader.list(node, spec.field("resources")) {
             for (i, entry) in entries.enumerated() {
                 let path = spec.field("resources").index(i)
@@ -110,9 +112,15 @@ enum ProxyDocument {
             }
         }
 
+        let capture = spec["capture"].map { node in
+            CaptureSection.read(node, spec.field("capture"), listeners: listenerResult?.complete == true ? listenerResult?.drafts.map(\.config) : nil,
+                                reader: reader)
+        } ?? CaptureConfig()
         if let admin {
             checkAddressConflicts(
-                listeners: listenerResult?.drafts ?? [], admin: (admin, adminMark, spec.field("admin").key("address")), reader: reader)
+                listeners: listenerResult?.drafts ?? [], admin: (admin, adminMark, spec.field("admin").key("address")),
+                dns: dns.flatMap { $0 }.map { ($0.address, Self.dnsAddressMark(spec["dns"]), spec.field("dns").key("address")) },
+                reader: reader)
         }
         let listeners = listenerResult?.complete == true ? listenerResult?.drafts : nil
         let facts = Facts(
@@ -121,14 +129,16 @@ enum ProxyDocument {
 
         guard reader.log.count == problemsBefore, let proxyName, let cluster, let trustDomain, let namespace, let workers,
               let listeners, let admin, let http2, let upstream, let timeouts, let limits, let mirror, let watch,
-              let upstreamClusterHeader
+              let upstreamClusterHeader, let capture
         else {
             return Result(config: nil, resources: resources, facts: facts)
         }
-        let config = ProxyConfig(
+        var config = ProxyConfig(
             name: proxyName, cluster: cluster, trustDomain: trustDomain, namespace: namespace, workers: workers,
             listeners: listeners.map(\.config), admin: admin, tls: tls, http2: http2, upstream: upstream,
-            timeouts: timeouts, limits: limits, mirror: mirror, watch: watch, upstreamClusterHeader: upstreamClusterHeader)
+            timeouts: timeouts, limits: limits, mirror: mirror, watch: watch, upstreamClusterHeader: upstreamClusterHeader,
+            dns: dns ?? nil)
+        config.capture = capture
         return Result(config: config, resources: resources, facts: facts)
     }
 
@@ -246,11 +256,13 @@ enum ProxyDocument {
     /// wildcard (`0.0.0.0`, `::`): with SO_REUSEPORT both binds could even succeed and split
     /// traffic silently. Port 0 never conflicts: the kernel picks a distinct port for each.
     private static func checkAddressConflicts(
-        listeners: [ListenerDraft], admin: (SocketAddressSpec, Mark?, FieldPath), reader: NodeReader
+        listeners: [ListenerDraft], admin: (SocketAddressSpec, Mark?, FieldPath), dns: (SocketAddressSpec, Mark?, FieldPath)?,
+        reader: NodeReader
     ) {
         var taken: [(address: SocketAddressSpec, owner: FieldPath)] = []
+        // The DNS server's TCP socket takes its port like any listener.
         let all = listeners.map { ($0.config.address, $0.addressMark, $0.path.key("address"), $0.path) }
-            + [(admin.0, admin.1, admin.2, admin.2)]
+            + [(admin.0, admin.1, admin.2, admin.2)] + (dns.map { [($0.0, $0.1, $0.2, $0.2)] } ?? [])
         for (address, mark, field, owner) in all where address.port != 0 {
             if let clash = taken.first(where: { overlaps($0.address, address) }) {
                 let relation = clash.address == address ? "is already used by" : "overlaps \(clash.address) of"
@@ -259,6 +271,13 @@ enum ProxyDocument {
                 taken.append((address, owner))
             }
         }
+    }
+
+    /// Where `spec.dns.address` is written, or the `dns` section when it is not.
+    private static func dnsAddressMark(_ node: Node?) -> Mark? {
+        guard case .mapping(let mapping)? = node else { return node?.mark }
+        for (key, value) in mapping where key.string == "address" { return value.mark }
+        return node?.mark
     }
 
     private static func overlaps(_ a: SocketAddressSpec, _ b: SocketAddressSpec) -> Bool {

@@ -24,6 +24,10 @@ public final class ProxyServer: Sendable {
     private let control: ControlLoop
     /// The TLS contexts in use and the file bytes they came from (rebuilt only on change).
     private let tlsCache: TLSContextCache
+    /// The DNS server (`spec.dns`), on its own thread; nil when not configured.
+    private let dns: DNSServer?
+    /// Where the DNS server listens (UDP and TCP), when there is one.
+    public var dnsAddress: String? { dns?.boundAddress }
     /// Where each listener is bound (resolves port 0), by listener name.
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
@@ -48,6 +52,7 @@ public final class ProxyServer: Sendable {
         let (snapshot, notes) = mesh.snapshot(now: ControlLoop.now())
         // What composition noticed at start (unknown backendRefs, conflicts) is logged once.
         for note in notes { log(note) }
+        markOutboundSockets(proxy.capture.mark)
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
@@ -87,6 +92,17 @@ public final class ProxyServer: Sendable {
             cleanup()
             throw StartupError("cannot start the control loop: \(error)")
         }
+        // DNS answers from the same tables workers route with, on a thread of its own.
+        var dns: DNSServer?
+        if let dnsConfig = proxy.dns {
+            do {
+                dns = try DNSServer.start(config: dnsConfig, table: snapshot.services, stats: DNSStats())
+            } catch {
+                control.stop()
+                cleanup()
+                throw error
+            }
+        }
         var handles: [WorkerHandle] = []
         for w in 0..<proxy.workers {
             do {
@@ -97,21 +113,24 @@ public final class ProxyServer: Sendable {
             } catch {
                 for h in handles { h.stop(); h.join() }
                 control.stop()
+                dns?.stop()
                 cleanup()
                 throw StartupError("cannot start worker \(w): \(error)")
             }
         }
         let admin: AdminServer
         do {
-            admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config)
+            admin = try AdminServer.start(address: proxy.admin, cluster: proxy.cluster, workers: handles, config: config,
+                                          dns: dns?.stats)
         } catch {
             for h in handles { h.stop(); h.join() }
             control.stop()
+            dns?.stop()
             throw error
         }
         admin.update(certificates: initialTLS.expiries)
         let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, tlsCache: tlsCache,
-                                 bound: bound)
+                                 dns: dns, bound: bound)
         control.attach(server)
         admin.update(services: snapshot.services, status: server.meshStatus())
         server.startProber(config: config, tls: tls)
@@ -119,8 +138,9 @@ public final class ProxyServer: Sendable {
     }
 
     private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop,
-                 tlsCache: TLSContextCache, bound: [(String, String)]) {
+                 tlsCache: TLSContextCache, dns: DNSServer?, bound: [(String, String)]) {
         self.tlsCache = tlsCache
+        self.dns = dns
         self.workers = workers
         self.logSink = logSink
         self.admin = admin
@@ -195,6 +215,7 @@ public final class ProxyServer: Sendable {
         }
         for note in notes { Self.log(note) }
         for w in workers { w.install(snapshot) }
+        dns?.update(table: snapshot.services)
         admin.update(services: snapshot.services, status: status)
         control.scheduleLeaseCheck()
     }
@@ -262,6 +283,15 @@ public final class ProxyServer: Sendable {
         MeshStatus(mesh: m, now: now)
     }
 
+    /// Every socket the proxy connects from now on carries `mark` (`spec.capture.mark`), so
+    /// capture rules skip its own traffic. Without CAP_NET_ADMIN the kernel refuses: said
+    /// once, and the proxy runs unmarked.
+    private static func markOutboundSockets(_ mark: UInt32) {
+        if let error = OutboundMark.configure(mark) {
+            log("outbound connections are not marked (\(error)): capture rules would redirect the proxy's own connections back to it; run with CAP_NET_ADMIN, or exclude the proxy's uid (spec.capture.excludeUIDs)")
+        }
+    }
+
     private static func log(_ line: String) {
         var text = "causeway: \(line)\n"
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -285,6 +315,16 @@ public final class ProxyServer: Sendable {
         }
         if a.admin != b.admin { notes.append("admin address changes take effect after a restart") }
         if a.workers != b.workers { notes.append("worker count changes take effect after a restart") }
+        if a.dns?.address != b.dns?.address {
+            notes.append(b.dns == nil ? "dns: turning the DNS server off takes effect after a restart"
+                : a.dns == nil ? "dns: turning the DNS server on takes effect after a restart"
+                : "dns address changes take effect after a restart")
+        }
+        if let next = b.dns, a.dns != nil, a.dns?.address == next.address { dns?.update(config: next) }
+        if a.capture.mark != b.capture.mark {
+            Self.markOutboundSockets(b.capture.mark)
+            notes.append("new connections carry mark \(b.capture.mark): run causeway capture --apply again so the rules skip it")
+        }
         admin.update(config: config)
         notes += tlsRotated(nextTLS)
         // A restarted prober counts every gateway up until probed: only when links (or the
@@ -355,6 +395,7 @@ public final class ProxyServer: Sendable {
         }
         prober?.stop()
         control.stop()
+        dns?.stop()
         admin.stop()
         for w in workers { w.stop() }
         for w in workers { w.join() }

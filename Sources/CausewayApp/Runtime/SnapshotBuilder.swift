@@ -22,6 +22,11 @@ enum SnapshotBuilder {
             mirror: p.mirror.stream
         )
         settings.upstreamClusterHeader = p.upstreamClusterHeader
+        settings.capture.sniffTimeoutNanos = p.capture.sniffTimeoutNanos
+        // Captured connections to the DNS server's virtual IPs are the mesh's.
+        if let dns = p.dns {
+            settings.capture.virtualIPs = ([dns.virtualIPs] + (dns.virtualIPv6s.map { [$0] } ?? [])).compactMap { IPPrefix($0.description) }
+        }
         return settings
     }
 

@@ -34,8 +34,10 @@ final class MirrorMesh: @unchecked Sendable {
     ///   - probe: each Link's `probe` block (flow style).
     ///   - services: per cluster, the Services it exports and their endpoint counts (each
     ///     endpoint a distinct 127.0.0.x address of the cluster's nghttpd).
+    ///   - dns: clusters whose proxy also serves DNS (`spec.dns` on a free port, see
+    ///     `dnsPort`; questions that are not about mesh names go nowhere useful).
     init(dir: TempDir, mirror: String = "{ heartbeat: 500ms }", probe: String = "{ period: 500ms, timeout: 300ms, failureThreshold: 2 }",
-         services: [String: [String: Int]]) throws {
+         services: [String: [String: Int]], dns: Set<String> = []) throws {
         self.dir = dir
         layout = CertsLayout(directory: dir.path("certs"))
         _ = try layout.createRoot(keyAlgorithm: .ecP256, validity: .days(3650, from: Date()), force: false)
@@ -83,6 +85,7 @@ final class MirrorMesh: @unchecked Sendable {
               admin: { address: "127.0.0.1:\(p.admin)" }
               mirror: \(mirror)
               resources: [ mesh/ ]
+            \(dns.contains(name) ? "  dns: { address: \"127.0.0.1:0\", upstream: \"127.0.0.1:9\" }" : "")
             \(links)
             """)
             let cluster = Cluster(name: name, backend: backend, sidecarPort: p.sidecar, gatewayPort: p.gateway, adminPort: p.admin,
@@ -144,6 +147,11 @@ final class MirrorMesh: @unchecked Sendable {
     private func waitListening(_ name: String) throws {
         let c = clusters[name]!, process = processes[name]!
         for port in [c.sidecarPort, c.gatewayPort, c.adminPort] { try Ports.waitListening(port, process: process) }
+    }
+
+    /// The port of a cluster's DNS server (UDP and TCP on 127.0.0.1).
+    func dnsPort(_ cluster: String) throws -> UInt16 {
+        try DNSPort.announced(by: processes[cluster]!)
     }
 
     /// Stops a cluster's proxy (its gateway and export stream go away).

@@ -34,12 +34,29 @@ final class CausewaySidecar {
     let adminPort: UInt16
     let process: TestProcess
     let configPath: String
+    /// The network namespace it runs in; nil: this test's own.
+    let netns: Netns?
 
-    /// Starts causeway with one Service per entry of `services` (namespace `default`).
-    /// - Parameter accessLog: whether the listener writes an access log line per request.
-    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false) throws {
-        port = Ports.free()
-        adminPort = Ports.free()
+    /// The DNS server's port (UDP and TCP on 127.0.0.1), when started with `dns`.
+    let dnsPort: UInt16?
+
+    /// Starts causeway with one Service per entry of `services` (in `namespace`, which is
+    /// also the Proxy's `spec.namespace`).
+    /// - Parameters:
+    ///   - accessLog: whether the listener writes an access log line per request.
+    ///   - dns: when given, a `spec.dns` section on a free port of 127.0.0.1 with these more
+    ///     fields (flow style, e.g. `upstream: "127.0.0.1:5300"`); see `dnsPort`.
+    ///   - netns: run it inside this namespace (a pod's), on 127.0.0.1:15001 with its admin
+    ///     on 127.0.0.1:15000 and its DNS (if any) on 127.0.0.1:15053, as a sidecar would be.
+    ///   - extraListeners: more entries of `spec.listeners` (flow mappings, one per line).
+    init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
+         namespace: String = "default", dns: String? = nil, netns: Netns? = nil, extraListeners: [String] = []) throws {
+        self.netns = netns
+        port = netns == nil ? Ports.free() : 15001
+        adminPort = netns == nil ? Ports.free() : 15000
+        let dnsAddress = netns == nil ? "127.0.0.1:0" : "127.0.0.1:15053"
+        let listeners = (["{ name: outbound, role: sidecar, address: \"127.0.0.1:\(port)\"\(accessLog ? ", accessLog: true" : "") }"]
+            + extraListeners).map { "  - \($0)" }.joined(separator: "\n")
         var yaml = """
         apiVersion: causeway.dev/v1alpha1
         kind: Proxy
@@ -48,8 +65,10 @@ final class CausewaySidecar {
           cluster: test-cluster
           workers: \(workers)
           listeners:
-          - { name: outbound, role: sidecar, address: "127.0.0.1:\(port)"\(accessLog ? ", accessLog: true" : "") }
+        \(listeners)
           admin: { address: "127.0.0.1:\(adminPort)" }
+        \(namespace == "default" ? "" : "  namespace: \(namespace)")
+        \(dns.map { "  dns: { address: \"\(dnsAddress)\"\($0.isEmpty ? "" : ", " + $0) }" } ?? "")
         \(extraProxySpec)
         """
         for (name, endpoints) in services.sorted(by: { $0.key < $1.key }) {
@@ -61,7 +80,7 @@ final class CausewaySidecar {
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
-            metadata: { name: \(name)-1, namespace: default, labels: { kubernetes.io/service-name: \(name) } }
+            metadata: { name: \(name)-1, namespace: \(namespace), labels: { kubernetes.io/service-name: \(name) } }
             addressType: IPv4
             ports: [ { name: http, port: \(port), protocol: TCP, appProtocol: \(appProtocol) } ]
             endpoints:
@@ -70,9 +89,18 @@ final class CausewaySidecar {
         }
         try dir.write("causeway.yaml", yaml + "\n")
         configPath = dir.path("causeway.yaml")
+        if let netns {
+            process = try netns.start("causeway", try causewayBinary(), ["run", "--config", configPath])
+            try netns.waitListening(port, process: process)
+            try netns.waitListening(adminPort, process: process)
+            dnsPort = dns == nil ? nil : 15053
+            if dns != nil { try netns.waitListening(15053, process: process) }
+            return
+        }
         process = try TestProcess("causeway", executable: try causewayBinary(), arguments: ["run", "--config", configPath])
         try Ports.waitListening(port, process: process)
         try Ports.waitListening(adminPort, process: process)
+        dnsPort = dns == nil ? nil : try DNSPort.announced(by: process)
     }
 
     /// `http://127.0.0.1:PORT` + path.
@@ -80,7 +108,17 @@ final class CausewaySidecar {
 
     /// GETs an admin path with curl.
     func admin(_ path: String) throws -> String {
-        try runCommand("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(adminPort)\(path)"]).stdoutText
+        let arguments = ["-sS", "--max-time", "10", "http://127.0.0.1:\(adminPort)\(path)"]
+        if let netns { return try netns.run("curl", arguments).stdoutText }
+        return try runCommand("curl", arguments).stdoutText
+    }
+
+    /// The value of an unlabelled metric at `/metrics` (0 when absent).
+    func metric(_ name: String) throws -> Int {
+        for line in try admin("/metrics").split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return Int(value) }
+        }
+        return 0
     }
 
     func stop() { process.stop() }

@@ -1,0 +1,171 @@
+import CausewayBytes
+import CausewayLoop
+import CausewayProxy
+
+/// A client's TCP connection to the DNS server (RFC 7766): length-prefixed queries in,
+/// length-prefixed answers out, several in flight (answers may come back in any order;
+/// the id pairs them).
+///
+/// Bounded: at most `maxInFlight` forwarded questions per connection and at most
+/// `maxQueuedOutput` bytes of answers the client has not read; past either, the connection
+/// stops reading until it drains. `DNSState` closes connections idle for `idleTimeoutNanos`.
+///
+/// Loop-bound.
+final class DNSTCPConnection: LoopHandler {
+    /// Where the connection is.
+    enum Lifecycle {
+        case open
+        /// The client finished sending; close once every answer is written.
+        case finishing
+        case closed
+    }
+
+    static let maxInFlight = 16
+    static let maxQueuedOutput = 128 * 1024
+    /// RFC 7766 §6.2.3 suggests seconds, not minutes.
+    static let idleTimeoutNanos: UInt64 = 10_000_000_000
+
+    private unowned let server: DNSState
+    private let transport: Transport
+    private var lifecycle = Lifecycle.open
+    /// Bytes of an unfinished message (at most one length prefix + 65,535).
+    private var input: [UInt8] = []
+    private var output = OutputQueue()
+    /// Forwarded questions of this connection not answered yet.
+    private(set) var inFlight = 0
+    /// Last time a message came in or an answer went out (monotonic ns).
+    private(set) var lastActivity: UInt64
+
+    init(server: DNSState, fd: Int32) {
+        self.server = server
+        transport = Transport(loop: server.loop, fd: fd, tls: nil, connecting: false)
+        lastActivity = server.loop.now
+    }
+
+    func start() throws(SystemError) {
+        try transport.register(self)
+    }
+
+    var isClosed: Bool { transport.isClosed }
+
+    /// Idle: nothing in flight, nothing to write, and no message for `idleTimeoutNanos`.
+    func isIdle(now: UInt64) -> Bool {
+        inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
+    }
+
+    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        if writable { flush() }
+        guard !transport.isClosed, readable || hangup else { return }
+        let outcome = transport.readAvailable(
+            into: server.context.readBuffer, plaintext: server.context.plaintextBuffer, countReceived: { _ in },
+            handshakeCompleted: { true }, deliver: { received($0) })
+        switch outcome {
+        case .idle, .stopped:
+            break
+        case .endOfStream:
+            lifecycle = .finishing
+            closeIfDone()
+        case .failed, .refused:
+            close()
+        }
+    }
+
+    func loopFlush() {}
+
+    /// Keeps the bytes read and answers the complete messages among them; false stops
+    /// reading (the connection is busy or closed: what was read waits in `input`).
+    private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .open = lifecycle else { return false }
+        input.append(contentsOf: bytes)
+        lastActivity = server.loop.now
+        processBuffered()
+        return !transport.isClosed && !isBusy
+    }
+
+    /// Too many forwarded questions in flight, or too many answers unread: take no more.
+    private var isBusy: Bool {
+        inFlight >= Self.maxInFlight || output.pendingBytes >= Self.maxQueuedOutput
+    }
+
+    /// True while `processBuffered` runs (an answer sent from inside it must not start it again).
+    private var processing = false
+
+    /// Hands each complete message in `input` to the server while the connection is not busy.
+    private func processBuffered() {
+        guard !processing else { return }
+        processing = true
+        var start = 0
+        while !isBusy, !transport.isClosed, input.count - start >= 2 {
+            let length = Int(input[start]) << 8 | Int(input[start + 1])
+            guard input.count - start - 2 >= length else { break }
+            let message = Array(input[(start + 2)..<(start + 2 + length)])
+            start += 2 + length
+            message.withUnsafeBytes { server.process($0, from: .tcp(self)) }
+        }
+        if start > 0 { input.removeFirst(start) }
+        processing = false
+        updateReading()
+        closeIfDone()
+    }
+
+    /// True when `input` holds a whole message.
+    private var hasBufferedMessage: Bool {
+        input.count >= 2 && input.count - 2 >= Int(input[0]) << 8 | Int(input[1])
+    }
+
+    /// A question of this connection was forwarded (its answer comes later).
+    func forwarded() {
+        inFlight += 1
+        updateReading()
+    }
+
+    /// Queues one answer, length-prefixed. `wasForwarded`: it answers a forwarded question.
+    func send(_ message: [UInt8], wasForwarded: Bool) {
+        if wasForwarded { inFlight -= 1 }
+        guard !transport.isClosed else { return }
+        let prefix = [UInt8(message.count >> 8), UInt8(truncatingIfNeeded: message.count)]
+        prefix.withUnsafeBytes { output.append($0) }
+        message.withUnsafeBytes { output.append($0) }
+        lastActivity = server.loop.now
+        // Room again: `flush` answers messages that waited in `input`.
+        flush()
+    }
+
+    private func flush() {
+        guard !transport.isClosed else { return }
+        if !output.isEmpty {
+            switch transport.write(&output).0 {
+            case .drained: transport.setWantsWrite(false)
+            case .blocked: transport.setWantsWrite(true)
+            case .failed: return close()
+            }
+        }
+        updateReading()
+        closeIfDone()
+        if hasBufferedMessage { processBuffered() }
+    }
+
+    /// Reads only while few questions are in flight, the client takes its answers, and no
+    /// whole message waits in `input`.
+    private func updateReading() {
+        guard !transport.isClosed else { return }
+        if isBusy || hasBufferedMessage {
+            transport.pauseReads(.outputBacklog)
+        } else {
+            transport.resumeReads(.outputBacklog)
+        }
+    }
+
+    /// After the client finished sending: close once everything it asked is answered.
+    private func closeIfDone() {
+        if case .finishing = lifecycle, !processing, inFlight == 0, output.isEmpty, !hasBufferedMessage { close() }
+    }
+
+    /// Closes the socket. Idempotent.
+    func close() {
+        guard !transport.isClosed else { return }
+        lifecycle = .closed
+        transport.close()
+        server.connectionClosed(self)
+    }
+}

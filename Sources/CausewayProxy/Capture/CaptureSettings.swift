@@ -1,0 +1,19 @@
+import CausewayMesh
+
+/// How a worker treats connections that traffic capture redirected to a sidecar listener.
+public struct CaptureSettings: Sendable {
+    /// A captured connection to a mesh address that sends nothing for this long is passed
+    /// through to its original destination (a server-speaks-first protocol), nanoseconds
+    /// (`spec.capture.sniffTimeout`, default 100 ms).
+    public var sniffTimeoutNanos: UInt64 = 100_000_000
+    /// Virtual IPs of mesh Services (`spec.dns.virtualIPs`, default 240.240.0.0/16): a
+    /// captured connection to one is the mesh's, and has no real destination to pass
+    /// through to.
+    public var virtualIPs: [IPPrefix] = [CaptureSettings.defaultVirtualIPs]
+
+    /// Istio's range for automatically allocated Service addresses.
+    public static let defaultVirtualIPs = IPPrefix("240.240.0.0/16")!
+
+    /// The defaults above.
+    public init() {}
+}
