@@ -16,5 +16,8 @@ final class DemoTests: XCTestCase {
         XCTAssertTrue(r.stdoutText.contains("cluster1 mirrored from cluster2's export stream:\n  webapp-cluster2.production  mirrored-by-stream"), r.stdoutText)
         XCTAssertTrue(r.stdoutText.contains("  api-cluster2.production  mirrored-by-stream"), r.stdoutText)
         XCTAssertTrue(r.stdoutText.contains("api-cluster2 → hello from api in cluster2"), r.stdoutText)
+        // The pod: its name resolved to a virtual IP, its HTTP/1.1 request served by cluster2.
+        XCTAssertTrue(r.stdoutText.contains("webapp-cluster2.production.svc.cluster.local → 240.240."), r.stdoutText)
+        XCTAssertTrue(r.stdoutText.contains("http     HTTP/1.1 200 OK from cluster cluster2"), r.stdoutText)
     }
 }

@@ -101,6 +101,7 @@ public struct DemoRunner {
           listeners:
           - { name: outbound, role: sidecar, address: "127.0.0.1:\(sidecarPort)" }
           admin: { address: "127.0.0.1:\(adminPort)" }
+          dns: { address: "127.0.0.1:0", virtualIPs: 240.240.0.0/16 }
         ---
         apiVersion: causeway.dev/v1alpha1
         kind: Link
@@ -120,7 +121,8 @@ public struct DemoRunner {
         Causeway demo: two clusters on loopback (certificates in \(dir)/certs)
           cluster2  backend   webapp.production       \(backend.address)  (built-in HTTP/2 responder, exported)
           cluster2  gateway   east-west, mTLS         \(gatewayAddress)  \(Self.gatewayID)
-          cluster1  sidecar   outbound, h2c           \(sidecarAddress)  \(Self.sidecarID)
+          cluster1  sidecar   outbound, h2c/HTTP/1.1  \(sidecarAddress)  \(Self.sidecarID)
+          cluster1  dns       mesh names              \(sidecar.dnsAddress ?? "?")
           cluster1  admin                             \(sidecar.adminAddress)
 
         """)
@@ -151,6 +153,8 @@ public struct DemoRunner {
             }
         }
 
+        failures += pod(sidecar: sidecar, port: sidecarBoundPort, say: say)
+
         // cluster2 exports a second Service; cluster1's mirror follows.
         try (gatewayYAML + export("webapp", port: backendPort) + export("api", port: apiPort))
             .write(toFile: dir + "/cluster2.yaml", atomically: true, encoding: .utf8)
@@ -169,6 +173,8 @@ public struct DemoRunner {
 
         Try it:
           curl --http2-prior-knowledge -H 'host: webapp-cluster2' http://\(sidecarAddress)/
+          curl -H 'host: webapp-cluster2.production.svc.cluster.local' http://\(sidecarAddress)/
+          dig @127.0.0.1 -p \(sidecar.dnsAddress?.split(separator: ":").last ?? "?") webapp-cluster2.production.svc.cluster.local
           curl http://\(sidecar.adminAddress)/endpoints
           curl http://\(sidecar.adminAddress)/metrics
         """)
@@ -178,6 +184,28 @@ public struct DemoRunner {
             say("stopping")
         }
         return failures
+    }
+
+    /// The pod: an HTTP/1.1 application calling the remote name, as it would in a
+    /// captured pod. Returns 1 when its request failed.
+    private func pod(sidecar: ProxyServer, port: UInt16, say: (String) -> Void) -> Int {
+        let name = "webapp-cluster2.production.svc.cluster.local"
+        say("\na pod's application (HTTP/1.1, no proxy settings) calls http://\(name)/hello:")
+        let dnsPort = sidecar.dnsAddress.flatMap { $0.split(separator: ":").last.flatMap { UInt16($0) } } ?? 0
+        let vip = DemoPod.resolve(name, dnsPort: dnsPort)
+        say("  dns      \(name) → \(vip ?? "no answer") (the sidecar's DNS: a stable virtual IP per Service)")
+        say("  capture  original destination \(vip ?? "?"):80 → the sidecar's listener 127.0.0.1:\(port) (in a pod `causeway capture --apply`")
+        say("           redirects it and the sidecar reads SO_ORIGINAL_DST; on loopback the demo connects there itself)")
+        let response = DemoPod.get(port: port, host: name, path: "/hello")
+        guard response.error == nil, response.statusLine.hasPrefix("HTTP/1.1 200") else {
+            say("  http     failed: \(response.error ?? response.statusLine) \(response.header("x-causeway-reason") ?? "")")
+            return 1
+        }
+        let caller = response.body.split(separator: "\n").first { $0.hasPrefix("caller:") }.map(String.init) ?? ""
+        say("  http     \(response.statusLine) from cluster \(response.header("x-causeway-upstream-cluster") ?? "?"):"
+            + " HTTP/1.1 → sidecar(cluster1) ⇒ HTTP/2 over mTLS ⇒ gateway(cluster2) → webapp.production")
+        say("           backend saw \(caller)")
+        return 0
     }
 
     /// Waits (up to 10 s) until `server` routes to `service`; returns its table as lines.
