@@ -19,7 +19,7 @@ final class TestProcess {
         process.standardOutput = handle
         process.standardError = handle
         if let directory { process.currentDirectoryURL = directory }
-        try process.run()
+        try ChildWait.launch(process)
         TestWatchdog.register(self)
     }
 
@@ -117,7 +117,7 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterv
     }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
+    try ChildWait.launch(process)
     if !ChildWait.wait(process, timeout: timeout) {
         process.terminate()
         if !ChildWait.wait(process, timeout: 5) {
@@ -140,6 +140,15 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterv
 enum ChildWait {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var reaped: [Int32: Int32] = [:]
+
+    private static let launchLock = NSLock()
+
+    /// Starts `process`, one launch at a time in this test process: Foundation's
+    /// `Process.run` crashed once (SIGSEGV in memcpy) with launches racing on several
+    /// threads (a background traffic thread and the test's own).
+    static func launch(_ process: Process) throws {
+        try launchLock.withLock { try process.run() }
+    }
 
     /// True while the child runs (neither exited per Foundation nor a zombie).
     static func isRunning(_ process: Process) -> Bool {
