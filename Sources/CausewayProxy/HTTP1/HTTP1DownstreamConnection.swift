@@ -99,6 +99,9 @@ final class HTTP1DownstreamConnection: LoopHandler {
     private let requestBacklogLimit: Int
     /// Relayed response bytes queued for the client and not yet framed.
     private var bufferedResponseBytes = 0
+    /// The body every response of this connection uses in turn (one at a time), so that a
+    /// response costs no body object and, while its bytes fit, no new chunk.
+    private var spareBody = H2OutboundBody()
     private(set) var lifecycle = Lifecycle.open
     /// The client finished sending (EOF): pending requests are still answered, then the
     /// connection closes.
@@ -353,15 +356,24 @@ final class HTTP1DownstreamConnection: LoopHandler {
         stream.state = endStream ? .done : .responding
         stream.countResponse(status: status)
         stream.access?.status = status
-        let plan = HTTP1ResponsePlan.make(status: status, headers: headers, endStream: endStream, requestIsHEAD: exchange.isHEAD,
-                                          clientMinorVersion: exchange.minorVersion, keepAlive: keepAliveAfterResponse)
+        // The sidecar names the cluster that served the response (built once per backend).
+        let named = role == .sidecar && worker.settings.upstreamClusterHeader ? stream.backend : nil
+        let scan = headers.scanResponseFields(also: named == nil ? nil : BackendState.upstreamClusterHeader)
+        let plan = HTTP1ResponsePlan.make(status: status, contentLength: scan.contentLength, endStream: endStream,
+                                          requestIsHEAD: exchange.isHEAD, clientMinorVersion: exchange.minorVersion,
+                                          keepAlive: keepAliveAfterResponse)
         exchange.keepAlive = plan.keepAlive
         scratch.removeAll(keepingCapacity: true)
-        HTTP1Writer.appendResponseHead(status: status, headers: headers, framing: plan.headFraming, keepAlive: plan.keepAlive,
+        // An upstream's own field of that name is replaced (an edited copy of the block, rare);
+        // else the field line goes in before the head's final CRLF (no copy of the block).
+        let replacing = named != nil && scan.hasAlso
+        HTTP1Writer.appendResponseHead(status: status, headers: replacing ? named!.upstreamClusterEdit.applied(to: headers) : headers,
+                                       framing: plan.headFraming, keepAlive: plan.keepAlive,
                                        announceKeepAlive: plan.keepAlive && exchange.minorVersion == 0, to: &scratch)
-        // The sidecar names the cluster that served the response (built once per backend).
-        if role == .sidecar && worker.settings.upstreamClusterHeader, let backend = stream.backend {
-            nameCluster(backend.upstreamClusterEdit, headers: headers, plan: plan, status: status)
+        if let named, !replacing {
+            scratch.removeLast(2)
+            scratch.append(contentsOf: named.upstreamClusterLine)
+            scratch.append(contentsOf: Self.crlfBytes)
         }
         scratch.withUnsafeBytes { output.append($0) }
         switch plan.body {
@@ -372,31 +384,14 @@ final class HTTP1DownstreamConnection: LoopHandler {
         default:
             exchange.response = .body(plan.body, remaining: 0)
         }
-        if !endStream { stream.responseBody = H2OutboundBody() }
+        if !endStream {
+            if spareBody.bufferedBytes == 0 { spareBody.restart() } else { spareBody = H2OutboundBody() }
+            stream.responseBody = spareBody
+        }
         scheduleFlush()
     }
 
-    /// Puts the cluster-naming field in the head in `scratch`: spliced before its final
-    /// CRLF when the upstream sent no such field (no copy of the block), else the head is
-    /// rewritten from an edited copy of the block (rare).
-    private func nameCluster(_ edit: HeaderEdit, headers: HeaderBlock, plan: HTTP1ResponsePlan, status: Int) {
-        guard let (name, value) = edit.replacing else { return }
-        var present = false
-        for i in 0..<headers.count where headers.name(at: i, equals: name) { present = true; break }
-        if present {
-            scratch.removeAll(keepingCapacity: true)
-            HTTP1Writer.appendResponseHead(status: status, headers: edit.applied(to: headers), framing: plan.headFraming,
-                                           keepAlive: plan.keepAlive, announceKeepAlive: plan.keepAlive && exchange.minorVersion == 0,
-                                           to: &scratch)
-            return
-        }
-        scratch.removeLast(2)
-        scratch.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        scratch.append(0x3A)
-        scratch.append(0x20)
-        scratch.append(contentsOf: value)
-        scratch.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
-    }
+    private static let crlfBytes: [UInt8] = [0x0D, 0x0A]
 
     /// Whether the connection may serve another request after this exchange's response.
     private var keepAliveAfterResponse: Bool {

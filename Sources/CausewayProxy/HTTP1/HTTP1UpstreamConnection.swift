@@ -313,8 +313,17 @@ final class HTTP1UpstreamConnection: LoopHandler {
         if !queue[0].headWritten {
             scratch.removeAll(keepingCapacity: true)
             let edit = stream.requestEdit
-            HTTP1Writer.appendRequestHead(edit.isEmpty ? queue[0].headers : edit.applied(to: queue[0].headers),
-                                          framing: queue[0].framing, to: &scratch)
+            guard HTTP1Writer.appendRequestHead(edit.isEmpty ? queue[0].headers : edit.applied(to: queue[0].headers),
+                                                framing: queue[0].framing, to: &scratch) else {
+                // Not expressible as an HTTP/1.1 request line (HTTP/2 and the HTTP/1.1 parser
+                // already refuse such heads): nothing was written, the connection goes on.
+                queue.removeFirst()
+                stream.upstream = nil
+                Relay.upstreamFailed(stream, .invalidRequest, connection: self, pool: pool)
+                if !queue.isEmpty { scheduleFlush() }
+                armIdleTimerIfIdle()
+                return
+            }
             scratch.withUnsafeBytes { output.append($0) }
             queue[0].headWritten = true
             parser.expectResponse(toHEAD: queue[0].isHEAD)
