@@ -10,6 +10,7 @@ Prints one JSON line when listening ({"listening": PORT}) and one per request
 - GET /<file>?mode=chunked     the file, chunked (16 KiB chunks)
 - GET /<file>?mode=close       the file, delimited by closing the connection
 - GET /headers                 the request's fields as JSON
+- GET /slow?ms=N               "slow\n" after N milliseconds
 - POST|PUT /echo               the body back: content-length if the request had one, else
                                chunked, with the request's trailers as `x-echo-<name>`
                                response trailers
@@ -23,6 +24,7 @@ import os
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 
 PORT = int(sys.argv[1])
@@ -91,6 +93,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
+        if url.path == "/slow":
+            time.sleep(int(query.get("ms", ["1000"])[0]) / 1000.0)
+            self.send_response(200)
+            self.common()
+            self.send_header("content-length", "5")
+            self.end_headers()
+            if not head:
+                self.wfile.write(b"slow\n")
+            return
         if url.path == "/headers":
             data = json.dumps([[k.lower(), v] for k, v in self.headers.items()]).encode()
             self.send_response(200)
