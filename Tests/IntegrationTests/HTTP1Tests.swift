@@ -143,6 +143,17 @@ final class HTTP1Tests: XCTestCase {
             XCTAssertTrue(order.allSatisfy { $0 != nil }, text)
             XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), text)
         }
+        // Answers the proxy makes itself (no route) and relayed ones, interleaved, stay in order.
+        let mixed = (0..<20).map { i in "GET /\(["a", "b", "c"][i % 3]) HTTP/1.1\\r\\nhost: \(i % 2 == 0 ? "web1" : "nowhere")\\r\\n\\r\\n" }
+            .joined() + "GET /hello HTTP/1.1\\r\\nhost: backend\\r\\nconnection: close\\r\\n\\r\\n"
+        let r = try f.raw([mixed])
+        let text = r.string("response") ?? ""
+        XCTAssertTrue(r.bool("closed"), "\(r)")
+        let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+        XCTAssertEqual(statuses, (0..<20).map { $0 % 2 == 0 ? "200" : "404" } + ["200"], text)
+        // The endpoint saw the routed ones, in order (after the four of the first pipeline).
+        XCTAssertEqual(f.web.requests.dropFirst(4).map { $0.string("path") ?? "" },
+                       ["/a", "/c", "/b", "/a", "/c", "/b", "/a", "/c", "/b", "/a"], "\(f.web.requests)")
     }
 
     func testExpectContinueIsAnsweredOnlyForARoutedRequest() throws {

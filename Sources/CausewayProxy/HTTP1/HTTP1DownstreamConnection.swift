@@ -344,7 +344,9 @@ final class HTTP1DownstreamConnection: LoopHandler {
             close(reason: "peer closed the connection")
             return
         }
-        exchange.keepAlive = exchange.keepAlive && pendingCount > 0
+        // Reads pause while input waits unparsed, so nothing is pending here: the response in
+        // flight is the last one.
+        exchange.keepAlive = false
         scheduleFlush()
     }
 
@@ -444,7 +446,8 @@ final class HTTP1DownstreamConnection: LoopHandler {
         stream.countResponse(status: failure.status)
         stream.access?.status = failure.status
         stream.access?.reason = failure.reason
-        exchange.keepAlive = keepAliveAfterResponse
+        // A request that did not arrive in time will not: its connection goes with the answer.
+        exchange.keepAlive = keepAliveAfterResponse && failure != .requestTimeout
         let text = failure.message + "\n"
         writeLocalResponse(status: failure.status, headers: failure.headers(bodyLength: text.utf8.count), message: failure.message)
         // The request body, if still arriving, is dropped and its credit returned as it comes.
