@@ -285,6 +285,27 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(try f.curl(["-H", "host: backend", f.sidecar.url("/hello")]).stdoutText, "hello\n")
     }
 
+    func testARequestBodyTheEndpointDoesNotTakeStopsTheClientNotTheProxy() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let size = 64 << 20
+        let sampler = PeakRSSSampler(pid: f.sidecar.process.pid, killAbove: 1 << 30)
+        // The endpoint reads nothing for 4 s. Meanwhile the client can push what the socket
+        // buffers on both hops hold and one stream window of the proxy's, not the body.
+        let r = try PythonPeer.run("h1_raw.py", ["--port", String(f.sidecar.port), "--timeout", "60", "--upload", String(size),
+                                                 "--upload-seconds", "2",
+                                                 "--send", "POST /stall?ms=4000 HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: \(size)\\r\\n"
+                                                    + "connection: close\\r\\n\\r\\n"], timeout: 120)
+        let peak = sampler.stop()
+        let inTime = r.int("uploaded_in_time") ?? -1
+        XCTAssertGreaterThan(inTime, 0, "\(r)")
+        XCTAssertLessThan(inTime, 40 << 20, "the client pushed \(inTime >> 20) MiB while the endpoint read nothing")
+        XCTAssertLessThan(peak, 128 << 20, "sidecar RSS peaked at \(peak >> 20) MiB")
+        // Then the whole body gets through.
+        XCTAssertTrue((r.string("response") ?? "").hasSuffix("\r\n\r\n\(size)\n"), "\(r)")
+        XCTAssertEqual(f.web.requests.last?.int("body_bytes"), size)
+    }
+
     func testHeadAndHTTP10AreFramedAsTheirClientNeeds() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }

@@ -14,6 +14,8 @@ Prints one JSON line when listening ({"listening": PORT}) and one per request
 - POST|PUT /echo               the body back: content-length if the request had one, else
                                chunked, with the request's trailers as `x-echo-<name>`
                                response trailers
+- POST /stall?ms=N             reads nothing for N milliseconds, then the body; answers its
+                               length
 Every response carries `x-connection-id`: one number per TCP connection, so a test can see
 its proxy reuse connections.
 """
@@ -149,6 +151,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
 
     def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/stall":
+            time.sleep(int(urllib.parse.parse_qs(url.query).get("ms", ["1000"])[0]) / 1000.0)
+            body, trailers, _ = self.read_body()
+            self.record(len(body), trailers)
+            data = b"%d\n" % len(body)
+            self.send_response(200)
+            self.common()
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         body, trailers, chunked = self.read_body()
         self.record(len(body), trailers)
         self.send_response(200)
