@@ -119,6 +119,17 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(requests.count, 9, "\(requests)")
     }
 
+    func testAnHTTPEndpointThatIsDownIs503ConnectFailure() throws {
+        let dir = try TempDir()
+        let sidecar = try CausewaySidecar(dir: dir, services: ["web1": [TestEndpoint(port: Ports.free(), appProtocol: "http")]], workers: 1)
+        defer { sidecar.stop() }
+        for flag in ["--http1.1", "--http2-prior-knowledge"] {
+            let r = try runCommand("curl", ["-sS", flag, "-D", "-", "-o", "/dev/null", "-H", "host: web1", sidecar.url("/x")])
+            XCTAssertTrue(r.stdoutText.contains(" 503"), flag + r.stdoutText + r.stderr)
+            XCTAssertTrue(r.stdoutText.contains("x-causeway-reason: upstream-connect-failure"), flag + r.stdoutText)
+        }
+    }
+
     func testKeepAliveServesSeveralRequestsOnOneConnection() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }
