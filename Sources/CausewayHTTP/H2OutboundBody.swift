@@ -60,4 +60,12 @@ extension H2OutboundBody {
     public func consume(_ count: Int) {
         queue.consume(count)
     }
+
+    /// Makes an ended, emptied body ready for another message of the same connection (one
+    /// message at a time), keeping its last chunk for the next bytes.
+    public func restart() {
+        precondition(queue.isEmpty, "a body still holding bytes cannot be restarted")
+        ended = false
+        trailers = nil
+    }
 }

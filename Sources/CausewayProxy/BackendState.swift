@@ -21,6 +21,8 @@ final class BackendState {
     /// (`x-causeway-upstream-cluster`), built once per snapshot.
     let upstreamCluster: String
     let upstreamClusterEdit: HeaderEdit
+    /// The same header as an HTTP/1.1 field line ("name: value\r\n"), for HTTP/1.1 clients.
+    let upstreamClusterLine: [UInt8]
     /// In-flight counts and circuit breakers, shared with this service's state in earlier
     /// and later snapshots (requests in flight release what they took on it).
     let load: ServiceLoad
@@ -49,6 +51,7 @@ final class BackendState {
         self.remoteAuthority = remoteAuthority
         self.upstreamCluster = upstreamCluster
         self.upstreamClusterEdit = HeaderEdit(replacing: (Self.upstreamClusterHeader, Array(upstreamCluster.utf8)))
+        self.upstreamClusterLine = Array("\(Self.upstreamClusterHeader): \(upstreamCluster)\r\n".utf8)
         self.load = load
         self.outlier = outlier ?? OutlierDetector(policy: destination?.outlierDetection ?? .passive, hosts: pools.count)
         self.loadBalancer = destination?.loadBalancer ?? .leastRequest

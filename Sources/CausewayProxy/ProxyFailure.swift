@@ -43,6 +43,9 @@ public enum ProxyFailure: Sendable, Equatable {
     case denied
     /// The route's whole-request timeout passed (retries included).
     case routeTimeout
+    /// The request head cannot be written as an HTTP/1.1 request line for an HTTP/1.1
+    /// endpoint (a method or target no request line can carry).
+    case invalidRequest
 
     /// The failure for a route rejection.
     init(_ rejection: RouteRejection) {
@@ -71,6 +74,7 @@ public enum ProxyFailure: Sendable, Equatable {
         case .overflow: 503
         case .denied: 403
         case .routeTimeout: 504
+        case .invalidRequest: 400
         }
     }
 
@@ -95,6 +99,7 @@ public enum ProxyFailure: Sendable, Equatable {
         case .overflow: "overflow"
         case .denied: "denied"
         case .routeTimeout: "route-timeout"
+        case .invalidRequest: "invalid-request"
         }
     }
 
@@ -119,6 +124,7 @@ public enum ProxyFailure: Sendable, Equatable {
         case .overflow: "the service is at a connection pool limit; try again later"
         case .denied: "an authorization policy denies this caller"
         case .routeTimeout: "the route's request timeout passed"
+        case .invalidRequest: "the request cannot be forwarded as an HTTP/1.1 request"
         }
     }
 

@@ -10,7 +10,8 @@ private final class HTTP1Fixture {
     let web: HTTP1Backend
     let sidecar: CausewaySidecar
 
-    init(extraProxySpec: String = "", nghttpdArgs: [String] = [], files: (TempDir) throws -> Void = { _ in }) throws {
+    init(extraProxySpec: String = "", nghttpdArgs: [String] = [], accessLog: Bool = false,
+         files: (TempDir) throws -> Void = { _ in }) throws {
         dir = try TempDir()
         try FileManager.default.createDirectory(atPath: dir.path("www"), withIntermediateDirectories: true)
         try dir.write("www/hello", "hello\n")
@@ -23,7 +24,7 @@ private final class HTTP1Fixture {
         sidecar = try CausewaySidecar(dir: dir, services: [
             "backend": [TestEndpoint(port: nghttpd.port)],
             "web1": [TestEndpoint(port: web.port, appProtocol: "http")],
-        ], workers: 1, extraProxySpec: extraProxySpec)
+        ], workers: 1, extraProxySpec: extraProxySpec, accessLog: accessLog)
     }
 
     /// curl speaking HTTP/1.1 to the sidecar.
@@ -118,6 +119,17 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(requests.count, 9, "\(requests)")
     }
 
+    func testAnHTTPEndpointThatIsDownIs503ConnectFailure() throws {
+        let dir = try TempDir()
+        let sidecar = try CausewaySidecar(dir: dir, services: ["web1": [TestEndpoint(port: Ports.free(), appProtocol: "http")]], workers: 1)
+        defer { sidecar.stop() }
+        for flag in ["--http1.1", "--http2-prior-knowledge"] {
+            let r = try runCommand("curl", ["-sS", flag, "-D", "-", "-o", "/dev/null", "-H", "host: web1", sidecar.url("/x")])
+            XCTAssertTrue(r.stdoutText.contains(" 503"), flag + r.stdoutText + r.stderr)
+            XCTAssertTrue(r.stdoutText.contains("x-causeway-reason: upstream-connect-failure"), flag + r.stdoutText)
+        }
+    }
+
     func testKeepAliveServesSeveralRequestsOnOneConnection() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }
@@ -142,6 +154,17 @@ final class HTTP1Tests: XCTestCase {
             XCTAssertTrue(order.allSatisfy { $0 != nil }, text)
             XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), text)
         }
+        // Answers the proxy makes itself (no route) and relayed ones, interleaved, stay in order.
+        let mixed = (0..<20).map { i in "GET /\(["a", "b", "c"][i % 3]) HTTP/1.1\\r\\nhost: \(i % 2 == 0 ? "web1" : "nowhere")\\r\\n\\r\\n" }
+            .joined() + "GET /hello HTTP/1.1\\r\\nhost: backend\\r\\nconnection: close\\r\\n\\r\\n"
+        let r = try f.raw([mixed])
+        let text = r.string("response") ?? ""
+        XCTAssertTrue(r.bool("closed"), "\(r)")
+        let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+        XCTAssertEqual(statuses, (0..<20).map { $0 % 2 == 0 ? "200" : "404" } + ["200"], text)
+        // The endpoint saw the routed ones, in order (after the four of the first pipeline).
+        XCTAssertEqual(f.web.requests.dropFirst(4).map { $0.string("path") ?? "" },
+                       ["/a", "/c", "/b", "/a", "/c", "/b", "/a", "/c", "/b", "/a"], "\(f.web.requests)")
     }
 
     func testExpectContinueIsAnsweredOnlyForARoutedRequest() throws {
@@ -273,6 +296,27 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(try f.curl(["-H", "host: backend", f.sidecar.url("/hello")]).stdoutText, "hello\n")
     }
 
+    func testARequestBodyTheEndpointDoesNotTakeStopsTheClientNotTheProxy() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let size = 64 << 20
+        let sampler = PeakRSSSampler(pid: f.sidecar.process.pid, killAbove: 1 << 30)
+        // The endpoint reads nothing for 4 s. Meanwhile the client can push what the socket
+        // buffers on both hops hold and one stream window of the proxy's, not the body.
+        let r = try PythonPeer.run("h1_raw.py", ["--port", String(f.sidecar.port), "--timeout", "60", "--upload", String(size),
+                                                 "--upload-seconds", "2",
+                                                 "--send", "POST /stall?ms=4000 HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: \(size)\\r\\n"
+                                                    + "connection: close\\r\\n\\r\\n"], timeout: 120)
+        let peak = sampler.stop()
+        let inTime = r.int("uploaded_in_time") ?? -1
+        XCTAssertGreaterThan(inTime, 0, "\(r)")
+        XCTAssertLessThan(inTime, 40 << 20, "the client pushed \(inTime >> 20) MiB while the endpoint read nothing")
+        XCTAssertLessThan(peak, 128 << 20, "sidecar RSS peaked at \(peak >> 20) MiB")
+        // Then the whole body gets through.
+        XCTAssertTrue((r.string("response") ?? "").hasSuffix("\r\n\r\n\(size)\n"), "\(r)")
+        XCTAssertEqual(f.web.requests.last?.int("body_bytes"), size)
+    }
+
     func testHeadAndHTTP10AreFramedAsTheirClientNeeds() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }
@@ -294,6 +338,71 @@ final class HTTP1Tests: XCTestCase {
         let kept = try f.raw(["GET /a HTTP/1.0\\r\\nhost: web1\\r\\nconnection: keep-alive\\r\\n\\r\\n"], timeout: 2)
         XCTAssertTrue((kept.string("response") ?? "").contains("connection: keep-alive\r\n"), "\(kept)")
         XCTAssertTrue(kept.bool("timed_out"), "\(kept)")
+    }
+
+    func testAccessLogAndMetricsCountHTTP1RequestsLikeHTTP2Ones() throws {
+        let f = try HTTP1Fixture(accessLog: true)
+        defer { f.stop() }
+        XCTAssertEqual(try f.curl(["-H", "host: web1", "--data-binary", "12345", f.sidecar.url("/echo")]).stdoutText, "12345")
+        _ = try f.curl(["-o", "/dev/null", "-H", "host: nowhere", f.sidecar.url("/x")])
+        var lines: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            lines = f.sidecar.process.log.split(separator: "\n").compactMap { line in
+                guard line.hasPrefix("{") else { return nil }
+                return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            }
+            if lines.count >= 2 { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(lines.count, 2, f.sidecar.process.log)
+        guard lines.count == 2 else { return }
+        XCTAssertEqual(lines[0]["method"] as? String, "POST")
+        XCTAssertEqual(lines[0]["authority"] as? String, "web1")
+        XCTAssertEqual(lines[0]["path"] as? String, "/echo")
+        XCTAssertEqual(lines[0]["status"] as? Int, 200)
+        XCTAssertEqual(lines[0]["request_bytes"] as? Int, 5, "\(lines[0])")
+        XCTAssertEqual(lines[0]["response_bytes"] as? Int, 5, "\(lines[0])")
+        XCTAssertEqual(lines[0]["upstream"] as? String, "127.0.0.1:\(f.web.port)")
+        XCTAssertEqual(lines[1]["status"] as? Int, 404)
+        XCTAssertEqual(lines[1]["reason"] as? String, "no-route")
+        let metrics = try f.sidecar.admin("/metrics")
+        XCTAssertTrue(metrics.contains(#"causeway_requests_total{cluster="test-cluster",service="web1.default",upstream_cluster="test-cluster",code="200"} 1"#), metrics)
+        XCTAssertEqual(f.metric("causeway_http1_requests_total"), 2)
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_total"), 2)
+        XCTAssertEqual(f.metric("causeway_http1_upstream_connections_total"), 1)
+        XCTAssertEqual(f.metric("causeway_http1_upstream_connections_active"), 1)
+    }
+
+    func testDrainFinishesTheRequestInFlightAndClosesIdleConnections() throws {
+        // A drain deadline far beyond the test's patience: the process exits only if every
+        // HTTP/1.1 connection closes by itself.
+        let f = try HTTP1Fixture(extraProxySpec: "  timeouts: { drain: 60s }")
+        defer { f.stop() }
+        let idle = try PythonPeer.start("h1_raw.py", ["--port", String(f.sidecar.port), "--timeout", "50",
+                                                      "--send", "GET /a HTTP/1.1\\r\\nhost: web1\\r\\n\\r\\n"])
+        defer { idle.stop() }
+        let slow = try PythonPeer.start("h1_raw.py", ["--port", String(f.sidecar.port), "--timeout", "50",
+                                                      "--send", "GET /slow?ms=2000 HTTP/1.1\\r\\nhost: web1\\r\\n\\r\\n"])
+        defer { slow.stop() }
+        // Both requests reached the endpoint: the idle client has had its answer, the slow one waits.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && f.web.requests.count < 2 { usleep(50_000) }
+        XCTAssertEqual(f.web.requests.count, 2, f.web.process.log)
+        kill(f.sidecar.process.pid, SIGTERM)
+        let slowResult = try PythonPeer.wait(for: slow, timeout: 30) { $0["response"] != nil }
+        let text = slowResult.string("response") ?? ""
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        XCTAssertTrue(text.contains("connection: close\r\n"), text)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\nslow\n"), text)
+        XCTAssertTrue(slowResult.bool("closed"), "\(slowResult)")
+        let idleResult = try PythonPeer.wait(for: idle, timeout: 30) { $0["response"] != nil }
+        XCTAssertTrue((idleResult.string("response") ?? "").hasSuffix("first\n"), "\(idleResult)")
+        XCTAssertTrue(idleResult.bool("closed"), "\(idleResult)")
+        let exitDeadline = Date().addingTimeInterval(30)
+        while f.sidecar.process.process.isRunning && Date() < exitDeadline { usleep(100_000) }
+        XCTAssertFalse(f.sidecar.process.process.isRunning, "still running long after its connections were done")
+        if !f.sidecar.process.process.isRunning { XCTAssertEqual(f.sidecar.process.process.terminationStatus, 0, f.sidecar.process.log) }
     }
 
     func testRemoteServiceIsReachedOverHTTP2WithTheCallersIdentity() throws {

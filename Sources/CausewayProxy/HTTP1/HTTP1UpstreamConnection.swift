@@ -12,6 +12,10 @@ import CausewayLoop
 /// request, an abandoned exchange, a parse error) the connection closes; requests never
 /// sent are then refused (replayed elsewhere transparently), the one on the wire is lost.
 ///
+/// This file holds the state, connecting, taking requests and closing; `+Writing` the
+/// request side (`RelayUpstream`, the request on the wire), `+Reading` the response side
+/// (their members are internal for that, not for other types).
+///
 /// Loop-bound; not thread-safe.
 final class HTTP1UpstreamConnection: LoopHandler {
     /// Envoy's pool-client states.
@@ -25,7 +29,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
     }
 
     /// One request on this connection.
-    private struct Exchange {
+    struct Exchange {
         let stream: ProxyStream
         /// The request head as received (edited when written).
         let headers: HeaderBlock
@@ -43,7 +47,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
         var keepAlive = true
     }
 
-    private(set) var state: State = .connecting
+    var state: State = .connecting
     /// Strong: a draining connection (out of its pool's list) may outlive the pool's entry
     /// in the worker; the cycle is broken in `close`.
     let pool: UpstreamPool
@@ -51,24 +55,24 @@ final class HTTP1UpstreamConnection: LoopHandler {
     unowned(unsafe) let worker: Worker
     unowned(unsafe) let context: LoopContext
     let transport: Transport
-    private var parser: HTTP1ResponseParser
+    var parser: HTTP1ResponseParser
     /// The request on the wire first, then those waiting their turn.
-    private var queue: [Exchange] = []
-    private var output = OutputQueue()
-    private var scratch: [UInt8] = []
+    var queue: [Exchange] = []
+    var output = OutputQueue()
+    var scratch: [UInt8] = []
     /// Response body bytes of the request on the wire handed downstream and not taken by
     /// the client yet; above `responseBacklogLimit` reads pause (no window to close).
-    private var responseUnacked = 0
-    private let responseBacklogLimit: Int
-    private var connectTimer: TimerID?
-    private var idleTimer: TimerID?
-    private var flushScheduled = false
+    var responseUnacked = 0
+    let responseBacklogLimit: Int
+    var connectTimer: TimerID?
+    var idleTimer: TimerID?
+    var flushScheduled = false
     /// Set when the connection must close at the end of this pass.
-    private var closeReason: String?
+    var closeReason: String?
     /// Set once connected: whatever the state, the connect is over.
-    private var established = false
+    var established = false
     /// Requests taken over the connection's life (`maxRequestsPerConnection`).
-    private var requestsTaken = 0
+    var requestsTaken = 0
     /// The service whose `maxConnections` breaker unit this connection holds, if any.
     var heldLoad: ServiceLoad?
     /// Close after this long without requests; the opening service's DestinationRule
@@ -145,7 +149,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
         }
     }
 
-    private func connected() {
+    func connected() {
         established = true
         if state == .connecting { state = .ready }
         // Requests that waited for the connection are no longer pending.
@@ -155,7 +159,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
         armIdleTimerIfIdle()
     }
 
-    private func connectFailed(reason: String) {
+    func connectFailed(reason: String) {
         worker.metrics.increment(.upstreamConnectFailures)
         worker.log("upstream \(pool.address): \(reason)", limitedBy: "upstream-failure")
         // Out of the pool first: a failed request may be retried at once, and must not land
@@ -218,278 +222,10 @@ final class HTTP1UpstreamConnection: LoopHandler {
         armIdleTimerIfIdle()
     }
 
-    // MARK: The request side, for Relay
-
-    /// Queues request body bytes on `body`.
-    func sendRequestBody(_ bytes: UnsafeRawBufferPointer, on body: H2OutboundBody) {
-        body.append(bytes)
-        if queue.first?.stream.requestBody === body { scheduleFlush() }
-    }
-
-    /// Ends the request body, with trailers if any (sent only in chunked framing).
-    func finishRequest(_ body: H2OutboundBody, trailers: HeaderBlock?) {
-        body.end(trailers: trailers)
-        if queue.first?.stream.requestBody === body { scheduleFlush() }
-    }
-
-    /// Abandons `stream`'s request. One waiting its turn just leaves; one on the wire
-    /// leaves the connection unusable (an HTTP/1.1 message cannot be cut short).
-    func resetStream(_ stream: ProxyStream, errorCode: UInt32) {
-        remove(stream)
-    }
-
-    /// Drops what `body` still holds; returns the bytes dropped.
-    func abandonRequestBody(_ body: H2OutboundBody) -> Int {
-        body.discard()
-    }
-
-    /// The client took `count` response bytes of `stream`: reads may resume below the bound.
-    func returnResponseCredit(_ stream: ProxyStream, count: Int) {
-        guard queue.first?.stream === stream else { return }
-        responseUnacked = max(0, responseUnacked - count)
-        if responseUnacked <= responseBacklogLimit { transport.resumeReads(.relayBacklog) }
-    }
-
-    /// Forgets `stream` (its client went away).
-    func detach(_ stream: ProxyStream) {
-        remove(stream)
-        stream.upstream = nil
-        armIdleTimerIfIdle()
-    }
-
-    private func remove(_ stream: ProxyStream) {
-        guard let i = queue.firstIndex(where: { $0.stream === stream }) else { return }
-        let onTheWire = i == 0 && queue[0].headWritten
-        queue.remove(at: i)
-        if onTheWire {
-            responseUnacked = 0
-            requestClose("request abandoned mid-exchange")
-        }
-    }
-
-    // MARK: Writing
-
-    private func scheduleFlush() {
-        guard !flushScheduled && state != .closed else { return }
-        flushScheduled = true
-        context.loop.scheduleFlush(self)
-    }
-
-    func loopFlush() {
-        flushScheduled = false
-        guard state != .closed else { return }
-        if let reason = closeReason {
-            close(reason: reason)
-            return
-        }
-        guard transport.isConnected else { return }
-        for _ in 0..<8 {
-            frameRequest()
-            if isClosed { return loopFlush() }
-            let (result, sent) = transport.write(&output)
-            worker.metrics.increment(.upstreamBytesSent, by: Int64(sent))
-            switch result {
-            case .drained:
-                transport.setWantsWrite(false)
-                // More body may be framed now that the output is empty.
-                guard let body = queue.first?.stream.requestBody, !queue[0].requestDone,
-                      body.bufferedBytes > 0 || body.ended else { return }
-            case .blocked:
-                transport.setWantsWrite(true)
-                return
-            case .failed(let code):
-                close(reason: SystemError("writev", code: code).description)
-                return
-            }
-        }
-        scheduleFlush()
-    }
-
-    /// Writes the head of the request on the wire, then as much of its body as the output
-    /// high-water mark allows (by reference), then its end.
-    private func frameRequest() {
-        guard !queue.isEmpty, !queue[0].requestDone, closeReason == nil else { return }
-        let stream = queue[0].stream
-        if !queue[0].headWritten {
-            scratch.removeAll(keepingCapacity: true)
-            let edit = stream.requestEdit
-            HTTP1Writer.appendRequestHead(edit.isEmpty ? queue[0].headers : edit.applied(to: queue[0].headers),
-                                          framing: queue[0].framing, to: &scratch)
-            scratch.withUnsafeBytes { output.append($0) }
-            queue[0].headWritten = true
-            parser.expectResponse(toHEAD: queue[0].isHEAD)
-            if stream.requestBody == nil {
-                queue[0].requestDone = true
-                return
-            }
-        }
-        guard let body = stream.requestBody else { return }
-        let room = max(0, H2Connection.outputHighWater - output.pendingBytes)
-        var framed = 0
-        switch queue[0].framing {
-        case .contentLength:
-            guard UInt64(body.bufferedBytes) <= queue[0].remaining else {
-                close(reason: "request body longer than its content-length")
-                return
-            }
-            framed = moveRaw(from: body, limit: room)
-            queue[0].remaining -= UInt64(framed)
-        case .chunked:
-            let n = min(body.bufferedBytes, room)
-            if n > 0 {
-                scratch.removeAll(keepingCapacity: true)
-                HTTP1Writer.appendChunkHeader(size: n, to: &scratch)
-                scratch.withUnsafeBytes { output.append($0) }
-                framed = moveRaw(from: body, limit: n)
-                scratch.removeAll(keepingCapacity: true)
-                HTTP1Writer.appendChunkEnd(to: &scratch)
-                scratch.withUnsafeBytes { output.append($0) }
-            }
-        case .none, .untilClose:
-            break
-        }
-        if framed > 0 { Relay.requestSent(stream, count: framed, now: context.loop.now) }
-        guard !isClosed, !queue.isEmpty, queue[0].stream === stream, body.ended, body.bufferedBytes == 0 else { return }
-        switch queue[0].framing {
-        case .chunked:
-            scratch.removeAll(keepingCapacity: true)
-            HTTP1Writer.appendLastChunk(trailers: body.trailers, to: &scratch)
-            scratch.withUnsafeBytes { output.append($0) }
-        case .contentLength where queue[0].remaining > 0:
-            close(reason: "request body shorter than its content-length")
-            return
-        default:
-            break
-        }
-        queue[0].requestDone = true
-        completeIfDone()
-    }
-
-    /// Appends up to `limit` queued bytes of `body` to `output` by reference and consumes them.
-    private func moveRaw(from body: H2OutboundBody, limit: Int) -> Int {
-        var moved = 0
-        while moved < limit, let run = body.peek(limit: limit - moved) {
-            output.appendReference(run.chunk, offset: run.offset, count: run.count)
-            body.consume(run.count)
-            moved += run.count
-        }
-        return moved
-    }
-
-    // MARK: Reading
-
-    /// Bytes from the endpoint. Returns false to stop reading for now.
-    private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard closeReason == nil else { return false }
-        guard !queue.isEmpty, queue[0].headWritten else {
-            // No response is due: whatever this is, the connection cannot be trusted.
-            requestClose("upstream sent bytes when no response was due")
-            return false
-        }
-        let stream = queue[0].stream
-        var offset = 0
-        while offset < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            let used: Int
-            do {
-                used = try parser.parse(rest) { event in handle(event, of: stream) }
-            } catch {
-                parseFailed(error, stream: stream)
-                return false
-            }
-            offset += used
-            if closeReason != nil || state == .closed { return false }
-            if queue.first?.stream !== stream {
-                // The exchange ended with this message; the next request is not sent yet,
-                // so anything after it is not a response to anything.
-                if offset < bytes.count { requestClose("upstream sent bytes after its response") }
-                return closeReason == nil
-            }
-            if used == 0 { break }
-        }
-        if responseUnacked > responseBacklogLimit { transport.pauseReads(.relayBacklog) }
-        return responseUnacked <= responseBacklogLimit
-    }
-
-    private func handle(_ event: HTTP1Event<HTTP1ResponseHead>, of stream: ProxyStream) {
-        // The exchange may have been abandoned by a callback of an earlier event.
-        guard closeReason == nil, let first = queue.first, first.stream === stream else { return }
-        let now = context.loop.now
-        switch event {
-        case .head(let head):
-            // 1xx (100 Continue, 103) are not relayed.
-            guard head.status >= 200 else { return }
-            let endStream: Bool
-            switch head.framing {
-            case .none, .contentLength(0): endStream = true
-            default: endStream = false
-            }
-            queue[0].responseStarted = true
-            queue[0].endedWithHead = endStream
-            if case .untilClose = head.framing { queue[0].keepAlive = false } else { queue[0].keepAlive = head.keepAlive }
-            Relay.responseHead(stream, head.headers, endStream: endStream, now: now)
-        case .body(let bytes):
-            if Relay.responseData(stream, bytes, now: now) { responseUnacked += bytes.count }
-        case .end(let trailers):
-            responseEnded(stream, trailers: trailers)
-        }
-    }
-
-    /// The response to the request on the wire ended (its end, or EOF for a close-delimited one).
-    private func responseEnded(_ stream: ProxyStream, trailers: HeaderBlock?) {
-        guard !queue.isEmpty, queue[0].stream === stream else { return }
-        let endedWithHead = queue[0].endedWithHead
-        if !queue[0].requestDone {
-            // Answered before its request was all sent (an early 413, a redirect): the rest
-            // of the request will not be sent, so the connection cannot carry another.
-            queue[0].keepAlive = false
-        }
-        if !endedWithHead { Relay.responseEnd(stream, trailers: trailers) }
-        guard !queue.isEmpty, queue[0].stream === stream else { return }
-        queue[0].requestDone = queue[0].requestDone || !queue[0].keepAlive
-        completeIfDone()
-    }
-
-    /// Ends the exchange on the wire once its request is written and its response ended:
-    /// the stream is told (as a clean close), then the next request goes, or the
-    /// connection idles in its pool, or closes if it may not be reused.
-    private func completeIfDone() {
-        guard let first = queue.first, first.requestDone, first.responseStarted, isResponseOver(first) else { return }
-        queue.removeFirst()
-        responseUnacked = 0
-        transport.resumeReads(.relayBacklog)
-        Relay.upstreamClosed(first.stream, errorCode: 0, pool: pool)
-        if !first.keepAlive {
-            requestClose("not reusable after its response")
-            return
-        }
-        if !queue.isEmpty { scheduleFlush() }
-        armIdleTimerIfIdle()
-    }
-
-    /// True once the response of `exchange` ended (its stream saw the end).
-    private func isResponseOver(_ exchange: Exchange) -> Bool {
-        exchange.endedWithHead || exchange.stream.responseEnded || exchange.stream.state == .done
-    }
-
-    private func parseFailed(_ error: HTTP1ParseError, stream: ProxyStream) {
-        worker.metrics.http1ParseErrors[.init(side: "upstream", reason: error.reason), default: 0] &+= 1
-        worker.log("upstream \(pool.address) sent a malformed response: \(error.reason)", limitedBy: "http1-parse-error")
-        if error.reason == "header-too-large" { stream.upstreamFailure = .upstreamHeaderTooLarge }
-        close(reason: "malformed response: \(error.reason)")
-    }
-
-    /// The endpoint closed its side: ends a close-delimited response, else the exchange on
-    /// the wire is lost; then the connection closes.
-    private func peerClosed() {
-        if let first = queue.first, first.headWritten, parser.finishAtEOF() {
-            responseEnded(first.stream, trailers: nil)
-        }
-        close(reason: "upstream closed the connection")
-    }
+    // MARK: Closing
 
     /// Out of the pool now, closed at the end of this pass.
-    private func requestClose(_ reason: String) {
+    func requestClose(_ reason: String) {
         guard closeReason == nil, state != .closed else { return }
         closeReason = reason
         if state != .closed { state = .draining }
@@ -497,7 +233,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
         scheduleFlush()
     }
 
-    private func armIdleTimerIfIdle() {
+    func armIdleTimerIfIdle() {
         guard queue.isEmpty, idleTimer == nil, established, state == .ready || state == .draining, closeReason == nil else { return }
         if state == .draining {
             requestClose("drained")

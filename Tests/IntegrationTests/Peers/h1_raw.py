@@ -1,14 +1,18 @@
 """A raw HTTP/1.x client for what curl will not send: pipelined requests in one write,
 smuggling attempts, half heads, a client that never reads.
 
-    h1_raw.py --port P --send TEXT [--send TEXT ...] [--shut] [--timeout S] [--no-read S]
+    h1_raw.py --port P --send TEXT [--send TEXT ...] [--upload N --upload-seconds S]
+              [--shut] [--timeout S] [--no-read S]
 
 Each --send is one write; TEXT takes Python escapes (\\r\\n, \\x00) and may repeat a part
-with {N*...} e.g. "x-big: {70000*a}\\r\\n". --shut half-closes after sending. Then the
+with {N*...} e.g. "x-big: {70000*a}\\r\\n". --upload then sends N body bytes: as many as the
+socket takes in --upload-seconds (reported as "uploaded_in_time"), then the rest, blocking.
+--shut half-closes after sending. Then the
 client reads until EOF or --timeout seconds of silence (default 5), or, with --no-read S,
 does not read at all for S seconds. Prints one JSON line:
 {"response": text (latin-1), "closed": EOF seen, "reset": connection reset,
- "timed_out": silence ended the read, "elapsed": seconds from the last write to the end}.
+ "timed_out": silence ended the read, "elapsed": seconds from the last write to the end,
+ "uploaded_in_time": with --upload}.
 """
 import argparse
 import json
@@ -22,6 +26,8 @@ ap.add_argument("--send", action="append", default=[])
 ap.add_argument("--shut", action="store_true")
 ap.add_argument("--timeout", type=float, default=5.0)
 ap.add_argument("--no-read", type=float, default=0.0)
+ap.add_argument("--upload", type=int, default=0)
+ap.add_argument("--upload-seconds", type=float, default=2.0)
 args = ap.parse_args()
 
 
@@ -33,10 +39,25 @@ def expand(text):
 s = socket.create_connection(("127.0.0.1", args.port))
 for part in args.send:
     s.sendall(expand(part))
+result = {}
+if args.upload > 0:
+    block = bytes(range(256)) * 256
+    sent = 0
+    s.setblocking(False)
+    deadline = time.monotonic() + args.upload_seconds
+    while sent < args.upload and time.monotonic() < deadline:
+        try:
+            sent += s.send(block[:min(len(block), args.upload - sent)])
+        except BlockingIOError:
+            time.sleep(0.01)
+    result["uploaded_in_time"] = sent
+    s.setblocking(True)
+    while sent < args.upload:
+        sent += s.send(block[:min(len(block), args.upload - sent)])
 if args.shut:
     s.shutdown(socket.SHUT_WR)
 start = time.monotonic()
-result = {"response": "", "closed": False, "reset": False, "timed_out": False}
+result.update({"response": "", "closed": False, "reset": False, "timed_out": False})
 if args.no_read > 0:
     time.sleep(args.no_read)
 else:

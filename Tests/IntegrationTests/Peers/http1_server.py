@@ -10,9 +10,12 @@ Prints one JSON line when listening ({"listening": PORT}) and one per request
 - GET /<file>?mode=chunked     the file, chunked (16 KiB chunks)
 - GET /<file>?mode=close       the file, delimited by closing the connection
 - GET /headers                 the request's fields as JSON
+- GET /slow?ms=N               "slow\n" after N milliseconds
 - POST|PUT /echo               the body back: content-length if the request had one, else
                                chunked, with the request's trailers as `x-echo-<name>`
                                response trailers
+- POST /stall?ms=N             reads nothing for N milliseconds, then the body; answers its
+                               length
 Every response carries `x-connection-id`: one number per TCP connection, so a test can see
 its proxy reuse connections.
 """
@@ -23,6 +26,7 @@ import os
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 
 PORT = int(sys.argv[1])
@@ -91,6 +95,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
+        if url.path == "/slow":
+            time.sleep(int(query.get("ms", ["1000"])[0]) / 1000.0)
+            self.send_response(200)
+            self.common()
+            self.send_header("content-length", "5")
+            self.end_headers()
+            if not head:
+                self.wfile.write(b"slow\n")
+            return
         if url.path == "/headers":
             data = json.dumps([[k.lower(), v] for k, v in self.headers.items()]).encode()
             self.send_response(200)
@@ -138,6 +151,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
 
     def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/stall":
+            time.sleep(int(urllib.parse.parse_qs(url.query).get("ms", ["1000"])[0]) / 1000.0)
+            body, trailers, _ = self.read_body()
+            self.record(len(body), trailers)
+            data = b"%d\n" % len(body)
+            self.send_response(200)
+            self.common()
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         body, trailers, chunked = self.read_body()
         self.record(len(body), trailers)
         self.send_response(200)
