@@ -279,6 +279,11 @@ final class HTTP1Tests: XCTestCase {
         let get = "GET /huge.bin HTTP/1.1\\r\\nhost: backend\\r\\n\\r\\n"
         let stalled = try PythonPeer.start("h1_raw.py", ["--port", String(f.sidecar.port), "--send", get + get + get, "--no-read", "30"])
         defer { stalled.stop() }
+        // The peer is a separate process: wait until its connection is there (a busy machine
+        // starts Python slowly), or the wait for it to go below would pass at once.
+        let connected = Date().addingTimeInterval(20)
+        while Date() < connected && f.metric("causeway_http1_downstream_connections_active") != 1 { usleep(50_000) }
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_active"), 1, "the stalled client never connected: \(stalled.log)")
         let sampler = PeakRSSSampler(pid: f.sidecar.process.pid, killAbove: 1 << 30)
         for _ in 0..<5 {
             let r = try f.curl(["-H", "host: web1", f.sidecar.url("/hello")])
