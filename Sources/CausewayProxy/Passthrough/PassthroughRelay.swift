@@ -180,7 +180,10 @@ final class PassthroughRelay {
             }
         }
         updateInterest(client)
-        if server != nil { updateInterest(server) }
+        // Registering the client can fail and close the relay (both descriptors -1): the
+        // destination is not registered then.
+        guard phase != .closed, server != nil else { return }
+        updateInterest(server)
     }
 
     /// When `direction`'s source ended and everything it sent was delivered, its sink gets
@@ -199,6 +202,7 @@ final class PassthroughRelay {
     }
 
     private func updateInterest(_ end: PassthroughEnd) {
+        guard end.fd >= 0 else { return }
         var interest: Interest = wantsRead(end) ? .read : []
         if end === server && phase == .connecting || end.writeBlocked { interest.insert(.write) }
         if end.parked {
