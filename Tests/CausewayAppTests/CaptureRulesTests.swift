@@ -54,6 +54,7 @@ struct CaptureRulesTests {
         let proxy = try proxyConfig(proxyYAML())
         #expect(proxy.capture == CaptureConfig())
         #expect(proxy.capture.mark == 1337 && !proxy.capture.configured)
+        #expect(proxy.capture.passthroughIdleTimeoutNanos == 3_600_000_000_000)
         let rules = try CaptureRules(proxy)
         #expect(rules.ipv4.rules.map { $0.joined(separator: " ") } == [
             "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
@@ -135,6 +136,12 @@ struct CaptureValidationTests {
                   ["causeway.yaml:11:29: spec.capture.excludeUIDs[0]: 4294967295 is out of range: must be between 0 and 4294967294"]),
         ErrorCase("sniffTimeout too short", config: captureYAML("{ sniffTimeout: 1ms }"),
                   ["causeway.yaml:11:28: spec.capture.sniffTimeout: 1ms is out of range: must be between 10ms and 30s"]),
+        ErrorCase("passthroughIdleTimeout too short", config: captureYAML("{ passthroughIdleTimeout: 500ms }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: 500ms is out of range: must be 0s (none) or between 1s and 168h"]),
+        ErrorCase("passthroughIdleTimeout in days", config: captureYAML("{ passthroughIdleTimeout: 8d }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: \"8d\" is not a duration such as 250ms, 1s, 2m or 1h (there is no unit for days: write 192h)"]),
+        ErrorCase("passthroughIdleTimeout as a number", config: captureYAML("{ passthroughIdleTimeout: 3600 }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: expected a duration such as 250ms, 1s, 2m or 1h, got the integer 3600"]),
         ErrorCase("unknown field", config: captureYAML("{ excludePort: [ 22 ] }"),
                   ["causeway.yaml:11:14: spec.capture.excludePort: unknown field \"excludePort\" (did you mean \"excludePorts\"?)"]),
         ErrorCase("no sidecar listener to redirect to",
@@ -157,9 +164,19 @@ struct CaptureValidationTests {
         try check(errorCase)
     }
 
+    @Test("passthroughIdleTimeout: 0s is none; the value reaches the workers' settings")
+    func passthroughIdleTimeout() throws {
+        let none = try proxyConfig(captureYAML("{ passthroughIdleTimeout: 0s }"))
+        #expect(none.capture.passthroughIdleTimeoutNanos == 0)
+        #expect(SnapshotBuilder.settings(none).capture.passthroughIdleNanos == 0)
+        let week = try proxyConfig(captureYAML("{ passthroughIdleTimeout: 168h }"))
+        #expect(SnapshotBuilder.settings(week).capture.passthroughIdleNanos == 168 * 3_600_000_000_000)
+        #expect(SnapshotBuilder.settings(try proxyConfig(proxyYAML())).capture.passthroughIdleNanos == 3_600_000_000_000)
+    }
+
     @Test("a valid section is read whole, and /config shows it")
     func valid() throws {
-        let yaml = captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms }")
+        let yaml = captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms, passthroughIdleTimeout: 2h }")
         let loaded = try withTree(["causeway.yaml": yaml]) { tree in try tree.load().get() }
         let proxy = loaded.proxy
         #expect(EffectiveConfig.json(loaded).contains("""
@@ -178,7 +195,8 @@ struct CaptureValidationTests {
                   "excludeUIDs": [
                     1337
                   ],
-                  "sniffTimeoutMillis": 250
+                  "sniffTimeoutMillis": 250,
+                  "passthroughIdleTimeoutMillis": 7200000
                 }
             """))
         var expected = CaptureConfig()
@@ -188,6 +206,7 @@ struct CaptureValidationTests {
         expected.includeCIDRs = [IPPrefix("fd00::/8")!]
         expected.excludeUIDs = [1337]
         expected.sniffTimeoutNanos = 250_000_000
+        expected.passthroughIdleTimeoutNanos = 7_200_000_000_000
         expected.configured = true
         #expect(proxy.capture == expected)
     }

@@ -8,7 +8,10 @@ import XCTest
 /// servers the tests start there are not the mesh's. The sidecar serves DNS on
 /// 127.0.0.1:15053 and forwards what is not the mesh's to the remote host's port 53.
 final class CapturePod {
-    static let capture = "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ 4242 ], sniffTimeout: 100ms }"
+    /// `spec.capture` of the sidecar, with `more` fields (", field: value") at its end.
+    static func capture(_ more: String = "") -> String {
+        "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ 4242 ], sniffTimeout: 100ms\(more) }"
+    }
 
     let dir: TempDir
     let lab: NetnsLab
@@ -23,9 +26,10 @@ final class CapturePod {
 
     /// - Parameters:
     ///   - extraSpec: more `spec` lines of the sidecar's Proxy (after `capture`).
+    ///   - captureFields: more fields of its `spec.capture` (", field: value").
     ///   - ipv6: also give the veth pair IPv6 addresses (2001:2:0:<k>::1 and ::2, RFC 5180's
     ///     benchmarking range) and the sidecar a listener on [::1]:15006.
-    init(sidecar withSidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws {
+    init(sidecar withSidecar: Bool = true, extraSpec: String = "", captureFields: String = "", ipv6: Bool = false) throws {
         dir = try TempDir()
         lab = try NetnsLab()
         do {
@@ -47,7 +51,7 @@ final class CapturePod {
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
+            ], extraProxySpec: Self.capture(captureFields) + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
                extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [])
             try apply()
         } catch {
@@ -164,8 +168,8 @@ final class CaptureTests: XCTestCase {
         super.tearDown()
     }
 
-    private func makePod(sidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws -> CapturePod {
-        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, ipv6: ipv6)
+    private func makePod(sidecar: Bool = true, extraSpec: String = "", captureFields: String = "", ipv6: Bool = false) throws -> CapturePod {
+        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, captureFields: captureFields, ipv6: ipv6)
         fixture = pod
         return pod
     }
@@ -411,14 +415,18 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(result.string("ending"), "closed", result.text)
     }
 
-    /// A passthrough connection with no byte either way for `timeouts.idle` is closed and
-    /// counted.
+    /// A passthrough connection with no byte either way for `capture.passthroughIdleTimeout`
+    /// (3 s here) is closed and counted; `timeouts.idle` (1 s here, for the proxy's own
+    /// clients) does not cut it.
     func testIdlePassthroughIsClosed() throws {
-        let t = try makePod(extraSpec: "  timeouts: { idle: 1s }")
+        let t = try makePod(extraSpec: "  timeouts: { idle: 1s }", captureFields: ", passthroughIdleTimeout: 3s")
         try t.peerServer("banner", port: 2525, text: "idle")
         let r = try t.peer("raw", ["--host", t.remoteIP, "--port", "2525", "--timeout", "30"])
         XCTAssertEqual(r.string("received"), "220 idle\r\n", r.text)
         XCTAssertEqual(r.string("ending"), "closed", r.text)
+        // The sweep runs once a second: closed between 3 and about 4 s of silence.
+        XCTAssertGreaterThanOrEqual(r.double("seconds") ?? 0, 2.9, "closed before the passthrough idle timeout: \(r.text)")
+        XCTAssertLessThan(r.double("seconds") ?? 99, 10, r.text)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_idle_closes_total"), 1)
     }
 

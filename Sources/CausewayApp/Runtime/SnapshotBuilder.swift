@@ -23,6 +23,7 @@ enum SnapshotBuilder {
         )
         settings.upstreamClusterHeader = p.upstreamClusterHeader
         settings.capture.sniffTimeoutNanos = p.capture.sniffTimeoutNanos
+        settings.capture.passthroughIdleNanos = p.capture.passthroughIdleTimeoutNanos
         // Captured connections to the DNS server's virtual IPs are the mesh's.
         if let dns = p.dns {
             settings.capture.virtualIPs = ([dns.virtualIPs] + (dns.virtualIPv6s.map { [$0] } ?? [])).compactMap { IPPrefix($0.description) }

@@ -6,6 +6,9 @@ public struct CaptureSettings: Sendable {
     /// through to its original destination (a server-speaks-first protocol), nanoseconds
     /// (`spec.capture.sniffTimeout`, default 100 ms).
     public var sniffTimeoutNanos: UInt64 = 100_000_000
+    /// A passthrough relay with no byte either way for this long is closed, nanoseconds; 0:
+    /// never (`spec.capture.passthroughIdleTimeout`, default 1 h).
+    public var passthroughIdleNanos: UInt64 = 3_600_000_000_000
     /// Virtual IPs of mesh Services (`spec.dns.virtualIPs`, default 240.240.0.0/16): a
     /// captured connection to one is the mesh's, and has no real destination to pass
     /// through to.
