@@ -49,12 +49,14 @@ struct CaptureRulesTests {
         #expect(printed.contains("#   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)\n"))
     }
 
-    @Test("without spec.capture: the default mark, no exclusions; without spec.dns port 53 is left alone")
+    @Test("capture: {} takes the default mark, no exclusions; without spec.dns port 53 is left alone")
     func defaults() throws {
-        let proxy = try proxyConfig(proxyYAML())
-        #expect(proxy.capture == CaptureConfig())
-        #expect(proxy.capture.mark == 1337 && !proxy.capture.configured)
-        #expect(proxy.capture.passthroughIdleTimeoutNanos == 3_600_000_000_000)
+        let bare = try proxyConfig(proxyYAML())
+        #expect(bare.capture == CaptureConfig())
+        #expect(bare.capture.mark == 1337 && !bare.capture.configured)
+        #expect(bare.capture.passthroughIdleTimeoutNanos == 3_600_000_000_000)
+        let proxy = try proxyConfig(captureYAML("{}"))
+        #expect(proxy.capture.configured)
         let rules = try CaptureRules(proxy)
         #expect(rules.ipv4.rules.map { $0.joined(separator: " ") } == [
             "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
@@ -65,7 +67,7 @@ struct CaptureRulesTests {
             "-A OUTPUT -j CAUSEWAY_OUTPUT",
         ])
         #expect(rules.ipv4.chains == ["CAUSEWAY_OUTPUT", "CAUSEWAY_REDIRECT"])
-        let withDNS = try CaptureRules(try proxyConfig(proxyYAML("  dns: { upstream: 198.18.0.53 }\n")))
+        let withDNS = try CaptureRules(try proxyConfig(captureYAML("{}", extra: "  dns: { upstream: 198.18.0.53 }\n")))
         #expect(withDNS.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15053"]))
     }
 
@@ -103,6 +105,19 @@ struct CaptureRulesTests {
         #expect(!rules.ipv4.rules.contains { $0.contains("CAUSEWAY_REDIRECT") && $0[1] == "CAUSEWAY_OUTPUT" })
         // DNS is still captured.
         #expect(rules.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "udp", "-j", "REDIRECT", "--to-ports", "15053"]))
+    }
+
+    @Test("without spec.capture there are no rules, and the sidecar looks for no original destination")
+    func absentSection() throws {
+        let proxy = try proxyConfig(proxyYAML())
+        #expect(throws: CaptureRules.Problem.self) { try CaptureRules(proxy) }
+        do {
+            _ = try CaptureRules(proxy)
+        } catch {
+            #expect(error.description.contains("no spec.capture section") && error.description.contains("capture: {}"))
+        }
+        #expect(!SnapshotBuilder.settings(proxy).capture.enabled)
+        #expect(SnapshotBuilder.settings(try proxyConfig(captureYAML("{}"))).capture.enabled)
     }
 
     @Test("a DNS address REDIRECT cannot reach is refused")

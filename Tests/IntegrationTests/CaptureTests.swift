@@ -91,6 +91,26 @@ final class CapturePod {
         throw HarnessError("no rule matching \(match) in:\n\(listing)")
     }
 
+    /// Rewrites the sidecar's configuration with `edit` and reloads it (SIGHUP); returns the
+    /// log from the reload's line on (its notes).
+    @discardableResult
+    func reload(_ edit: (String) -> String) throws -> String {
+        let before = sidecar.process.log.components(separatedBy: "causeway: reloaded").count
+        let yaml = try String(contentsOfFile: sidecar.configPath, encoding: .utf8)
+        let edited = edit(yaml)
+        guard edited != yaml else { throw HarnessError("the edit changed nothing") }
+        try edited.write(toFile: sidecar.configPath, atomically: true, encoding: .utf8)
+        kill(sidecar.process.pid, SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while sidecar.process.log.components(separatedBy: "causeway: reloaded").count == before {
+            if Date() > deadline { throw HarnessError("no reload within 10 s:\n\(sidecar.process.log)") }
+            usleep(20_000)
+        }
+        usleep(100_000)
+        let log = sidecar.process.log
+        return String(log[log.range(of: "causeway: reloaded", options: .backwards)!.lowerBound...])
+    }
+
     // MARK: Servers on the remote host
 
     /// A `capture_peer.py` server on the remote host (or `ns`), once it listens.
@@ -326,6 +346,24 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(refused.string("received"), "", refused.text)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connect_failures_total"), 1)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_active"), 0)
+    }
+
+    /// Without a `capture` section the sidecar reads no original destination (and
+    /// `causeway capture` makes no rules for such a Proxy): a connection that rules installed
+    /// earlier still redirect is served as if it had dialled the listener, neither counted
+    /// as captured nor passed through.
+    func testWithoutACaptureSectionNoOriginalDestinationIsRead() throws {
+        let t = try makePod()
+        try t.httpServer()
+        try t.reload { $0.replacingOccurrences(of: CapturePod.capture() + "\n", with: "") }
+        let r = try t.curl(["-i", "http://\(t.remoteIP):8000/index.html"])
+        XCTAssertFalse(r.stdoutText.lowercased().contains("server: simplehttp"), "passed through: \(r.stdoutText)")
+        XCTAssertTrue(r.stdoutText.hasPrefix("HTTP/1.1 404"), r.stdoutText + r.stderr)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 0)
+        let refused = try t.pod.run(try causewayBinary(), ["capture", "--config", t.sidecar.configPath])
+        XCTAssertEqual(refused.status, 64, refused.stdoutText)
+        XCTAssertTrue(refused.stderr.contains("no spec.capture section"), refused.stderr)
     }
 
     /// DNS from the pod, to whatever server its resolv.conf names (the remote host's

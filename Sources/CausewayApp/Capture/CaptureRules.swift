@@ -172,10 +172,17 @@ public struct CaptureRules: Sendable {
 }
 
 extension CaptureRules {
-    /// The rules for a validated `Proxy`: `spec.capture` (or its defaults), its sidecar
+    /// The rules for a validated `Proxy`: `spec.capture` (which must be present: the sidecar
+    /// reads original destinations only then; `capture: {}` takes every default), its sidecar
     /// listeners, and its DNS server's address (`spec.dns.address`). Without `spec.dns`
     /// port 53 is left alone: nothing in the pod would answer it.
     public init(_ proxy: ProxyConfig) throws(Problem) {
+        // The sidecar reads original destinations only when it has the section: rules for a
+        // Proxy without one would send the pod's traffic to a listener that serves it as if
+        // it had been dialled.
+        guard proxy.capture.configured else {
+            throw Problem(description: "the Proxy has no spec.capture section, and the sidecar honours capture only with one; add `capture: {}` to take every default")
+        }
         if let problem = CaptureTarget.problem(listeners: proxy.listeners) { throw Problem(description: problem) }
         // problem(listeners:) == nil guarantees a target.
         try self.init(capture: proxy.capture, target: CaptureTarget(listeners: proxy.listeners)!, dns: proxy.dns?.address)

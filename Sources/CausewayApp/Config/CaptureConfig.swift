@@ -1,9 +1,10 @@
 import CausewayMesh
 
 /// `spec.capture`: how a pod's outbound TCP is captured (`causeway capture`) and how the
-/// sidecar treats captured connections. Without the section the defaults apply: the proxy
-/// still marks its own sockets (so rules installed with the defaults skip them) and a
-/// connection is treated as captured only when it actually was redirected.
+/// sidecar treats captured connections. Capture is honoured only when the section is present
+/// (`capture: {}` takes every default): without it `causeway capture` makes no rules and a
+/// sidecar listener never looks for an original destination. The proxy marks its own sockets
+/// either way.
 ///
 /// Ranges enforced by the loader: `mark` 1...2^32-1; ports 1...65535, each once; CIDRs
 /// strict (`IPPrefix`), each once; uids 0...2^32-2; `sniffTimeout` 10 ms...30 s;

@@ -22,6 +22,7 @@ enum SnapshotBuilder {
             mirror: p.mirror.stream
         )
         settings.upstreamClusterHeader = p.upstreamClusterHeader
+        settings.capture.enabled = p.capture.configured
         settings.capture.sniffTimeoutNanos = p.capture.sniffTimeoutNanos
         settings.capture.passthroughIdleNanos = p.capture.passthroughIdleTimeoutNanos
         // Captured connections to the DNS server's virtual IPs are the mesh's.

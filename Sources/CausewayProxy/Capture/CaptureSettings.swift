@@ -2,6 +2,11 @@ import CausewayMesh
 
 /// How a worker treats connections that traffic capture redirected to a sidecar listener.
 public struct CaptureSettings: Sendable {
+    /// True when the Proxy has a `capture` section (`causeway capture` makes rules only for
+    /// such a Proxy). Only then does a sidecar listener read each connection's original
+    /// destination (two system calls per accept); otherwise no connection can have been
+    /// captured by our rules, and each is served as dialled.
+    public var enabled = false
     /// A captured connection to a mesh address that sends nothing for this long is passed
     /// through to its original destination (a server-speaks-first protocol), nanoseconds
     /// (`spec.capture.sniffTimeout`, default 100 ms).

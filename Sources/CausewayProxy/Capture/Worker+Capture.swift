@@ -21,8 +21,9 @@ extension Worker {
     /// connection: one not redirected is sniffed and served as always; one redirected to an
     /// address outside the mesh is relayed unchanged at once (no sniffing: a protocol where
     /// the server speaks first works); one redirected to a mesh address is sniffed with the
-    /// capture's deadline.
+    /// capture's deadline. Without a `capture` section nothing is looked at: no system call.
     func acceptCaptured(fd: Int32) -> CaptureAccept {
+        guard settings.capture.enabled else { return .sniff(nil) }
         switch CaptureDecision.classify(fd: fd, mesh: snapshot.meshDestinations) {
         case .direct:
             return .sniff(nil)
