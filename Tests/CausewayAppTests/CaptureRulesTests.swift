@@ -120,6 +120,21 @@ struct CaptureRulesTests {
         #expect(SnapshotBuilder.settings(try proxyConfig(captureYAML("{}"))).capture.enabled)
     }
 
+    @Test("unmarked connections refuse capture unless the proxy's uid is excluded; only with spec.capture")
+    func refusal() throws {
+        let capture = try proxyConfig(captureYAML("{ excludeUIDs: [ 4242 ] }")).capture
+        #expect(SnapshotBuilder.captureRefusal(capture, unmarked: nil, uid: 0) == nil)
+        let reason = try #require(SnapshotBuilder.captureRefusal(capture, unmarked: "setsockopt(SO_MARK, 1337): Operation not permitted (errno 1)", uid: 0))
+        #expect(reason.contains("carry no mark (setsockopt(SO_MARK, 1337): Operation not permitted (errno 1))"))
+        #expect(reason.contains("its uid 0 is not in spec.capture.excludeUIDs"))
+        #expect(SnapshotBuilder.captureRefusal(capture, unmarked: "EPERM", uid: 4242) == nil)
+        let configured = try proxyConfig(captureYAML("{}"))
+        #expect(SnapshotBuilder.settings(configured, captureRefusal: reason).capture.refusal == reason)
+        #expect(SnapshotBuilder.settings(configured).capture.refusal == nil)
+        // Without the section nothing is captured, so nothing is refused.
+        #expect(SnapshotBuilder.settings(try proxyConfig(proxyYAML()), captureRefusal: reason).capture.refusal == nil)
+    }
+
     @Test("a DNS address REDIRECT cannot reach is refused")
     func dnsUnreachable() throws {
         let proxy = try proxyConfig(proxyYAML())

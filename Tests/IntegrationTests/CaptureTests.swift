@@ -9,9 +9,13 @@ import XCTest
 /// 127.0.0.1:15053 and forwards what is not the mesh's to the remote host's port 53.
 final class CapturePod {
     /// `spec.capture` of the sidecar, with `more` fields (", field: value") at its end.
-    static func capture(_ more: String = "") -> String {
-        "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ 4242 ], sniffTimeout: 100ms\(more) }"
+    static func capture(_ more: String = "", excludeUIDs: String = "4242") -> String {
+        "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ \(excludeUIDs) ], sniffTimeout: 100ms\(more) }"
     }
+
+    /// Runs the sidecar as root without the capabilities that allow `SO_MARK`
+    /// (`CAP_NET_ADMIN`, and `CAP_NET_RAW` since Linux 5.17): its connections are unmarked.
+    static let withoutMarkCapabilities = ["setpriv", "--bounding-set=-net_admin,-net_raw", "--inh-caps=-net_admin,-net_raw", "--"]
 
     let dir: TempDir
     let lab: NetnsLab
@@ -27,9 +31,12 @@ final class CapturePod {
     /// - Parameters:
     ///   - extraSpec: more `spec` lines of the sidecar's Proxy (after `capture`).
     ///   - captureFields: more fields of its `spec.capture` (", field: value").
+    ///   - excludeUIDs: its `spec.capture.excludeUIDs` (the list's items).
+    ///   - wrapper: runs the sidecar (`CausewaySidecar`'s `wrapper`).
     ///   - ipv6: also give the veth pair IPv6 addresses (2001:2:0:<k>::1 and ::2, RFC 5180's
     ///     benchmarking range) and the sidecar a listener on [::1]:15006.
-    init(sidecar withSidecar: Bool = true, extraSpec: String = "", captureFields: String = "", ipv6: Bool = false) throws {
+    init(sidecar withSidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
+         wrapper: [String] = [], ipv6: Bool = false) throws {
         dir = try TempDir()
         lab = try NetnsLab()
         do {
@@ -51,8 +58,8 @@ final class CapturePod {
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture(captureFields) + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
-               extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [])
+            ], extraProxySpec: Self.capture(captureFields, excludeUIDs: excludeUIDs) + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
+               extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [], wrapper: wrapper)
             try apply()
         } catch {
             lab.teardown()
@@ -188,8 +195,10 @@ final class CaptureTests: XCTestCase {
         super.tearDown()
     }
 
-    private func makePod(sidecar: Bool = true, extraSpec: String = "", captureFields: String = "", ipv6: Bool = false) throws -> CapturePod {
-        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, captureFields: captureFields, ipv6: ipv6)
+    private func makePod(sidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
+                         wrapper: [String] = [], ipv6: Bool = false) throws -> CapturePod {
+        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, captureFields: captureFields, excludeUIDs: excludeUIDs,
+                                 wrapper: wrapper, ipv6: ipv6)
         fixture = pod
         return pod
     }
@@ -346,6 +355,60 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(refused.string("received"), "", refused.text)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connect_failures_total"), 1)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_active"), 0)
+    }
+
+    /// A sidecar that may not mark its connections (no `CAP_NET_ADMIN`/`CAP_NET_RAW`) and
+    /// whose uid the rules do not exclude would have whatever it connects for a captured
+    /// connection captured again (a passthrough multiplying until descriptors ran out): each
+    /// captured connection is reset at accept, counted and logged, never relayed or served.
+    func testUnmarkedSidecarRefusesCapturedConnections() throws {
+        let t = try makePod(wrapper: CapturePod.withoutMarkCapabilities)
+        try t.backend()
+        try t.peerServer("banner", port: 2525, text: "plain")
+        XCTAssertTrue(t.sidecar.process.log.contains("captured connections will be refused (reset at accept)"), t.sidecar.process.log)
+        let plain = try t.peer("raw", ["--host", t.remoteIP, "--port", "2525", "--timeout", "10"])
+        XCTAssertEqual(plain.string("received"), "", plain.text)
+        XCTAssertEqual(plain.string("ending"), "reset", plain.text)
+        let mesh = try t.curl(["-i", "-H", "Host: backend", "http://\(t.remoteIP):8080/index.html"])
+        XCTAssertNotEqual(mesh.status, 0, mesh.stdoutText)
+        XCTAssertEqual(try t.sidecar.metric("causeway_capture_refused_total"), 2)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 2)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_downstream_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_http1_downstream_connections_total"), 0)
+        let log = t.sidecar.process.log
+        XCTAssertTrue(log.contains("captured connection to \(t.remoteIP):2525 refused: the proxy's own connections carry no mark"), log)
+        XCTAssertTrue(log.contains("its uid 0 is not in spec.capture.excludeUIDs"), log)
+    }
+
+    /// Unmarked, but with its uid excluded by the rules: the proxy's connections are not
+    /// captured, so captured connections are relayed as usual.
+    func testUnmarkedSidecarWhoseUIDIsExcludedRelays() throws {
+        let t = try makePod(excludeUIDs: "4242, 0", wrapper: CapturePod.withoutMarkCapabilities)
+        try t.peerServer("banner", port: 2525, text: "plain")
+        XCTAssertTrue(t.sidecar.process.log.contains("the capture rules skip the proxy's uid 0"), t.sidecar.process.log)
+        // The client runs as another user: root's connections are not captured here.
+        let r = try t.peer("get-banner", ["--host", t.remoteIP, "--port", "2525", "--uid", "1000"])
+        XCTAssertEqual(r.string("banner"), "220 plain", r.text)
+        XCTAssertEqual(r.string("echo"), "echo: ping", r.text)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+        XCTAssertEqual(try t.sidecar.metric("causeway_capture_refused_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 1)
+    }
+
+    /// The mark is read at start: the pod's rules, installed once by its init container, skip
+    /// that one. A reload that changes it keeps it, and says so; the proxy's own connections
+    /// are still not captured again.
+    func testMarkChangesTakeEffectOnlyAfterARestart() throws {
+        let t = try makePod()
+        try t.backend()
+        let notes = try t.reload { $0.replacingOccurrences(of: "mark: 1337", with: "mark: 99") }
+        XCTAssertTrue(notes.contains("note: capture.mark changes take effect after a restart: connections keep mark 1337"), notes)
+        let marked = try t.packets(matching: "mark match 0x539")
+        let r = try t.curl(["-i", "-H", "Host: backend", "http://\(t.remoteIP):8080/index.html"])
+        XCTAssertTrue(r.stdoutText.hasPrefix("HTTP/1.1 200"), r.stdoutText + r.stderr)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+        XCTAssertGreaterThan(try t.packets(matching: "mark match 0x539"), marked, "the proxy's upstream SYN did not carry mark 1337")
     }
 
     /// Without a `capture` section the sidecar reads no original destination (and

@@ -11,7 +11,8 @@ import CausewayMesh
 /// `passthroughIdleTimeout` 0 (none) or 1 s...168 h.
 public struct CaptureConfig: Sendable, Equatable {
     /// `SO_MARK` on every socket the proxy connects; the rules RETURN packets carrying it, so
-    /// the proxy's own traffic is never redirected back to it. Default 1337.
+    /// the proxy's own traffic is never redirected back to it. Default 1337. Read at start
+    /// only: the pod's rules, installed once, skip the mark the proxy started with.
     public var mark: UInt32 = 1337
     /// Destination ports never redirected (`excludePorts`), e.g. 22.
     public var excludePorts: [UInt16] = []

@@ -7,6 +7,12 @@ public struct CaptureSettings: Sendable {
     /// destination (two system calls per accept); otherwise no connection can have been
     /// captured by our rules, and each is served as dialled.
     public var enabled = false
+    /// Why captured connections are refused, when they are: the proxy's own connections
+    /// carry no mark (the kernel refused `SO_MARK`) and no `excludeUIDs` entry covers its
+    /// uid, so whatever it connected for one would be captured again (a passthrough would
+    /// multiply until descriptors ran out). Each is then reset at accept, counted and logged;
+    /// connections that were not captured are served as always.
+    public var refusal: String?
     /// A captured connection to a mesh address that sends nothing for this long is passed
     /// through to its original destination (a server-speaks-first protocol), nanoseconds
     /// (`spec.capture.sniffTimeout`, default 100 ms).
