@@ -45,6 +45,8 @@ struct Capture: ParsableCommand {
             print(rules.rendered(source: options.config), terminator: "")
             return
         }
+        // What each family gets, as the printed header says it, for the init container's log.
+        if apply { for line in rules.summary { print("causeway capture: \(line)") } }
         do {
             let report = try remove ? CaptureApplier().remove() : CaptureApplier().apply(rules)
             for line in report.lines { print("causeway capture: \(line)") }

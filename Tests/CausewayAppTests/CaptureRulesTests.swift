@@ -47,6 +47,14 @@ struct CaptureRulesTests {
         #expect(printed.contains("# iptables-restore --noflush\n*nat\n"))
         #expect(printed.contains("# ip6tables: no rules\n"))
         #expect(printed.contains("#   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)\n"))
+        // What each family gets, TCP and DNS, said in the header.
+        #expect(printed.contains("""
+            #   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)
+            #   IPv6 TCP: not redirected (no sidecar listener on ::1 or ::)
+            #   IPv4 DNS (UDP and TCP port 53) -> 127.0.0.1:15053 (spec.dns.address 127.0.0.1:15053)
+            #   IPv6 DNS: not redirected (spec.dns.address 127.0.0.1:15053 takes IPv4 only; a resolver the pod asks over IPv6 gets no mesh names: listen on ::1 or :: to serve IPv6)
+
+            """))
     }
 
     @Test("capture: {} takes the default mark, no exclusions; without spec.dns port 53 is left alone")
@@ -133,6 +141,38 @@ struct CaptureRulesTests {
         #expect(SnapshotBuilder.settings(configured).capture.refusal == nil)
         // Without the section nothing is captured, so nothing is refused.
         #expect(SnapshotBuilder.settings(try proxyConfig(proxyYAML()), captureRefusal: reason).capture.refusal == nil)
+    }
+
+    @Test("DNS is redirected in the family its address serves, and the header says what each family gets")
+    func dnsFamilies() throws {
+        let proxy = try proxyConfig(captureYAML("{}"))
+        let target = try #require(CaptureTarget(listeners: proxy.listeners))
+        func dnsRules(_ rules: CaptureRules) -> (v4: Bool, v6: Bool) {
+            (rules.ipv4.chains.contains("CAUSEWAY_DNS"), rules.ipv6.chains.contains("CAUSEWAY_DNS"))
+        }
+        let wildcard4 = try CaptureRules(capture: proxy.capture, target: target, dns: SocketAddressSpec("0.0.0.0:15053")!)
+        #expect(dnsRules(wildcard4) == (true, false))
+        #expect(wildcard4.summary.contains("IPv6 DNS: not redirected (spec.dns.address 0.0.0.0:15053 takes IPv4 only; a resolver the pod asks over IPv6 gets no mesh names: listen on ::1 or :: to serve IPv6)"))
+        // `::` is bound IPv6-only: IPv4 DNS cannot reach it, and the header says so.
+        let wildcard6 = try CaptureRules(capture: proxy.capture, target: target, dns: SocketAddressSpec("[::]:15053")!)
+        #expect(dnsRules(wildcard6) == (false, true))
+        #expect(wildcard6.summary.contains("IPv4 DNS: not redirected (spec.dns.address [::]:15053 takes IPv6 only; a resolver the pod asks over IPv4 gets no mesh names: listen on 127.0.0.1 or 0.0.0.0 to serve IPv4)"))
+        #expect(wildcard6.summary.contains("IPv6 DNS (UDP and TCP port 53) -> [::1]:15053 (spec.dns.address [::]:15053)"))
+        #expect(wildcard6.purposes[.ipv6] == ["IPv6 DNS (UDP and TCP port 53) -> [::1]:15053 (spec.dns.address [::]:15053)"])
+        #expect(wildcard6.ipv6.rules.map { $0.joined(separator: " ") } == [
+            "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
+            "-A CAUSEWAY_OUTPUT -p udp --dport 53 -j CAUSEWAY_DNS",
+            "-A CAUSEWAY_OUTPUT -p tcp --dport 53 -j CAUSEWAY_DNS",
+            "-A CAUSEWAY_OUTPUT -o lo -j RETURN",
+            "-A CAUSEWAY_OUTPUT -d ::1/128 -j RETURN",
+            "-A CAUSEWAY_DNS -p udp -j REDIRECT --to-ports 15053",
+            "-A CAUSEWAY_DNS -p tcp -j REDIRECT --to-ports 15053",
+            "-A OUTPUT -j CAUSEWAY_OUTPUT",
+        ])
+        let none = try CaptureRules(capture: proxy.capture, target: target, dns: nil)
+        #expect(none.summary.contains("IPv4 DNS: not redirected (no spec.dns: the sidecar serves no DNS)"))
+        #expect(none.summary.contains("IPv6 DNS: not redirected (no spec.dns: the sidecar serves no DNS)"))
+        #expect(none.purposes[.ipv6] == [])
     }
 
     @Test("a DNS address REDIRECT cannot reach is refused")

@@ -535,6 +535,10 @@ final class CaptureTests: XCTestCase {
     /// original destination is read with IP6T_SO_ORIGINAL_DST.
     func testIPv6IsCapturedAndPassedThrough() throws {
         let t = try makePod(ipv6: true)
+        let applied = try t.apply().stdoutText
+        XCTAssertTrue(applied.contains("causeway capture: IPv6 TCP -> [::1]:15006 (listener outbound6)\n"), applied)
+        XCTAssertTrue(applied.contains("causeway capture: IPv6 DNS: not redirected (spec.dns.address 127.0.0.1:15053 takes IPv4 only"), applied)
+        XCTAssertTrue(applied.contains("causeway capture: ip6tables: installed "), applied)
         let rules = try t.ourRules("ip6tables")
         XCTAssertTrue(rules.contains("-A CAUSEWAY_REDIRECT -p tcp -j REDIRECT --to-ports 15006"), "\(rules)")
         XCTAssertTrue(rules.contains("-A CAUSEWAY_OUTPUT -d ::1/128 -j RETURN"), "\(rules)")
