@@ -77,8 +77,10 @@ public final class EventLoop {
 
     // MARK: Registration
 
-    /// Starts delivering readiness of `fd` to `handler`.
+    /// Starts delivering readiness of `fd` to `handler`. A negative `fd` (a descriptor
+    /// already closed, by convention -1) is refused with `EBADF` rather than registered.
     public func register(_ fd: Int32, handler: LoopHandler, interest: Interest) throws(SystemError) {
+        guard fd >= 0 else { throw SystemError("epoll_ctl(ADD) of descriptor \(fd)", code: EBADF) }
         let index = Int(fd)
         if index >= slots.count {
             slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0), count: index + 1 - slots.count))
@@ -92,14 +94,16 @@ public final class EventLoop {
         }
     }
 
-    /// Changes the readiness `fd` is watched for.
+    /// Changes the readiness `fd` is watched for. Nothing for a descriptor never registered.
     public func modify(_ fd: Int32, interest: Interest) {
+        guard fd >= 0, Int(fd) < slots.count else { return }
         _ = causeway_epoll_ctl(epollFD, causeway_EPOLL_CTL_MOD, fd, Self.mask(interest), token(fd))
     }
 
     /// Stops watching `fd`. Call before closing it; pending events for it in the current
     /// pass are dropped.
     public func deregister(_ fd: Int32) {
+        guard fd >= 0 else { return }
         _ = causeway_epoll_ctl(epollFD, causeway_EPOLL_CTL_DEL, fd, 0, 0)
         let index = Int(fd)
         if index < slots.count {

@@ -76,6 +76,13 @@ public enum Sockets {
         return err
     }
 
+    /// Closes `fd` with a reset (`SO_LINGER` 0): its peer sees ECONNRESET, not an orderly end.
+    public static func closeWithReset(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        Syscall.close(fd)
+    }
+
     /// Disables Nagle: HTTP/2 frames are already batched per loop pass.
     public static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1

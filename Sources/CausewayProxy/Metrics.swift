@@ -111,6 +111,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case capturedConnections
     case captureSniffTimeouts
     case captureUnroutable
+    case captureRefused
     case passthroughConnectionsActive
     case passthroughConnectionsTotal
     case passthroughConnectFailures
@@ -174,6 +175,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .capturedConnections: "causeway_captured_connections_total"
         case .captureSniffTimeouts: "causeway_capture_sniff_timeouts_total"
         case .captureUnroutable: "causeway_capture_unroutable_total"
+        case .captureRefused: "causeway_capture_refused_total"
         case .passthroughConnectionsActive: "causeway_passthrough_connections_active"
         case .passthroughConnectionsTotal: "causeway_passthrough_connections_total"
         case .passthroughConnectFailures: "causeway_passthrough_connect_failures_total"
@@ -232,6 +234,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .capturedConnections: "Connections redirected to a sidecar listener by traffic capture (their original destination was read)."
         case .captureSniffTimeouts: "Captured connections to a mesh address that sent nothing within the sniff timeout (passed through)."
         case .captureUnroutable: "Captured connections to a virtual IP that were not HTTP: there is no real destination to pass them to, so they were closed."
+        case .captureRefused: "Captured connections reset at accept because the proxy's own connections carry no SO_MARK and its uid is not excluded: anything it connected for them would be captured again."
         case .passthroughConnectionsActive: "Captured connections relayed unchanged to their original destination, open now."
         case .passthroughConnectionsTotal: "Captured connections relayed unchanged to their original destination."
         case .passthroughConnectFailures: "Passthrough connects to an original destination that failed, were refused or timed out."

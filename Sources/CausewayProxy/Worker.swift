@@ -96,7 +96,7 @@ public final class Worker {
         for (_, c) in downstreams { c.sweep(now: now) }
         for (_, c) in http1Downstreams { c.sweep(now: now) }
         for (_, c) in sniffers { _ = c.sweep(now: now) }
-        for (_, p) in passthroughs { p.sweep(now: now, idleNanos: settings.timeouts.downstreamIdleNanos) }
+        for (_, p) in passthroughs { p.sweep(now: now, idleNanos: settings.capture.passthroughIdleNanos) }
         publisher.sweep(now: now)
         forwarder.sweepEjections(now: now)
         for (_, c) in upstreams {

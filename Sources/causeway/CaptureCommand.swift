@@ -13,7 +13,10 @@ struct Capture: ParsableCommand {
             spec.capture.excludeUIDs), loopback, and spec.capture.excludePorts/excludeCIDRs.
             Our chains: CAUSEWAY_OUTPUT, CAUSEWAY_REDIRECT and CAUSEWAY_DNS in the nat table,
             entered from OUTPUT. --apply replaces any earlier copy; --remove deletes exactly
-            those and is safe to repeat.
+            those and is safe to repeat. The Proxy must have a spec.capture section (capture: {}
+            for the defaults): the sidecar honours capture only then. The header says what each
+            address family gets, TCP and DNS; --apply fails, changing nothing, when a family
+            that needs rules has no usable iptables tool.
             """
     )
     @OptionGroup var options: ConfigOption
@@ -45,6 +48,8 @@ struct Capture: ParsableCommand {
             print(rules.rendered(source: options.config), terminator: "")
             return
         }
+        // What each family gets, as the printed header says it, for the init container's log.
+        if apply { for line in rules.summary { print("causeway capture: \(line)") } }
         do {
             let report = try remove ? CaptureApplier().remove() : CaptureApplier().apply(rules)
             for line in report.lines { print("causeway capture: \(line)") }

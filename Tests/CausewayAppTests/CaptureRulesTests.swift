@@ -47,13 +47,24 @@ struct CaptureRulesTests {
         #expect(printed.contains("# iptables-restore --noflush\n*nat\n"))
         #expect(printed.contains("# ip6tables: no rules\n"))
         #expect(printed.contains("#   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)\n"))
+        // What each family gets, TCP and DNS, said in the header.
+        #expect(printed.contains("""
+            #   IPv4 TCP -> 127.0.0.1:15001 (listener outbound)
+            #   IPv6 TCP: not redirected (no sidecar listener on ::1 or ::)
+            #   IPv4 DNS (UDP and TCP port 53) -> 127.0.0.1:15053 (spec.dns.address 127.0.0.1:15053)
+            #   IPv6 DNS: not redirected (spec.dns.address 127.0.0.1:15053 takes IPv4 only; a resolver the pod asks over IPv6 gets no mesh names: listen on ::1 or :: to serve IPv6)
+
+            """))
     }
 
-    @Test("without spec.capture: the default mark, no exclusions; without spec.dns port 53 is left alone")
+    @Test("capture: {} takes the default mark, no exclusions; without spec.dns port 53 is left alone")
     func defaults() throws {
-        let proxy = try proxyConfig(proxyYAML())
-        #expect(proxy.capture == CaptureConfig())
-        #expect(proxy.capture.mark == 1337 && !proxy.capture.configured)
+        let bare = try proxyConfig(proxyYAML())
+        #expect(bare.capture == CaptureConfig())
+        #expect(bare.capture.mark == 1337 && !bare.capture.configured)
+        #expect(bare.capture.passthroughIdleTimeoutNanos == 3_600_000_000_000)
+        let proxy = try proxyConfig(captureYAML("{}"))
+        #expect(proxy.capture.configured)
         let rules = try CaptureRules(proxy)
         #expect(rules.ipv4.rules.map { $0.joined(separator: " ") } == [
             "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
@@ -64,7 +75,7 @@ struct CaptureRulesTests {
             "-A OUTPUT -j CAUSEWAY_OUTPUT",
         ])
         #expect(rules.ipv4.chains == ["CAUSEWAY_OUTPUT", "CAUSEWAY_REDIRECT"])
-        let withDNS = try CaptureRules(try proxyConfig(proxyYAML("  dns: { upstream: 198.18.0.53 }\n")))
+        let withDNS = try CaptureRules(try proxyConfig(captureYAML("{}", extra: "  dns: { upstream: 198.18.0.53 }\n")))
         #expect(withDNS.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15053"]))
     }
 
@@ -104,6 +115,66 @@ struct CaptureRulesTests {
         #expect(rules.ipv4.rules.contains(["-A", "CAUSEWAY_DNS", "-p", "udp", "-j", "REDIRECT", "--to-ports", "15053"]))
     }
 
+    @Test("without spec.capture there are no rules, and the sidecar looks for no original destination")
+    func absentSection() throws {
+        let proxy = try proxyConfig(proxyYAML())
+        #expect(throws: CaptureRules.Problem.self) { try CaptureRules(proxy) }
+        do {
+            _ = try CaptureRules(proxy)
+        } catch {
+            #expect(error.description.contains("no spec.capture section") && error.description.contains("capture: {}"))
+        }
+        #expect(!SnapshotBuilder.settings(proxy).capture.enabled)
+        #expect(SnapshotBuilder.settings(try proxyConfig(captureYAML("{}"))).capture.enabled)
+    }
+
+    @Test("unmarked connections refuse capture unless the proxy's uid is excluded; only with spec.capture")
+    func refusal() throws {
+        let capture = try proxyConfig(captureYAML("{ excludeUIDs: [ 4242 ] }")).capture
+        #expect(SnapshotBuilder.captureRefusal(capture, unmarked: nil, uid: 0) == nil)
+        let reason = try #require(SnapshotBuilder.captureRefusal(capture, unmarked: "setsockopt(SO_MARK, 1337): Operation not permitted (errno 1)", uid: 0))
+        #expect(reason.contains("carry no mark (setsockopt(SO_MARK, 1337): Operation not permitted (errno 1))"))
+        #expect(reason.contains("its uid 0 is not in spec.capture.excludeUIDs"))
+        #expect(SnapshotBuilder.captureRefusal(capture, unmarked: "EPERM", uid: 4242) == nil)
+        let configured = try proxyConfig(captureYAML("{}"))
+        #expect(SnapshotBuilder.settings(configured, captureRefusal: reason).capture.refusal == reason)
+        #expect(SnapshotBuilder.settings(configured).capture.refusal == nil)
+        // Without the section nothing is captured, so nothing is refused.
+        #expect(SnapshotBuilder.settings(try proxyConfig(proxyYAML()), captureRefusal: reason).capture.refusal == nil)
+    }
+
+    @Test("DNS is redirected in the family its address serves, and the header says what each family gets")
+    func dnsFamilies() throws {
+        let proxy = try proxyConfig(captureYAML("{}"))
+        let target = try #require(CaptureTarget(listeners: proxy.listeners))
+        func dnsRules(_ rules: CaptureRules) -> (v4: Bool, v6: Bool) {
+            (rules.ipv4.chains.contains("CAUSEWAY_DNS"), rules.ipv6.chains.contains("CAUSEWAY_DNS"))
+        }
+        let wildcard4 = try CaptureRules(capture: proxy.capture, target: target, dns: SocketAddressSpec("0.0.0.0:15053")!)
+        #expect(dnsRules(wildcard4) == (true, false))
+        #expect(wildcard4.summary.contains("IPv6 DNS: not redirected (spec.dns.address 0.0.0.0:15053 takes IPv4 only; a resolver the pod asks over IPv6 gets no mesh names: listen on ::1 or :: to serve IPv6)"))
+        // `::` is bound IPv6-only: IPv4 DNS cannot reach it, and the header says so.
+        let wildcard6 = try CaptureRules(capture: proxy.capture, target: target, dns: SocketAddressSpec("[::]:15053")!)
+        #expect(dnsRules(wildcard6) == (false, true))
+        #expect(wildcard6.summary.contains("IPv4 DNS: not redirected (spec.dns.address [::]:15053 takes IPv6 only; a resolver the pod asks over IPv4 gets no mesh names: listen on 127.0.0.1 or 0.0.0.0 to serve IPv4)"))
+        #expect(wildcard6.summary.contains("IPv6 DNS (UDP and TCP port 53) -> [::1]:15053 (spec.dns.address [::]:15053)"))
+        #expect(wildcard6.purposes[.ipv6] == ["IPv6 DNS (UDP and TCP port 53) -> [::1]:15053 (spec.dns.address [::]:15053)"])
+        #expect(wildcard6.ipv6.rules.map { $0.joined(separator: " ") } == [
+            "-A CAUSEWAY_OUTPUT -m mark --mark 1337 -j RETURN",
+            "-A CAUSEWAY_OUTPUT -p udp --dport 53 -j CAUSEWAY_DNS",
+            "-A CAUSEWAY_OUTPUT -p tcp --dport 53 -j CAUSEWAY_DNS",
+            "-A CAUSEWAY_OUTPUT -o lo -j RETURN",
+            "-A CAUSEWAY_OUTPUT -d ::1/128 -j RETURN",
+            "-A CAUSEWAY_DNS -p udp -j REDIRECT --to-ports 15053",
+            "-A CAUSEWAY_DNS -p tcp -j REDIRECT --to-ports 15053",
+            "-A OUTPUT -j CAUSEWAY_OUTPUT",
+        ])
+        let none = try CaptureRules(capture: proxy.capture, target: target, dns: nil)
+        #expect(none.summary.contains("IPv4 DNS: not redirected (no spec.dns: the sidecar serves no DNS)"))
+        #expect(none.summary.contains("IPv6 DNS: not redirected (no spec.dns: the sidecar serves no DNS)"))
+        #expect(none.purposes[.ipv6] == [])
+    }
+
     @Test("a DNS address REDIRECT cannot reach is refused")
     func dnsUnreachable() throws {
         let proxy = try proxyConfig(proxyYAML())
@@ -135,6 +206,12 @@ struct CaptureValidationTests {
                   ["causeway.yaml:11:29: spec.capture.excludeUIDs[0]: 4294967295 is out of range: must be between 0 and 4294967294"]),
         ErrorCase("sniffTimeout too short", config: captureYAML("{ sniffTimeout: 1ms }"),
                   ["causeway.yaml:11:28: spec.capture.sniffTimeout: 1ms is out of range: must be between 10ms and 30s"]),
+        ErrorCase("passthroughIdleTimeout too short", config: captureYAML("{ passthroughIdleTimeout: 500ms }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: 500ms is out of range: must be 0s (none) or between 1s and 168h"]),
+        ErrorCase("passthroughIdleTimeout in days", config: captureYAML("{ passthroughIdleTimeout: 8d }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: \"8d\" is not a duration such as 250ms, 1s, 2m or 1h (there is no unit for days: write 192h)"]),
+        ErrorCase("passthroughIdleTimeout as a number", config: captureYAML("{ passthroughIdleTimeout: 3600 }"),
+                  ["causeway.yaml:11:38: spec.capture.passthroughIdleTimeout: expected a duration such as 250ms, 1s, 2m or 1h, got the integer 3600"]),
         ErrorCase("unknown field", config: captureYAML("{ excludePort: [ 22 ] }"),
                   ["causeway.yaml:11:14: spec.capture.excludePort: unknown field \"excludePort\" (did you mean \"excludePorts\"?)"]),
         ErrorCase("no sidecar listener to redirect to",
@@ -157,9 +234,19 @@ struct CaptureValidationTests {
         try check(errorCase)
     }
 
+    @Test("passthroughIdleTimeout: 0s is none; the value reaches the workers' settings")
+    func passthroughIdleTimeout() throws {
+        let none = try proxyConfig(captureYAML("{ passthroughIdleTimeout: 0s }"))
+        #expect(none.capture.passthroughIdleTimeoutNanos == 0)
+        #expect(SnapshotBuilder.settings(none).capture.passthroughIdleNanos == 0)
+        let week = try proxyConfig(captureYAML("{ passthroughIdleTimeout: 168h }"))
+        #expect(SnapshotBuilder.settings(week).capture.passthroughIdleNanos == 168 * 3_600_000_000_000)
+        #expect(SnapshotBuilder.settings(try proxyConfig(proxyYAML())).capture.passthroughIdleNanos == 3_600_000_000_000)
+    }
+
     @Test("a valid section is read whole, and /config shows it")
     func valid() throws {
-        let yaml = captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms }")
+        let yaml = captureYAML("{ mark: 99, excludePorts: [ 22, 8443 ], excludeCIDRs: [ 169.254.169.254/32 ], includeCIDRs: [ \"fd00::/8\" ], excludeUIDs: [ 1337 ], sniffTimeout: 250ms, passthroughIdleTimeout: 2h }")
         let loaded = try withTree(["causeway.yaml": yaml]) { tree in try tree.load().get() }
         let proxy = loaded.proxy
         #expect(EffectiveConfig.json(loaded).contains("""
@@ -178,7 +265,8 @@ struct CaptureValidationTests {
                   "excludeUIDs": [
                     1337
                   ],
-                  "sniffTimeoutMillis": 250
+                  "sniffTimeoutMillis": 250,
+                  "passthroughIdleTimeoutMillis": 7200000
                 }
             """))
         var expected = CaptureConfig()
@@ -188,6 +276,7 @@ struct CaptureValidationTests {
         expected.includeCIDRs = [IPPrefix("fd00::/8")!]
         expected.excludeUIDs = [1337]
         expected.sniffTimeoutNanos = 250_000_000
+        expected.passthroughIdleTimeoutNanos = 7_200_000_000_000
         expected.configured = true
         #expect(proxy.capture == expected)
     }

@@ -285,7 +285,8 @@ struct MultiClusterConfigTests {
                   "excludeCIDRs": [],
                   "includeCIDRs": [],
                   "excludeUIDs": [],
-                  "sniffTimeoutMillis": 100
+                  "sniffTimeoutMillis": 100,
+                  "passthroughIdleTimeoutMillis": 3600000
                 }
               },
               "listeners": [

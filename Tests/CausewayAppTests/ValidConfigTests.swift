@@ -304,7 +304,8 @@ struct ValidConfigTests {
                   "excludeCIDRs": [],
                   "includeCIDRs": [],
                   "excludeUIDs": [],
-                  "sniffTimeoutMillis": 100
+                  "sniffTimeoutMillis": 100,
+                  "passthroughIdleTimeoutMillis": 3600000
                 }
               },
               "listeners": [

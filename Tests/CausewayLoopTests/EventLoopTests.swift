@@ -70,6 +70,22 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(probe.readable, 1)
     }
 
+    /// A closed descriptor (-1) is refused with an error, never used as a slot index (which
+    /// trapped), and modify/deregister of one are no-ops.
+    func testNegativeDescriptorIsRefusedNotRegistered() throws {
+        let loop = try EventLoop()
+        final class Probe: LoopHandler {
+            func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {}
+            func loopFlush() {}
+        }
+        XCTAssertThrowsError(try loop.register(-1, handler: Probe(), interest: .read)) { error in
+            XCTAssertEqual((error as? SystemError)?.code, EBADF)
+        }
+        loop.modify(-1, interest: .write)
+        loop.deregister(-1)
+        loop.runOnce(timeoutMillis: 0)
+    }
+
     func testSyscallReadReportsWouldBlockAsAValue() throws {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds), 0)

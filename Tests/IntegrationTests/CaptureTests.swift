@@ -8,7 +8,14 @@ import XCTest
 /// servers the tests start there are not the mesh's. The sidecar serves DNS on
 /// 127.0.0.1:15053 and forwards what is not the mesh's to the remote host's port 53.
 final class CapturePod {
-    static let capture = "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ 4242 ], sniffTimeout: 100ms }"
+    /// `spec.capture` of the sidecar, with `more` fields (", field: value") at its end.
+    static func capture(_ more: String = "", excludeUIDs: String = "4242") -> String {
+        "  capture: { mark: 1337, excludePorts: [ 22 ], excludeCIDRs: [ 169.254.169.254/32 ], excludeUIDs: [ \(excludeUIDs) ], sniffTimeout: 100ms\(more) }"
+    }
+
+    /// Runs the sidecar as root without the capabilities that allow `SO_MARK`
+    /// (`CAP_NET_ADMIN`, and `CAP_NET_RAW` since Linux 5.17): its connections are unmarked.
+    static let withoutMarkCapabilities = ["setpriv", "--bounding-set=-net_admin,-net_raw", "--inh-caps=-net_admin,-net_raw", "--"]
 
     let dir: TempDir
     let lab: NetnsLab
@@ -23,9 +30,13 @@ final class CapturePod {
 
     /// - Parameters:
     ///   - extraSpec: more `spec` lines of the sidecar's Proxy (after `capture`).
+    ///   - captureFields: more fields of its `spec.capture` (", field: value").
+    ///   - excludeUIDs: its `spec.capture.excludeUIDs` (the list's items).
+    ///   - wrapper: runs the sidecar (`CausewaySidecar`'s `wrapper`).
     ///   - ipv6: also give the veth pair IPv6 addresses (2001:2:0:<k>::1 and ::2, RFC 5180's
     ///     benchmarking range) and the sidecar a listener on [::1]:15006.
-    init(sidecar withSidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws {
+    init(sidecar withSidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
+         wrapper: [String] = [], ipv6: Bool = false) throws {
         dir = try TempDir()
         lab = try NetnsLab()
         do {
@@ -47,8 +58,8 @@ final class CapturePod {
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
-               extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [])
+            ], extraProxySpec: Self.capture(captureFields, excludeUIDs: excludeUIDs) + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
+               extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [], wrapper: wrapper)
             try apply()
         } catch {
             lab.teardown()
@@ -85,6 +96,26 @@ final class CapturePod {
             if let n = line.split(separator: " ").first.flatMap({ Int($0) }) { return n }
         }
         throw HarnessError("no rule matching \(match) in:\n\(listing)")
+    }
+
+    /// Rewrites the sidecar's configuration with `edit` and reloads it (SIGHUP); returns the
+    /// log from the reload's line on (its notes).
+    @discardableResult
+    func reload(_ edit: (String) -> String) throws -> String {
+        let before = sidecar.process.log.components(separatedBy: "causeway: reloaded").count
+        let yaml = try String(contentsOfFile: sidecar.configPath, encoding: .utf8)
+        let edited = edit(yaml)
+        guard edited != yaml else { throw HarnessError("the edit changed nothing") }
+        try edited.write(toFile: sidecar.configPath, atomically: true, encoding: .utf8)
+        kill(sidecar.process.pid, SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while sidecar.process.log.components(separatedBy: "causeway: reloaded").count == before {
+            if Date() > deadline { throw HarnessError("no reload within 10 s:\n\(sidecar.process.log)") }
+            usleep(20_000)
+        }
+        usleep(100_000)
+        let log = sidecar.process.log
+        return String(log[log.range(of: "causeway: reloaded", options: .backwards)!.lowerBound...])
     }
 
     // MARK: Servers on the remote host
@@ -164,8 +195,10 @@ final class CaptureTests: XCTestCase {
         super.tearDown()
     }
 
-    private func makePod(sidecar: Bool = true, extraSpec: String = "", ipv6: Bool = false) throws -> CapturePod {
-        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, ipv6: ipv6)
+    private func makePod(sidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
+                         wrapper: [String] = [], ipv6: Bool = false) throws -> CapturePod {
+        let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, captureFields: captureFields, excludeUIDs: excludeUIDs,
+                                 wrapper: wrapper, ipv6: ipv6)
         fixture = pod
         return pod
     }
@@ -324,6 +357,78 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_active"), 0)
     }
 
+    /// A sidecar that may not mark its connections (no `CAP_NET_ADMIN`/`CAP_NET_RAW`) and
+    /// whose uid the rules do not exclude would have whatever it connects for a captured
+    /// connection captured again (a passthrough multiplying until descriptors ran out): each
+    /// captured connection is reset at accept, counted and logged, never relayed or served.
+    func testUnmarkedSidecarRefusesCapturedConnections() throws {
+        let t = try makePod(wrapper: CapturePod.withoutMarkCapabilities)
+        try t.backend()
+        try t.peerServer("banner", port: 2525, text: "plain")
+        XCTAssertTrue(t.sidecar.process.log.contains("captured connections will be refused (reset at accept)"), t.sidecar.process.log)
+        let plain = try t.peer("raw", ["--host", t.remoteIP, "--port", "2525", "--timeout", "10"])
+        XCTAssertEqual(plain.string("received"), "", plain.text)
+        XCTAssertEqual(plain.string("ending"), "reset", plain.text)
+        let mesh = try t.curl(["-i", "-H", "Host: backend", "http://\(t.remoteIP):8080/index.html"])
+        XCTAssertNotEqual(mesh.status, 0, mesh.stdoutText)
+        XCTAssertEqual(try t.sidecar.metric("causeway_capture_refused_total"), 2)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 2)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_downstream_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_http1_downstream_connections_total"), 0)
+        let log = t.sidecar.process.log
+        XCTAssertTrue(log.contains("captured connection to \(t.remoteIP):2525 refused: the proxy's own connections carry no mark"), log)
+        XCTAssertTrue(log.contains("its uid 0 is not in spec.capture.excludeUIDs"), log)
+    }
+
+    /// Unmarked, but with its uid excluded by the rules: the proxy's connections are not
+    /// captured, so captured connections are relayed as usual.
+    func testUnmarkedSidecarWhoseUIDIsExcludedRelays() throws {
+        let t = try makePod(excludeUIDs: "4242, 0", wrapper: CapturePod.withoutMarkCapabilities)
+        try t.peerServer("banner", port: 2525, text: "plain")
+        XCTAssertTrue(t.sidecar.process.log.contains("the capture rules skip the proxy's uid 0"), t.sidecar.process.log)
+        // The client runs as another user: root's connections are not captured here.
+        let r = try t.peer("get-banner", ["--host", t.remoteIP, "--port", "2525", "--uid", "1000"])
+        XCTAssertEqual(r.string("banner"), "220 plain", r.text)
+        XCTAssertEqual(r.string("echo"), "echo: ping", r.text)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+        XCTAssertEqual(try t.sidecar.metric("causeway_capture_refused_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 1)
+    }
+
+    /// The mark is read at start: the pod's rules, installed once by its init container, skip
+    /// that one. A reload that changes it keeps it, and says so; the proxy's own connections
+    /// are still not captured again.
+    func testMarkChangesTakeEffectOnlyAfterARestart() throws {
+        let t = try makePod()
+        try t.backend()
+        let notes = try t.reload { $0.replacingOccurrences(of: "mark: 1337", with: "mark: 99") }
+        XCTAssertTrue(notes.contains("note: capture.mark changes take effect after a restart: connections keep mark 1337"), notes)
+        let marked = try t.packets(matching: "mark match 0x539")
+        let r = try t.curl(["-i", "-H", "Host: backend", "http://\(t.remoteIP):8080/index.html"])
+        XCTAssertTrue(r.stdoutText.hasPrefix("HTTP/1.1 200"), r.stdoutText + r.stderr)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 1)
+        XCTAssertGreaterThan(try t.packets(matching: "mark match 0x539"), marked, "the proxy's upstream SYN did not carry mark 1337")
+    }
+
+    /// Without a `capture` section the sidecar reads no original destination (and
+    /// `causeway capture` makes no rules for such a Proxy): a connection that rules installed
+    /// earlier still redirect is served as if it had dialled the listener, neither counted
+    /// as captured nor passed through.
+    func testWithoutACaptureSectionNoOriginalDestinationIsRead() throws {
+        let t = try makePod()
+        try t.httpServer()
+        try t.reload { $0.replacingOccurrences(of: CapturePod.capture() + "\n", with: "") }
+        let r = try t.curl(["-i", "http://\(t.remoteIP):8000/index.html"])
+        XCTAssertFalse(r.stdoutText.lowercased().contains("server: simplehttp"), "passed through: \(r.stdoutText)")
+        XCTAssertTrue(r.stdoutText.hasPrefix("HTTP/1.1 404"), r.stdoutText + r.stderr)
+        XCTAssertEqual(try t.sidecar.metric("causeway_captured_connections_total"), 0)
+        XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_connections_total"), 0)
+        let refused = try t.pod.run(try causewayBinary(), ["capture", "--config", t.sidecar.configPath])
+        XCTAssertEqual(refused.status, 64, refused.stdoutText)
+        XCTAssertTrue(refused.stderr.contains("no spec.capture section"), refused.stderr)
+    }
+
     /// DNS from the pod, to whatever server its resolv.conf names (the remote host's
     /// resolver), is answered by the sidecar: a mesh name with its virtual IP (UDP and TCP),
     /// which an unmodified HTTP/1.1 client then reaches through the proxy. Other names are
@@ -411,14 +516,18 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(result.string("ending"), "closed", result.text)
     }
 
-    /// A passthrough connection with no byte either way for `timeouts.idle` is closed and
-    /// counted.
+    /// A passthrough connection with no byte either way for `capture.passthroughIdleTimeout`
+    /// (3 s here) is closed and counted; `timeouts.idle` (1 s here, for the proxy's own
+    /// clients) does not cut it.
     func testIdlePassthroughIsClosed() throws {
-        let t = try makePod(extraSpec: "  timeouts: { idle: 1s }")
+        let t = try makePod(extraSpec: "  timeouts: { idle: 1s }", captureFields: ", passthroughIdleTimeout: 3s")
         try t.peerServer("banner", port: 2525, text: "idle")
         let r = try t.peer("raw", ["--host", t.remoteIP, "--port", "2525", "--timeout", "30"])
         XCTAssertEqual(r.string("received"), "220 idle\r\n", r.text)
         XCTAssertEqual(r.string("ending"), "closed", r.text)
+        // The sweep runs once a second: closed between 3 and about 4 s of silence.
+        XCTAssertGreaterThanOrEqual(r.double("seconds") ?? 0, 2.9, "closed before the passthrough idle timeout: \(r.text)")
+        XCTAssertLessThan(r.double("seconds") ?? 99, 10, r.text)
         XCTAssertEqual(try t.sidecar.metric("causeway_passthrough_idle_closes_total"), 1)
     }
 
@@ -426,6 +535,10 @@ final class CaptureTests: XCTestCase {
     /// original destination is read with IP6T_SO_ORIGINAL_DST.
     func testIPv6IsCapturedAndPassedThrough() throws {
         let t = try makePod(ipv6: true)
+        let applied = try t.apply().stdoutText
+        XCTAssertTrue(applied.contains("causeway capture: IPv6 TCP -> [::1]:15006 (listener outbound6)\n"), applied)
+        XCTAssertTrue(applied.contains("causeway capture: IPv6 DNS: not redirected (spec.dns.address 127.0.0.1:15053 takes IPv4 only"), applied)
+        XCTAssertTrue(applied.contains("causeway capture: ip6tables: installed "), applied)
         let rules = try t.ourRules("ip6tables")
         XCTAssertTrue(rules.contains("-A CAUSEWAY_REDIRECT -p tcp -j REDIRECT --to-ports 15006"), "\(rules)")
         XCTAssertTrue(rules.contains("-A CAUSEWAY_OUTPUT -d ::1/128 -j RETURN"), "\(rules)")

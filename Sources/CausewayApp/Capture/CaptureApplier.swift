@@ -8,10 +8,13 @@ import Glibc
 ///
 /// Removal deletes exactly what apply adds: every jump from `OUTPUT` to `CAUSEWAY_OUTPUT`,
 /// then our chains (flushed first, then deleted, since they jump to each other); it is
-/// idempotent. Apply removes first and then installs everything in one
-/// `iptables-restore --noflush` commit, so applying twice leaves one copy, and a failed
-/// commit leaves nothing of ours behind. IPv6 is handled when `ip6tables` is installed and
-/// the kernel has its `nat` table; otherwise it is skipped with a note.
+/// idempotent. Apply first checks that every family with rules has its tools (installed, and
+/// the kernel's `nat` table usable): a family the rules need but cannot be installed in is an
+/// error before anything changes, since its traffic would bypass the sidecar (IPv6 TCP while
+/// an IPv6 sidecar listener waits for it). A family without rules whose tools are missing is
+/// skipped with a note. Then, per family, it removes any earlier copy and installs everything
+/// in one `iptables-restore --noflush` commit: applying twice leaves one copy, and a failed
+/// commit leaves nothing of ours behind (a family installed before it is removed again).
 public struct CaptureApplier {
     /// What one run did, for the command's output.
     public struct Report: Sendable {
@@ -23,16 +26,44 @@ public struct CaptureApplier {
         public let description: String
     }
 
-    public init() {}
+    /// How commands are found and run: the system's, or a test's.
+    struct Commands {
+        /// The absolute path of a command, or nil when it is not installed.
+        var find: (String) -> String?
+        /// Runs the executable at a path with arguments and standard input, to completion.
+        var run: (String, [String], String) -> CommandRunner.Result
+
+        static var system: Commands { Commands(find: CaptureApplier.find, run: { CommandRunner.run($0, $1, input: $2) }) }
+    }
+
+    private let commands: Commands
+
+    public init() {
+        self.init(commands: .system)
+    }
+
+    init(commands: Commands) {
+        self.commands = commands
+    }
 
     /// Removes any previous rules of ours, then installs `rules`.
     public func apply(_ rules: CaptureRules) throws(Failure) -> Report {
         var report = Report()
+        var tools: [(CaptureRules.RuleSet, Tool)] = []
         for set in [rules.ipv4, rules.ipv6] {
-            guard let tool = tool(for: set.family, report: &report) else {
-                if !set.isEmpty, set.family == .ipv4 { throw Failure(description: "iptables is not installed") }
-                continue
+            switch tool(for: set.family) {
+            case .success(let tool):
+                tools.append((set, tool))
+            case .failure(let why):
+                guard set.isEmpty else {
+                    let needs = (rules.purposes[set.family] ?? []).joined(separator: "; ")
+                    throw Failure(description: "\(why), and the rules need it: \(needs). Nothing was changed")
+                }
+                report.lines.append("\(why): skipped (no \(set.family == .ipv4 ? "IPv4" : "IPv6") rules to install)")
             }
+        }
+        var installed: [Tool] = []
+        for (set, tool) in tools {
             remove(tool, report: &report)
             guard !set.isEmpty else {
                 report.lines.append("\(tool.command): no rules to install")
@@ -40,8 +71,11 @@ public struct CaptureApplier {
             }
             let result = run(tool.restore, ["--noflush"], input: set.restoreInput)
             guard result.status == 0 else {
+                // All or nothing: what an earlier family installed goes too.
+                for earlier in installed { remove(earlier, report: &report) }
                 throw Failure(description: "\(tool.restore) --noflush failed (exit \(result.status)): \(Self.trimmed(result.output))")
             }
+            installed.append(tool)
             report.lines.append("\(tool.command): installed \(set.rules.count) rules in \(set.chains.joined(separator: ", "))")
         }
         return report
@@ -52,9 +86,13 @@ public struct CaptureApplier {
         var report = Report()
         var found = false
         for family in [AddressFamily.ipv4, .ipv6] {
-            guard let tool = tool(for: family, report: &report) else { continue }
-            found = true
-            remove(tool, report: &report)
+            switch tool(for: family) {
+            case .success(let tool):
+                found = true
+                remove(tool, report: &report)
+            case .failure(let why):
+                report.lines.append("\(why): skipped")
+            }
         }
         guard found else { throw Failure(description: "iptables is not installed") }
         return report
@@ -67,20 +105,23 @@ public struct CaptureApplier {
         let restore: String
     }
 
+    /// Why a family's tools cannot be used.
+    private struct Unusable: Error, CustomStringConvertible {
+        let description: String
+    }
+
     /// The family's tools, if installed and usable (the `nat` table can be listed).
-    private func tool(for family: AddressFamily, report: inout Report) -> Tool? {
+    private func tool(for family: AddressFamily) -> Result<Tool, Unusable> {
         let tool = family == .ipv4 ? Tool(command: "iptables", restore: "iptables-restore")
             : Tool(command: "ip6tables", restore: "ip6tables-restore")
-        guard Self.find(tool.command) != nil, Self.find(tool.restore) != nil else {
-            report.lines.append("\(tool.command): not installed, skipped")
-            return nil
+        guard commands.find(tool.command) != nil, commands.find(tool.restore) != nil else {
+            return .failure(Unusable(description: "\(tool.command) is not installed"))
         }
         let probe = run(tool.command, ["-t", "nat", "-S", "OUTPUT"])
         guard probe.status == 0 else {
-            report.lines.append("\(tool.command): nat table unavailable, skipped (\(Self.trimmed(probe.output)))")
-            return nil
+            return .failure(Unusable(description: "\(tool.command) cannot use the nat table (\(Self.trimmed(probe.output)))"))
         }
-        return tool
+        return .success(tool)
     }
 
     /// Deletes every jump to our chain from `OUTPUT`, then flushes and deletes our chains.
@@ -100,8 +141,8 @@ public struct CaptureApplier {
 
     /// Runs `command` (found on PATH or in the sbin directories) to completion.
     private func run(_ command: String, _ arguments: [String], input: String = "") -> CommandRunner.Result {
-        guard let path = Self.find(command) else { return CommandRunner.Result(status: 127, output: "\(command): not found") }
-        return CommandRunner.run(path, arguments, input: input)
+        guard let path = commands.find(command) else { return CommandRunner.Result(status: 127, output: "\(command): not found") }
+        return commands.run(path, arguments, input)
     }
 
     /// `text` without surrounding white space, on one line.

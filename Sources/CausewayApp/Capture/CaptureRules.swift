@@ -17,6 +17,12 @@ import CausewayMesh
 ///
 /// IPv6 gets the same rules where the sidecar listens on IPv6 (TCP) or its DNS does (port 53);
 /// otherwise there are no IPv6 rules and IPv6 traffic is left alone.
+///
+/// Each family's DNS goes to the sidecar only where its DNS server can take it: `REDIRECT`
+/// cannot change a packet's family, and the server listens in one family (`127.0.0.1` or
+/// `0.0.0.0`: IPv4; `::1` or `::`, bound IPv6-only: IPv6). The other family's port 53 is
+/// left alone (a pod that asks a resolver in that family gets no mesh names), and the header
+/// says so, as it says what each family's TCP gets.
 public struct CaptureRules: Sendable {
     /// The chains we own, in the order they are created (and flushed and deleted on removal).
     public static let outputChain = "CAUSEWAY_OUTPUT"
@@ -61,6 +67,9 @@ public struct CaptureRules: Sendable {
     public let ipv6: RuleSet
     /// What the rules do, one line each, for the printed header.
     public let summary: [String]
+    /// Per family, what its rules are for (TCP to a listener, DNS), one phrase each; empty
+    /// for a family without rules. Named when the family's tools are missing.
+    public let purposes: [AddressFamily: [String]]
 
     /// - Parameters:
     ///   - capture: `spec.capture` (or its defaults).
@@ -83,14 +92,32 @@ public struct CaptureRules: Sendable {
         if !capture.excludeUIDs.isEmpty {
             summary.append("uid \(capture.excludeUIDs.map(String.init).joined(separator: ", ")): not redirected")
         }
-        summary.append("IPv4 TCP -> 127.0.0.1:\(target.ipv4.port) (listener \(target.ipv4.name))")
+        var purposes: [AddressFamily: [String]] = [.ipv4: [], .ipv6: []]
+        let v4TCP = "IPv4 TCP -> 127.0.0.1:\(target.ipv4.port) (listener \(target.ipv4.name))"
+        summary.append(v4TCP)
+        purposes[.ipv4]?.append(v4TCP)
         if let v6 = target.ipv6 {
-            summary.append("IPv6 TCP -> [::1]:\(v6.port) (listener \(v6.name))")
+            let v6TCP = "IPv6 TCP -> [::1]:\(v6.port) (listener \(v6.name))"
+            summary.append(v6TCP)
+            purposes[.ipv6]?.append(v6TCP)
         } else {
             summary.append("IPv6 TCP: not redirected (no sidecar listener on ::1 or ::)")
         }
-        if let dns {
-            summary.append("DNS (UDP and TCP port 53) -> \(dns)")
+        for family in [AddressFamily.ipv4, .ipv6] {
+            let name = family == .ipv4 ? "IPv4" : "IPv6"
+            guard let dns else {
+                summary.append("\(name) DNS: not redirected (no spec.dns: the sidecar serves no DNS)")
+                continue
+            }
+            if let port = dnsPorts[family] {
+                let line = "\(name) DNS (UDP and TCP port 53) -> \(family == .ipv4 ? "127.0.0.1" : "[::1]"):\(port) (spec.dns.address \(dns))"
+                summary.append(line)
+                purposes[family]?.append(line)
+            } else {
+                let other = family == .ipv4 ? "127.0.0.1 or 0.0.0.0" : "::1 or ::"
+                summary.append("\(name) DNS: not redirected (spec.dns.address \(dns) takes \(family == .ipv4 ? "IPv6" : "IPv4") only; "
+                    + "a resolver the pod asks over \(name) gets no mesh names: listen on \(other) to serve \(name))")
+            }
         }
         if !capture.excludePorts.isEmpty {
             summary.append("not redirected: ports \(capture.excludePorts.map(String.init).joined(separator: ", "))")
@@ -102,6 +129,7 @@ public struct CaptureRules: Sendable {
             summary.append("redirected only: \(capture.includeCIDRs.map(\.description).joined(separator: ", "))")
         }
         self.summary = summary
+        self.purposes = purposes
     }
 
     private static func rules(_ family: AddressFamily, capture: CaptureConfig, tcpPort: UInt16?, dnsPort: UInt16?) -> RuleSet {
@@ -172,10 +200,17 @@ public struct CaptureRules: Sendable {
 }
 
 extension CaptureRules {
-    /// The rules for a validated `Proxy`: `spec.capture` (or its defaults), its sidecar
+    /// The rules for a validated `Proxy`: `spec.capture` (which must be present: the sidecar
+    /// reads original destinations only then; `capture: {}` takes every default), its sidecar
     /// listeners, and its DNS server's address (`spec.dns.address`). Without `spec.dns`
     /// port 53 is left alone: nothing in the pod would answer it.
     public init(_ proxy: ProxyConfig) throws(Problem) {
+        // The sidecar reads original destinations only when it has the section: rules for a
+        // Proxy without one would send the pod's traffic to a listener that serves it as if
+        // it had been dialled.
+        guard proxy.capture.configured else {
+            throw Problem(description: "the Proxy has no spec.capture section, and the sidecar honours capture only with one; add `capture: {}` to take every default")
+        }
         if let problem = CaptureTarget.problem(listeners: proxy.listeners) { throw Problem(description: problem) }
         // problem(listeners:) == nil guarantees a target.
         try self.init(capture: proxy.capture, target: CaptureTarget(listeners: proxy.listeners)!, dns: proxy.dns?.address)

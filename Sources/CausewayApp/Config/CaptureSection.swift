@@ -4,7 +4,7 @@ import Yams
 /// Reads and checks `spec.capture` of a `Proxy` into a `CaptureConfig`, reporting each
 /// problem at its field like every other section.
 enum CaptureSection {
-    static let fields = ["mark", "excludePorts", "excludeCIDRs", "includeCIDRs", "excludeUIDs", "sniffTimeout"]
+    static let fields = ["mark", "excludePorts", "excludeCIDRs", "includeCIDRs", "excludeUIDs", "sniffTimeout", "passthroughIdleTimeout"]
     static let markRange = 1...Int(UInt32.max)
     static let portRange = 1...65_535
     /// uid_t; 2^32-1 is (uid_t)-1, "no user".
@@ -12,6 +12,8 @@ enum CaptureSection {
     /// Long enough for a client's first bytes to arrive on a slow network, short enough that a
     /// server-speaks-first protocol does not notice the wait.
     static let sniffTimeoutRange = 10...30_000
+    /// A second at least (the worker's sweep runs once a second), a week at most; `0s`: never.
+    static let passthroughIdleTimeoutRange = 1_000...(168 * 3_600_000)
 
     /// - Parameter listeners: the valid listeners, to check that capture has a sidecar
     ///   listener to redirect to; nil when the listeners had problems (already reported).
@@ -41,6 +43,12 @@ enum CaptureSection {
         if let node = fields["sniffTimeout"] {
             if let v = reader.durationNanos(node, fields.field("sniffTimeout"), in: sniffTimeoutRange) {
                 capture.sniffTimeoutNanos = v
+            } else { ok = false }
+        }
+        if let node = fields["passthroughIdleTimeout"] {
+            if let v = reader.durationNanos(node, fields.field("passthroughIdleTimeout"), in: passthroughIdleTimeoutRange,
+                                            zeroMeansNone: true) {
+                capture.passthroughIdleTimeoutNanos = v
             } else { ok = false }
         }
         if let listeners, let problem = CaptureTarget.problem(listeners: listeners) {

@@ -63,6 +63,7 @@ public enum EffectiveConfig {
                 ("includeCIDRs", .array(proxy.capture.includeCIDRs.map { .string($0.description) })),
                 ("excludeUIDs", .array(proxy.capture.excludeUIDs.map { .int(Int($0)) })),
                 ("sniffTimeoutMillis", millis(proxy.capture.sniffTimeoutNanos)),
+                ("passthroughIdleTimeoutMillis", millis(proxy.capture.passthroughIdleTimeoutNanos)),
             ])),
         ])
         let listeners: JSONValue = .array(proxy.listeners.map { listener in

@@ -25,6 +25,9 @@ struct MeshState {
     private(set) var policies: PolicyTable?
     /// Probe durations and failures, by linked cluster.
     var probes: [String: ProbeStats] = [:]
+    /// Why captured connections are refused (`SnapshotBuilder.captureRefusal`), decided at
+    /// start; applied while the configuration has `capture`.
+    var captureRefusal: String?
 
     init(config: LoadedConfig, tls: MeshTLS?) {
         self.config = config
@@ -101,7 +104,7 @@ struct MeshState {
         table = output.table
         self.policies = policies
         let snapshot = RoutingSnapshot(
-            services: output.table, settings: SnapshotBuilder.settings(config.proxy), tls: tls, version: version,
+            services: output.table, settings: SnapshotBuilder.settings(config.proxy, captureRefusal: captureRefusal), tls: tls, version: version,
             exports: exports, links: links, policies: policies)
         return (snapshot, fresh)
     }

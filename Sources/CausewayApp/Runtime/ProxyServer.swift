@@ -32,6 +32,10 @@ public final class ProxyServer: Sendable {
     public let boundListeners: [(name: String, address: String)]
     /// Where the admin listener is bound.
     public let adminAddress: String
+    /// The mark the proxy's connections carry (`spec.capture.mark` at start): the pod's
+    /// capture rules, installed once by its init container, skip this one, so a reload
+    /// does not change it.
+    private let outboundMark: UInt32
 
     /// Process-wide settings for running proxies: call once, before `start`.
     public static func prepareProcess() {
@@ -49,10 +53,10 @@ public final class ProxyServer: Sendable {
         let initialTLS = try loadTLS(proxy, cache: tlsCache)
         let tls = initialTLS.mesh
         var mesh = MeshState(config: config, tls: tls)
+        mesh.captureRefusal = markOutboundSockets(proxy.capture)
         let (snapshot, notes) = mesh.snapshot(now: ControlLoop.now())
         // What composition noticed at start (unknown backendRefs, conflicts) is logged once.
         for note in notes { log(note) }
-        markOutboundSockets(proxy.capture.mark)
         var fdsByWorker = Array(repeating: [ListenerSpec](), count: proxy.workers)
         var bound: [(String, String)] = []
         var opened: [Int32] = []
@@ -130,7 +134,7 @@ public final class ProxyServer: Sendable {
         }
         admin.update(certificates: initialTLS.expiries)
         let server = ProxyServer(workers: handles, admin: admin, logSink: logSink, mesh: mesh, control: control, tlsCache: tlsCache,
-                                 dns: dns, bound: bound)
+                                 dns: dns, bound: bound, outboundMark: proxy.capture.mark)
         control.attach(server)
         admin.update(services: snapshot.services, status: server.meshStatus())
         server.startProber(config: config, tls: tls)
@@ -138,7 +142,8 @@ public final class ProxyServer: Sendable {
     }
 
     private init(workers: [WorkerHandle], admin: AdminServer, logSink: LogSink, mesh: MeshState, control: ControlLoop,
-                 tlsCache: TLSContextCache, dns: DNSServer?, bound: [(String, String)]) {
+                 tlsCache: TLSContextCache, dns: DNSServer?, bound: [(String, String)], outboundMark: UInt32) {
+        self.outboundMark = outboundMark
         self.tlsCache = tlsCache
         self.dns = dns
         self.workers = workers
@@ -283,13 +288,23 @@ public final class ProxyServer: Sendable {
         MeshStatus(mesh: m, now: now)
     }
 
-    /// Every socket the proxy connects from now on carries `mark` (`spec.capture.mark`), so
-    /// capture rules skip its own traffic. Without CAP_NET_ADMIN the kernel refuses: said
-    /// once, and the proxy runs unmarked.
-    private static func markOutboundSockets(_ mark: UInt32) {
-        if let error = OutboundMark.configure(mark) {
-            log("outbound connections are not marked (\(error)): capture rules would redirect the proxy's own connections back to it; run with CAP_NET_ADMIN, or exclude the proxy's uid (spec.capture.excludeUIDs)")
+    /// Every socket the proxy connects from now on carries `capture.mark`, so capture rules
+    /// skip its own traffic; once, at start. Without CAP_NET_ADMIN the kernel refuses and the
+    /// proxy runs unmarked: unless `capture.excludeUIDs` covers its uid, captured connections
+    /// must then be refused (returned: why), else they would loop back to it. Said once
+    /// when the Proxy has `capture`.
+    private static func markOutboundSockets(_ capture: CaptureConfig) -> String? {
+        guard let error = OutboundMark.configure(capture.mark) else { return nil }
+        let uid = UInt32(geteuid())
+        let refusal = SnapshotBuilder.captureRefusal(capture, unmarked: "\(error)", uid: uid)
+        if capture.configured {
+            if let refusal {
+                log("captured connections will be refused (reset at accept): \(refusal)")
+            } else {
+                log("outbound connections are not marked (\(error)); the capture rules skip the proxy's uid \(uid) (spec.capture.excludeUIDs) instead")
+            }
         }
+        return refusal
     }
 
     private static func log(_ line: String) {
@@ -321,9 +336,13 @@ public final class ProxyServer: Sendable {
                 : "dns address changes take effect after a restart")
         }
         if let next = b.dns, a.dns != nil, a.dns?.address == next.address { dns?.update(config: next) }
-        if a.capture.mark != b.capture.mark {
-            Self.markOutboundSockets(b.capture.mark)
-            notes.append("new connections carry mark \(b.capture.mark): run causeway capture --apply again so the rules skip it")
+        // The pod's rules skip the mark (and the uids) they were installed with, once, by its
+        // init container: the mark stays the one the proxy started with.
+        if b.capture.mark != outboundMark {
+            notes.append("capture.mark changes take effect after a restart: connections keep mark \(outboundMark), which the installed capture rules skip")
+        }
+        if !a.capture.configured, b.capture.configured, let refusal = mesh.withLock({ $0.captureRefusal }) {
+            notes.append("capture: captured connections are refused (reset at accept): \(refusal)")
         }
         admin.update(config: config)
         notes += tlsRotated(nextTLS)

@@ -18,6 +18,14 @@ enum CaptureDecision {
     /// does not speak HTTP cannot be passed through and is closed.
     case mesh(SocketAddress, virtualIP: Bool)
 
+    /// Where a captured connection was going; nil for `.direct`.
+    var originalDestination: SocketAddress? {
+        switch self {
+        case .direct: nil
+        case .passthrough(let address), .mesh(let address, _): address
+        }
+    }
+
     /// Reads the connection's original destination (two system calls) and looks it up in
     /// the snapshot's `MeshDestinations` (a prefix test and one hash lookup).
     static func classify(fd: Int32, mesh: MeshDestinations) -> CaptureDecision {

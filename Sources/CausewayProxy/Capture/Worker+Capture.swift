@@ -12,6 +12,9 @@ struct CapturedDestination {
 enum CaptureAccept {
     /// Relayed unchanged to its original destination: nothing more to do.
     case passedThrough
+    /// Captured while the proxy cannot keep its own connections out of capture
+    /// (`CaptureSettings.refusal`): reset and counted; nothing more to do.
+    case refused
     /// Sniffed for HTTP; `captured` is nil for a connection capture did not redirect.
     case sniff(CapturedDestination?)
 }
@@ -21,9 +24,20 @@ extension Worker {
     /// connection: one not redirected is sniffed and served as always; one redirected to an
     /// address outside the mesh is relayed unchanged at once (no sniffing: a protocol where
     /// the server speaks first works); one redirected to a mesh address is sniffed with the
-    /// capture's deadline.
+    /// capture's deadline. Without a `capture` section nothing is looked at: no system call.
+    /// While the proxy's own connections would be captured again (`CaptureSettings.refusal`),
+    /// every captured connection is reset instead: never relayed or served.
     func acceptCaptured(fd: Int32) -> CaptureAccept {
-        switch CaptureDecision.classify(fd: fd, mesh: snapshot.meshDestinations) {
+        guard settings.capture.enabled else { return .sniff(nil) }
+        let decision = CaptureDecision.classify(fd: fd, mesh: snapshot.meshDestinations)
+        if let reason = settings.capture.refusal, let destination = decision.originalDestination {
+            metrics.increment(.capturedConnections)
+            metrics.increment(.captureRefused)
+            log("captured connection to \(destination) refused: \(reason)", limitedBy: "capture-refused")
+            Sockets.closeWithReset(fd)
+            return .refused
+        }
+        switch decision {
         case .direct:
             return .sniff(nil)
         case .passthrough(let destination):

@@ -38,7 +38,12 @@ final class PassthroughEnd: LoopHandler {
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
-        relay.event(on: self, readable: readable, writable: writable, hangup: hangup)
+        // The event may close the relay, and the worker then drops its last reference: keep
+        // it alive until the event is handled.
+        let relay: PassthroughRelay = self.relay
+        withExtendedLifetime(relay) {
+            relay.event(on: self, readable: readable, writable: writable, hangup: hangup)
+        }
     }
 
     func loopFlush() {}

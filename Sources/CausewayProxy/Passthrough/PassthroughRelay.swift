@@ -16,7 +16,8 @@ import CausewayLoop
 ///   a direct connection would have shown it.
 /// - The connect to the destination carries the outbound mark (`Sockets.connect`) and has
 ///   `upstream.connectTimeout`; a failed connect resets the client. The worker's sweep
-///   closes relays idle (no byte either way) for `timeouts.idle`.
+///   closes relays idle (no byte either way) for `capture.passthroughIdleTimeout`
+///   (1 h by default; not `timeouts.idle`, which is for the proxy's own clients).
 /// - A socket that reports hang-up while the relay cannot read it (its ring is full, or it
 ///   already ended) is "parked": taken off the loop so a level-triggered hang-up does not
 ///   spin, and put back when there is room to read again.
@@ -180,7 +181,10 @@ final class PassthroughRelay {
             }
         }
         updateInterest(client)
-        if server != nil { updateInterest(server) }
+        // Registering the client can fail and close the relay (both descriptors -1): the
+        // destination is not registered then.
+        guard phase != .closed, server != nil else { return }
+        updateInterest(server)
     }
 
     /// When `direction`'s source ended and everything it sent was delivered, its sink gets
@@ -199,6 +203,7 @@ final class PassthroughRelay {
     }
 
     private func updateInterest(_ end: PassthroughEnd) {
+        guard end.fd >= 0 else { return }
         var interest: Interest = wantsRead(end) ? .read : []
         if end === server && phase == .connecting || end.writeBlocked { interest.insert(.write) }
         if end.parked {
@@ -255,9 +260,10 @@ final class PassthroughRelay {
         abort(reason)
     }
 
-    /// Closes after no byte moved for `idleNanos`.
+    /// Closes after no byte moved for `idleNanos` (`spec.capture.passthroughIdleTimeout`);
+    /// 0: never.
     func sweep(now: UInt64, idleNanos: UInt64) {
-        guard phase != .closed, now &- lastActivity > idleNanos else { return }
+        guard phase != .closed, idleNanos > 0, now &- lastActivity > idleNanos else { return }
         worker.metrics.increment(.passthroughIdleCloses)
         close(reason: "idle for \(idleNanos / 1_000_000_000) s")
     }

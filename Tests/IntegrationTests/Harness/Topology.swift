@@ -49,8 +49,11 @@ final class CausewaySidecar {
     ///   - netns: run it inside this namespace (a pod's), on 127.0.0.1:15001 with its admin
     ///     on 127.0.0.1:15000 and its DNS (if any) on 127.0.0.1:15053, as a sidecar would be.
     ///   - extraListeners: more entries of `spec.listeners` (flow mappings, one per line).
+    ///   - wrapper: with `netns`, a command (and its arguments) that runs causeway, e.g.
+    ///     `setpriv` dropping capabilities.
     init(dir: TempDir, services: [String: [TestEndpoint]], workers: Int = 2, extraProxySpec: String = "", accessLog: Bool = false,
-         namespace: String = "default", dns: String? = nil, netns: Netns? = nil, extraListeners: [String] = []) throws {
+         namespace: String = "default", dns: String? = nil, netns: Netns? = nil, extraListeners: [String] = [],
+         wrapper: [String] = []) throws {
         self.netns = netns
         port = netns == nil ? Ports.free() : 15001
         adminPort = netns == nil ? Ports.free() : 15000
@@ -90,7 +93,8 @@ final class CausewaySidecar {
         try dir.write("causeway.yaml", yaml + "\n")
         configPath = dir.path("causeway.yaml")
         if let netns {
-            process = try netns.start("causeway", try causewayBinary(), ["run", "--config", configPath])
+            let command = wrapper + [try causewayBinary(), "run", "--config", configPath]
+            process = try netns.start("causeway", command[0], Array(command.dropFirst()))
             try netns.waitListening(port, process: process)
             try netns.waitListening(adminPort, process: process)
             dnsPort = dns == nil ? nil : 15053

@@ -190,6 +190,7 @@ def tcp_ask(args):
 def raw(args):
     s = client_socket(args)
     received, ending = b"", "timeout"
+    started = time.monotonic()
     try:
         # A reset may come before the send, even before connect() has looked at the
         # handshake's outcome (a relay whose destination refused it at once).
@@ -206,7 +207,7 @@ def raw(args):
     except socket.timeout:
         pass
     s.close()
-    out(received=received.decode(errors="replace"), ending=ending)
+    out(received=received.decode(errors="replace"), ending=ending, seconds=round(time.monotonic() - started, 3))
 
 
 def main():
