@@ -295,4 +295,53 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(first.queries.count, 1)
         XCTAssertEqual(second.queries.map(\.name), ["example.test"])
     }
+
+    /// On a non-loopback address (here the wildcard, in a "pod" namespace) the server answers
+    /// this host's own processes only: a question from another host of the pod network is
+    /// dropped (UDP) or its connection closed (TCP), never answered or forwarded. And a
+    /// reload whose resolv.conf names this server itself (a local address on its port) is
+    /// rejected: forwarding stays with the running upstream.
+    func testOnAWildcardAddressOnlyThisHostIsAnsweredAndNeverItselfUpstream() throws {
+        let lab = try NetnsLab()
+        defer { lab.teardown() }
+        let pod = try lab.namespace("pod"), outside = try lab.namespace("outside")
+        let link = try lab.link(pod, outside)
+        let (podIP, outsideIP) = (link.a, link.b)
+        let resolver = try outside.start("dns-upstream", "python3", ["-u", "-B", PythonPeer.script("dns_upstream.py"), "--bind", outsideIP, "--port", "53"])
+        _ = try PythonPeer.wait(for: resolver, timeout: 20) { $0.int("port") == 53 }
+        let dir = try TempDir()
+        try dir.write("resolv.conf", "nameserver \(outsideIP)\n")
+        let s = try CausewaySidecar(dir: dir, services: ["webapp": [TestEndpoint(port: 8080)]], workers: 1,
+                                    extraProxySpec: "  dns: { address: \"0.0.0.0:53\", upstream: resolv.conf }", namespace: "production", netns: pod)
+        defer { s.stop() }
+        try pod.waitListening(53, process: s.process)
+        func dig(_ ns: Netns, _ server: String, _ name: String, _ options: [String] = []) throws -> DigAnswer {
+            let r = try ns.run("dig", ["@\(server)", "-p", "53", name, "A", "+tries=1", "+time=2"] + options, timeout: 30)
+            return Dig.parse(r.stdoutText + r.stderr)
+        }
+        func forwarded() -> [String] { PythonPeer.lines(of: resolver).compactMap { $0.string("name") } }
+
+        // The pod itself, by loopback and by its interface's address: answered and forwarded.
+        XCTAssertEqual(try dig(pod, "127.0.0.1", "webapp.production.svc.cluster.local").addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "webapp.production.svc.cluster.local").addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "webapp", ["+tcp"]).addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "example.test").addresses, ["192.0.2.10"])
+        // Another host: no answer over UDP or TCP, and nothing forwarded for it.
+        let udp = try dig(outside, podIP, "webapp.production.svc.cluster.local")
+        XCTAssertNil(udp.status, udp.output)
+        XCTAssertNil(try dig(outside, podIP, "outside.example.test").status)
+        let tcp = try dig(outside, podIP, "webapp", ["+tcp"])
+        XCTAssertNil(tcp.status, tcp.output)
+        XCTAssertEqual(try metric(s, outcome("refused-source")), 3)
+        XCTAssertEqual(forwarded(), ["example.test"])
+
+        // resolv.conf now names this host (where the server listens on 0.0.0.0:53): the
+        // reload is refused, and forwarding stays with the resolver outside.
+        try dir.write("resolv.conf", "nameserver \(podIP)\n")
+        try dir.write("causeway.yaml", try String(contentsOfFile: s.configPath, encoding: .utf8) + "# reload\n")
+        XCTAssertTrue(eventually(20) { s.process.log.contains("reload rejected") }, s.process.log)
+        XCTAssertTrue(s.process.log.contains("the upstream resolver \(podIP):53 (the first nameserver of \(dir.path("resolv.conf"))) is an address of this host"), s.process.log)
+        XCTAssertEqual(try dig(pod, "127.0.0.1", "example.test").addresses, ["192.0.2.10"])
+        XCTAssertEqual(forwarded(), ["example.test", "example.test"])
+    }
 }
