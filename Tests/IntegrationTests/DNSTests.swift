@@ -273,6 +273,27 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try metric(s, outcome("upstream-timeout")), 40)
     }
 
+    /// 64 TCP connections (all the server takes) each trickling a byte of a query every 2 s:
+    /// bytes of an unfinished message do not make a connection active, and a message must be
+    /// finished within 10 s of its first byte, so every one is closed after 10 s (the sweep
+    /// runs each second) and a new client is served again.
+    func testTCPConnectionsTricklingBytesAreClosedAfterTheIdleTimeout() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["trickle", "--port", port, "--name", "webapp.production.svc.cluster.local",
+                                                     "--count", "64", "--interval", "2", "--duration", "16"], timeout: 60)
+        XCTAssertEqual(r.int("opened"), 64, r.text)
+        XCTAssertEqual(r.int("closed"), 64, r.text)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(r.double("first_closed_after")), 9.5, r.text)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(r.double("last_closed_after")), 13, r.text)
+        XCTAssertTrue(r.bool("fresh_answered"), r.text)
+        XCTAssertEqual(try metric(s, "causeway_dns_tcp_connections_rejected_total{cluster=\"test-cluster\"}"), 0)
+    }
+
     func testAReloadMovesForwardingAndVirtualIPsToTheNewSettings() throws {
         let first = try DNSUpstreamPeer(), second = try DNSUpstreamPeer()
         defer { first.stop(); second.stop() }

@@ -222,12 +222,13 @@ final class DNSState: AcceptTarget {
         connections[ObjectIdentifier(connection)] = nil
     }
 
-    /// Once a second: close idle TCP connections.
+    /// Once a second: close idle TCP connections, and those with a message unfinished for
+    /// too long (`DNSTCPConnection.isExpired`).
     private func scheduleSweep() {
         loop.schedule(after: 1_000_000_000) { [weak self] in
             guard let self, self.acceptor != nil else { return }
             let now = self.loop.now
-            for (_, c) in self.connections where c.isIdle(now: now) { c.close() }
+            for (_, c) in self.connections where c.isExpired(now: now) { c.close() }
             self.scheduleSweep()
         }
     }

@@ -8,7 +8,10 @@ import CausewayProxy
 ///
 /// Bounded: at most `maxInFlight` forwarded questions per connection and at most
 /// `maxQueuedOutput` bytes of answers the client has not read; past either, the connection
-/// stops reading until it drains. `DNSState` closes connections idle for `idleTimeoutNanos`.
+/// stops reading until it drains. `DNSState` closes a connection once `isExpired`: idle for
+/// `idleTimeoutNanos` since its last whole message or answer (bytes of an unfinished
+/// message do not count), or with a message begun that long ago and still unfinished, so a
+/// client trickling a byte now and then cannot hold one of the server's few connections.
 ///
 /// Loop-bound.
 final class DNSTCPConnection: LoopHandler {
@@ -33,8 +36,12 @@ final class DNSTCPConnection: LoopHandler {
     private var output = OutputQueue()
     /// Forwarded questions of this connection not answered yet.
     private(set) var inFlight = 0
-    /// Last time a message came in or an answer went out (monotonic ns).
+    /// Last time a whole message came in or an answer went out (monotonic ns). Bytes of an
+    /// unfinished message do not count.
     private(set) var lastActivity: UInt64
+    /// When the first byte of the unfinished message at the end of `input` came (monotonic
+    /// ns); nil when there is none (`input` empty, or a whole message waiting for room).
+    private(set) var partialSince: UInt64?
 
     init(server: DNSState, fd: Int32) {
         self.server = server
@@ -48,9 +55,12 @@ final class DNSTCPConnection: LoopHandler {
 
     var isClosed: Bool { transport.isClosed }
 
-    /// Idle: nothing in flight, nothing to write, and no message for `idleTimeoutNanos`.
-    func isIdle(now: UInt64) -> Bool {
-        inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
+    /// To be closed: a message begun more than `idleTimeoutNanos` ago is still unfinished,
+    /// or the connection is idle (nothing in flight, nothing to write, and no whole message
+    /// or answer for `idleTimeoutNanos`, whatever bytes of an unfinished one came since).
+    func isExpired(now: UInt64) -> Bool {
+        if let partialSince, now &- partialSince > Self.idleTimeoutNanos { return true }
+        return inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
@@ -77,7 +87,6 @@ final class DNSTCPConnection: LoopHandler {
     private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard case .open = lifecycle else { return false }
         input.append(contentsOf: bytes)
-        lastActivity = server.loop.now
         processBuffered()
         return !transport.isClosed && !isBusy
     }
@@ -100,9 +109,16 @@ final class DNSTCPConnection: LoopHandler {
             guard input.count - start - 2 >= length else { break }
             let message = Array(input[(start + 2)..<(start + 2 + length)])
             start += 2 + length
+            lastActivity = server.loop.now
             message.withUnsafeBytes { server.process($0, from: .tcp(self)) }
         }
         if start > 0 { input.removeFirst(start) }
+        if input.isEmpty || hasBufferedMessage {
+            partialSince = nil
+        } else if partialSince == nil || start > 0 {
+            // The unfinished message began with this read (or right after the one just taken).
+            partialSince = server.loop.now
+        }
         processing = false
         updateReading()
         closeIfDone()
