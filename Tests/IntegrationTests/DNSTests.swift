@@ -294,6 +294,33 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try metric(s, "causeway_dns_tcp_connections_rejected_total{cluster=\"test-cluster\"}"), 0)
     }
 
+    /// Forwarded UDP questions leave from many source ports, not one (RFC 5452): each
+    /// socket carries at most 16 questions before a fresh one, from another random port,
+    /// takes its place; every question is still answered.
+    func testForwardedQuestionsLeaveFromRotatingSourcePorts() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["flood", "--port", port, "--name", "example.test", "--count", "400"])
+        XCTAssertEqual(r.int("received"), 400, r.text)
+        XCTAssertEqual(r.dict("rcodes") as? [String: Int], ["0": 400], r.text)
+        let ports = PythonPeer.lines(of: upstream.process).filter { $0.string("proto") == "udp" }.compactMap { $0.int("source_port") }
+        XCTAssertEqual(ports.count, 400)
+        var perPort: [Int: Int] = [:]
+        for p in ports { perPort[p, default: 0] += 1 }
+        // 16 questions a socket: at least 25 ports. (A port the kernel happens to give a later
+        // socket again would count twice: allow for it.)
+        XCTAssertGreaterThanOrEqual(perPort.count, 20, "\(perPort)")
+        XCTAssertLessThanOrEqual(perPort.values.max() ?? 0, 32, "\(perPort)")
+        // Consecutive questions do not all share one port.
+        XCTAssertGreaterThan(Set(ports.prefix(8)).count, 1, "\(ports.prefix(8))")
+        XCTAssertEqual(try metric(s, "causeway_dns_forwards_pending{cluster=\"test-cluster\"}"), 0)
+        XCTAssertEqual(try metric(s, "causeway_dns_upstream_replies_dropped_total{cluster=\"test-cluster\"}"), 0)
+    }
+
     func testAReloadMovesForwardingAndVirtualIPsToTheNewSettings() throws {
         let first = try DNSUpstreamPeer(), second = try DNSUpstreamPeer()
         defer { first.stop(); second.stop() }
