@@ -40,8 +40,12 @@ final class DNSTCPConnection: LoopHandler {
     /// unfinished message do not count.
     private(set) var lastActivity: UInt64
     /// When the first byte of the unfinished message at the end of `input` came (monotonic
-    /// ns); nil when there is none (`input` empty, or a whole message waiting for room).
+    /// ns), or when reading resumed after a pause if later (the client could not finish it
+    /// while we did not read); nil when there is none (`input` empty, or a whole message
+    /// waiting for room).
     private(set) var partialSince: UInt64?
+    /// Reading is paused (too busy, or a whole message waits).
+    private var readsPaused = false
 
     init(server: DNSState, fd: Int32) {
         self.server = server
@@ -55,11 +59,12 @@ final class DNSTCPConnection: LoopHandler {
 
     var isClosed: Bool { transport.isClosed }
 
-    /// To be closed: a message begun more than `idleTimeoutNanos` ago is still unfinished,
+    /// To be closed: a message begun more than `idleTimeoutNanos` ago is still unfinished
+    /// (time while reading was paused, when the client could not finish it, not counted),
     /// or the connection is idle (nothing in flight, nothing to write, and no whole message
     /// or answer for `idleTimeoutNanos`, whatever bytes of an unfinished one came since).
     func isExpired(now: UInt64) -> Bool {
-        if let partialSince, now &- partialSince > Self.idleTimeoutNanos { return true }
+        if let partialSince, !readsPaused, now &- partialSince > Self.idleTimeoutNanos { return true }
         return inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
     }
 
@@ -167,8 +172,11 @@ final class DNSTCPConnection: LoopHandler {
         guard !transport.isClosed else { return }
         if isBusy || hasBufferedMessage {
             transport.pauseReads(.outputBacklog)
+            readsPaused = true
         } else {
             transport.resumeReads(.outputBacklog)
+            if readsPaused, partialSince != nil { partialSince = server.loop.now }
+            readsPaused = false
         }
     }
 
