@@ -294,6 +294,24 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try metric(s, "causeway_dns_tcp_connections_rejected_total{cluster=\"test-cluster\"}"), 0)
     }
 
+    /// A TCP client that asks and never reads fills its buffers and then 128 KiB of answers
+    /// waiting here; once it has read nothing for 10 s it is closed (answers waiting are not
+    /// activity), and its connection slot is free again.
+    func testATCPClientThatNeverReadsIsClosedAfterTheIdleTimeout() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["stalled", "--port", port, "--name", "webapp", "--count", "200000", "--duration", "14"],
+                                   timeout: 60)
+        XCTAssertGreaterThan(try XCTUnwrap(r.int("sent")), 3_000, r.text)
+        XCTAssertLessThan(try XCTUnwrap(r.int("answers_read")), try XCTUnwrap(r.int("sent")), r.text)
+        XCTAssertTrue(r.bool("closed_by_server"), r.text)
+        XCTAssertEqual(try Dig.ask(UInt16(port)!, "webapp", "A", ["+tcp"]).addresses, [Self.webappVIP])
+    }
+
     /// Forwarded UDP questions leave from many source ports, not one (RFC 5452): each
     /// socket carries at most 16 questions before a fresh one, from another random port,
     /// takes its place; every question is still answered.

@@ -10,8 +10,9 @@ import CausewayProxy
 /// `maxQueuedOutput` bytes of answers the client has not read; past either, the connection
 /// stops reading until it drains. `DNSState` closes a connection once `isExpired`: idle for
 /// `idleTimeoutNanos` since its last whole message or answer (bytes of an unfinished
-/// message do not count), or with a message begun that long ago and still unfinished, so a
-/// client trickling a byte now and then cannot hold one of the server's few connections.
+/// message do not count), with a message begun that long ago and still unfinished, or with
+/// answers the client has not read any of for that long, so a client trickling a byte now
+/// and then, or never reading, cannot hold one of the server's few connections.
 ///
 /// Loop-bound.
 final class DNSTCPConnection: LoopHandler {
@@ -46,6 +47,9 @@ final class DNSTCPConnection: LoopHandler {
     private(set) var partialSince: UInt64?
     /// Reading is paused (too busy, or a whole message waits).
     private var readsPaused = false
+    /// Last time answers began to wait in `output` or some of them were written (monotonic
+    /// ns): a client that reads nothing for `idleTimeoutNanos` while answers wait is closed.
+    private var lastWritten: UInt64 = 0
 
     init(server: DNSState, fd: Int32) {
         self.server = server
@@ -61,10 +65,12 @@ final class DNSTCPConnection: LoopHandler {
 
     /// To be closed: a message begun more than `idleTimeoutNanos` ago is still unfinished
     /// (time while reading was paused, when the client could not finish it, not counted),
-    /// or the connection is idle (nothing in flight, nothing to write, and no whole message
+    /// answers have waited that long without the client reading any, or the connection is
+    /// idle (nothing in flight, nothing to write, and no whole message
     /// or answer for `idleTimeoutNanos`, whatever bytes of an unfinished one came since).
     func isExpired(now: UInt64) -> Bool {
         if let partialSince, !readsPaused, now &- partialSince > Self.idleTimeoutNanos { return true }
+        if !output.isEmpty, now &- lastWritten > Self.idleTimeoutNanos { return true }
         return inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
     }
 
@@ -144,6 +150,7 @@ final class DNSTCPConnection: LoopHandler {
     func send(_ message: [UInt8], wasForwarded: Bool) {
         if wasForwarded { inFlight -= 1 }
         guard !transport.isClosed else { return }
+        if output.isEmpty { lastWritten = server.loop.now }
         let prefix = [UInt8(message.count >> 8), UInt8(truncatingIfNeeded: message.count)]
         prefix.withUnsafeBytes { output.append($0) }
         message.withUnsafeBytes { output.append($0) }
@@ -155,7 +162,9 @@ final class DNSTCPConnection: LoopHandler {
     private func flush() {
         guard !transport.isClosed else { return }
         if !output.isEmpty {
-            switch transport.write(&output).0 {
+            let (result, sent) = transport.write(&output)
+            if sent > 0 { lastWritten = server.loop.now }
+            switch result {
             case .drained: transport.setWantsWrite(false)
             case .blocked: transport.setWantsWrite(true)
             case .failed: return close()

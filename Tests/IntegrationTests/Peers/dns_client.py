@@ -17,7 +17,11 @@
              --duration seconds. Notes when the server closes each, then, with those it
              did not close still open, asks --name over a fresh connection. Prints
              {"opened", "closed": N closed by the server, "first_closed_after",
-             "last_closed_after": seconds, "fresh_answered": bool}."""
+             "last_closed_after": seconds, "fresh_answered": bool}.
+  stalled    opens one TCP connection with a small receive buffer, sends --count queries
+             for --name without reading any answer (until the server stops taking them),
+             waits --duration seconds, then reads. Prints {"sent", "answers_read",
+             "closed_by_server": bool (end of stream or reset after what was buffered)}."""
 import argparse
 import json
 import random
@@ -208,9 +212,48 @@ def trickle(port, name, count, interval, duration):
             "last_closed_after": max(closed) if closed else None, "fresh_answered": fresh}
 
 
+def stalled(port, name, count, duration):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    data = b"".join(struct.pack(">H", len(q)) + q for q in (w.query(name, qid=i & 0xFFFF) for i in range(count)))
+    sent, blocked_since = 0, None
+    start = time.monotonic()
+    while sent < len(data) and time.monotonic() - start < duration / 2:
+        try:
+            sent += s.send(data[sent:sent + 65536])
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            if time.monotonic() - blocked_since > 1.0:
+                break
+            time.sleep(0.01)
+    time.sleep(max(0.0, duration - (time.monotonic() - start)))
+    s.settimeout(2.0)
+    buf, closed = b"", False
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+    s.close()
+    answers = 0
+    while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+        buf = buf[2 + struct.unpack(">H", buf[:2])[0]:]
+        answers += 1
+    return {"sent": sent // (len(data) // count), "answers_read": answers, "closed_by_server": closed}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["malformed", "flood", "pipeline", "trickle"])
+    p.add_argument("mode", choices=["malformed", "flood", "pipeline", "trickle", "stalled"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--name", default="webapp.production.svc.cluster.local")
     p.add_argument("--count", type=int, default=200)
@@ -221,6 +264,8 @@ def main():
     a = p.parse_args()
     if a.mode == "malformed":
         print(json.dumps(malformed(a.port)), flush=True)
+    elif a.mode == "stalled":
+        print(json.dumps(stalled(a.port, a.name, a.count, a.duration)), flush=True)
     elif a.mode == "trickle":
         print(json.dumps(trickle(a.port, a.name, a.count, a.interval, a.duration)), flush=True)
     elif a.mode == "pipeline":
