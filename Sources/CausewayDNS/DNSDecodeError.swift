@@ -17,6 +17,8 @@ public enum DNSDecodeError: Error, Equatable, Sendable {
     /// A compression pointer that does not point strictly before the name part it ends, so
     /// following it could loop.
     case compressionLoop
+    /// A name that follows more than `DNSName.maxPointers` compression pointers.
+    case tooManyPointers
     /// A compression pointer into the header or past the end of the message.
     case pointerOutOfRange
     /// More than one OPT record, or an OPT record not owned by the root name (RFC 6891 §6.1.1).

@@ -53,6 +53,9 @@ public struct DNSName: Equatable, Hashable, Sendable, CustomStringConvertible {
     public static let maxLabelLength = 63
     /// Offset of the first name in a message: compression pointers must point at or after it.
     static let firstNameOffset = DNSHeader.size
+    /// Most compression pointers one name may follow, as common resolvers cap them (a real
+    /// name needs one; a chain of pointers to pointers is only ever an attack on the CPU).
+    public static let maxPointers = 16
 
     /// Reads the name that starts at `offset` of `message`, following compression pointers
     /// (RFC 1035 §4.1.4). Returns the name and the offset just after it where it started
@@ -60,13 +63,20 @@ public struct DNSName: Equatable, Hashable, Sendable, CustomStringConvertible {
     ///
     /// Bounded: a pointer must point into the message after the header and strictly before
     /// the start of the name part it ends (the first byte read, or the previous pointer's
-    /// target), so every jump goes to a smaller offset and a loop is impossible; the name
-    /// may not exceed 255 bytes on the wire.
+    /// target), so every jump goes to a smaller offset and a loop is impossible; at most
+    /// `maxPointers` pointers are followed; the name may not exceed 255 bytes on the wire.
     public static func read(_ message: UnsafeRawBufferPointer, at offset: Int) throws(DNSDecodeError) -> (name: DNSName, next: Int) {
+        var hops = 0
+        return try read(message, at: offset, hops: &hops)
+    }
+
+    /// `read`, adding the pointers it follows to `hops` (the tests count them).
+    static func read(_ message: UnsafeRawBufferPointer, at offset: Int, hops: inout Int) throws(DNSDecodeError) -> (name: DNSName, next: Int) {
         var position = offset
         var segmentStart = offset
         var next: Int?
         var wireLength = 1  // the root label's zero byte
+        var pointers = 0
         var text: [UInt8] = []
         var isHostname = true
         while true {
@@ -93,9 +103,44 @@ public struct DNSName: Equatable, Hashable, Sendable, CustomStringConvertible {
                 let target = (length & 0x3f) << 8 | Int(message[position + 1])
                 guard target >= firstNameOffset, target < message.count else { throw .pointerOutOfRange }
                 guard target < segmentStart else { throw .compressionLoop }
+                guard pointers < maxPointers else { throw .tooManyPointers }
+                pointers += 1
+                hops += 1
                 if next == nil { next = position + 2 }
                 position = target
                 segmentStart = target
+            default:
+                throw .badLabelType
+            }
+        }
+    }
+
+    /// Walks over the name at `offset` without reading it and without following any
+    /// compression pointer: a pointer ends the name (its 2 bytes are the name's last), so the
+    /// work is the name's own bytes, never what it points at. What can be checked without
+    /// following is: label types, the labels and the pointer within the message, at most
+    /// 255 bytes up to the root or the pointer, and the pointer's target after the header
+    /// and strictly before the name. Returns the offset just after the name and whether the
+    /// name is the root written as its one zero byte.
+    public static func skip(_ message: UnsafeRawBufferPointer, at offset: Int) throws(DNSDecodeError) -> (next: Int, isRoot: Bool) {
+        var position = offset
+        var wireLength = 1
+        while true {
+            guard position < message.count else { throw .truncated }
+            let length = Int(message[position])
+            switch length & 0xc0 {
+            case 0x00:
+                if length == 0 { return (position + 1, position == offset) }
+                wireLength += length + 1
+                guard wireLength <= maxWireLength else { throw .nameTooLong }
+                guard position + 1 + length <= message.count else { throw .truncated }
+                position += 1 + length
+            case 0xc0:
+                guard position + 1 < message.count else { throw .truncated }
+                let target = (length & 0x3f) << 8 | Int(message[position + 1])
+                guard target >= firstNameOffset, target < message.count else { throw .pointerOutOfRange }
+                guard target < offset else { throw .compressionLoop }
+                return (position + 2, false)
             default:
                 throw .badLabelType
             }

@@ -22,9 +22,10 @@ public struct EDNSOptions: Equatable, Sendable {
     public let dnssecOK: Bool
 }
 
-/// A query, decoded strictly and with bounded work: the header, its one question and, if
-/// present, its OPT record. Records in the answer and authority sections (a query has none,
-/// but they are legal) are walked over and ignored.
+/// A query, decoded strictly and with work bounded by its size: the header, its one
+/// question and, if present, its OPT record. Records in the answer and authority sections (a
+/// query has none, but they are legal) and other additional records are walked over and
+/// ignored, their owner names never followed through compression pointers.
 public struct DNSQuery: Sendable {
     public let header: DNSHeader
     public let question: DNSQuestion
@@ -43,10 +44,18 @@ public struct DNSQuery: Sendable {
     /// - Throws: `DNSDecodeError` for anything but a well-formed query with exactly one
     ///   question; the message must end with its last record.
     public static func decode(_ message: UnsafeRawBufferPointer) throws(DNSDecodeError) -> DNSQuery {
+        var hops = 0
+        return try decode(message, hops: &hops)
+    }
+
+    /// `decode`, adding the compression pointers it follows to `hops` (the tests count them:
+    /// only the question's name is ever read through pointers, at most
+    /// `DNSName.maxPointers` of them).
+    static func decode(_ message: UnsafeRawBufferPointer, hops: inout Int) throws(DNSDecodeError) -> DNSQuery {
         guard let header = DNSHeader(message) else { throw .shortHeader }
         guard !header.isResponse else { throw .notAQuery }
         guard header.questionCount == 1 else { throw .questionCount }
-        let (name, afterName) = try DNSName.read(message, at: DNSHeader.size)
+        let (name, afterName) = try DNSName.read(message, at: DNSHeader.size, hops: &hops)
         guard afterName + 4 <= message.count else { throw .truncated }
         let question = DNSQuestion(name: name, type: Wire.u16(message, afterName), class: Wire.u16(message, afterName + 2))
         var offset = afterName + 4
@@ -69,16 +78,19 @@ public struct DNSQuery: Sendable {
         return DNSQuery(header: header, question: question, questionEnd: questionEnd, edns: edns)
     }
 
-    /// Walks over the resource record at `offset`: its owner name, type, class, TTL and
-    /// RDATA. Returns where its fixed fields start (type at +0, class +2, TTL +4, RDLENGTH +8).
+    /// Walks over the resource record at `offset`: its owner name (skipped, never followed
+    /// through a pointer, so each record costs its own bytes only), type, class, TTL and
+    /// RDATA. Returns where its fixed fields start (type at +0, class +2, TTL +4, RDLENGTH
+    /// +8), and whether the owner is the root written as one zero byte (an OPT record's
+    /// owner must be; a pointer to the root is not accepted there).
     static func skipRecord(_ message: UnsafeRawBufferPointer, at offset: Int) throws(DNSDecodeError)
         -> (next: Int, type: UInt16, fixedAt: Int, ownerIsRoot: Bool) {
-        let (owner, afterName) = try DNSName.read(message, at: offset)
+        let (afterName, ownerIsRoot) = try DNSName.skip(message, at: offset)
         guard afterName + 10 <= message.count else { throw .truncated }
         let length = Int(Wire.u16(message, afterName + 8))
         let end = afterName + 10 + length
         guard end <= message.count else { throw .truncated }
-        return (end, Wire.u16(message, afterName), afterName, owner.text.isEmpty)
+        return (end, Wire.u16(message, afterName), afterName, ownerIsRoot)
     }
 }
 

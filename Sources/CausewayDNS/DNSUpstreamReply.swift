@@ -1,7 +1,7 @@
 /// Checks an upstream server's answer before it is relayed: it must be a response to the
-/// question that was forwarded. Together with the random id it was sent with and the
-/// upstream's address (the socket is connected to it), this makes a forged reply hard to
-/// slip in.
+/// question that was forwarded. Together with the random id it was sent with, the random
+/// source port it left from and the upstream's address (the socket is connected to it),
+/// this makes a forged reply hard to slip in.
 public struct DNSUpstreamReply: Sendable {
     public let header: DNSHeader
 

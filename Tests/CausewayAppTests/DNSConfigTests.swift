@@ -117,6 +117,16 @@ struct DNSConfigTests {
                   ["causeway.yaml:11:20: spec.dns.upstream: the upstream resolver needs a port other than 0"]),
         ErrorCase("forwarding to itself", config: proxyYAML("  dns: { address: \"127.0.0.1:5353\", upstream: \"127.0.0.1:5353\" }\n"),
                   ["causeway.yaml:11:47: spec.dns.upstream: the upstream resolver 127.0.0.1:5353 is this DNS server's own address: questions would be forwarded to itself"]),
+        ErrorCase("forwarding to itself on the wildcard", config: proxyYAML("  dns: { address: \"0.0.0.0:5353\", upstream: \"127.0.0.1:5353\" }\n"),
+                  ["causeway.yaml:11:45: spec.dns.upstream: the upstream resolver 127.0.0.1:5353 is an address of this host, where this DNS server listens on 0.0.0.0:5353 too: questions would be forwarded to itself"]),
+        ErrorCase("forwarding to itself on the IPv6 wildcard", config: proxyYAML("  dns: { address: \"[::]:5353\", upstream: \"[::1]:5353\" }\n"),
+                  ["causeway.yaml:11:42: spec.dns.upstream: the upstream resolver [::1]:5353 is an address of this host, where this DNS server listens on [::]:5353 too: questions would be forwarded to itself"]),
+        ErrorCase("forwarding to itself through the unspecified address", config: proxyYAML("  dns: { address: \"127.0.0.1:53\", upstream: \"0.0.0.0\" }\n"),
+                  ["causeway.yaml:11:45: spec.dns.upstream: the upstream resolver 0.0.0.0:53 is an address of this host, where this DNS server listens on 127.0.0.1:53 too: questions would be forwarded to itself"]),
+        ErrorCase("forwarding to itself through resolv.conf", [
+            "causeway.yaml": proxyYAML("  dns: { address: \"0.0.0.0:53\", upstream: etc/resolv.conf }\n"),
+            "etc/resolv.conf": "nameserver 127.0.0.53\n",
+        ], ["causeway.yaml:11:43: spec.dns.upstream: the upstream resolver 127.0.0.53:53 (the first nameserver of etc/resolv.conf) is an address of this host, where this DNS server listens on 0.0.0.0:53 too: questions would be forwarded to itself; set spec.dns.upstream to the address of a resolver that is not this server"]),
         ErrorCase("timeout out of range", config: proxyYAML("  dns: { upstream: 10.0.0.1, upstreamTimeout: 1m }\n"),
                   ["causeway.yaml:11:47: spec.dns.upstreamTimeout: 1m is out of range: must be between 100ms and 30s"]),
         ErrorCase("several problems at once", config: proxyYAML("  dns: { address: \"127.0.0.1\", virtualIPs: nope, upstream: \"10.0.0.1:99999\" }\n"),
@@ -126,6 +136,56 @@ struct DNSConfigTests {
                       "causeway.yaml:11:60: spec.dns.upstream: \"10.0.0.1:99999\" is neither an IP address (with an optional port) nor the path of a resolv.conf file",
                   ]),
     ]
+
+    @Test("an upstream that is this server itself: same port, and its address or, on a wildcard, this host's")
+    func forwardsToItself() throws {
+        func check(_ upstream: String, _ address: String, local: Set<[UInt8]> = []) -> Bool {
+            DNSConfig.forwardsToItself(upstream: SocketAddressSpec(upstream)!, address: SocketAddressSpec(address)!, localAddresses: { local })
+        }
+        let podIP: Set<[UInt8]> = [[10, 1, 2, 3], DNSHostAddresses.bytes(ofLiteral: "fd00::5")!]
+        #expect(check("127.0.0.1:53", "127.0.0.1:53"))
+        #expect(check("10.1.2.3:53", "10.1.2.3:53"))
+        #expect(check("127.0.0.1:53", "0.0.0.0:53"))
+        #expect(check("127.9.9.9:53", "0.0.0.0:53"))
+        #expect(check("10.1.2.3:53", "0.0.0.0:53", local: podIP))
+        #expect(check("[::ffff:10.1.2.3]:53", "0.0.0.0:53", local: podIP))
+        #expect(check("[::ffff:127.0.0.1]:53", "0.0.0.0:53"))
+        #expect(check("[::1]:53", "[::]:53"))
+        #expect(check("[fd00::5]:53", "[::]:53", local: podIP))
+        #expect(check("0.0.0.0:53", "127.0.0.1:53"))
+        #expect(check("0.0.0.0:53", "0.0.0.0:53"))
+        #expect(check("[::]:53", "[::1]:53"))
+        // Not itself: another port, another host, a loopback or local address the server
+        // does not listen on, or the other family of a wildcard ([::] takes IPv6 only).
+        #expect(!check("127.0.0.1:5353", "0.0.0.0:53"))
+        #expect(!check("10.1.2.4:53", "0.0.0.0:53", local: podIP))
+        #expect(!check("10.1.2.3:53", "0.0.0.0:53"))
+        #expect(!check("127.0.0.2:53", "127.0.0.1:53"))
+        #expect(!check("10.1.2.3:53", "127.0.0.1:53", local: podIP))
+        #expect(!check("127.0.0.1:53", "10.1.2.3:53", local: podIP))
+        #expect(!check("127.0.0.1:53", "[::]:53"))
+        #expect(!check("[::1]:53", "0.0.0.0:53"))
+    }
+
+    @Test("this host's addresses: loopback and every interface's, IPv4-mapped ones as IPv4")
+    func hostAddresses() throws {
+        let local = DNSHostAddresses.current()
+        #expect(local.contains([127, 0, 0, 1]))
+        #expect(DNSHostAddresses.normalized([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]) == [10, 0, 0, 1])
+        #expect(DNSHostAddresses.bytes(ofLiteral: "::ffff:10.0.0.1") == [10, 0, 0, 1])
+        #expect(DNSHostAddresses.bytes(ofLiteral: "::1")?.count == 16)
+        #expect(DNSHostAddresses.isLoopback(DNSHostAddresses.bytes(ofLiteral: "::1")!))
+        #expect(!DNSHostAddresses.isLoopback(DNSHostAddresses.bytes(ofLiteral: "::2")!))
+        #expect(!DNSHostAddresses.isLoopback([10, 0, 0, 1]))
+        // An interface's own address (when this host has one besides loopback) is refused as
+        // the upstream of a server on the wildcard, with file, line and field.
+        guard let ip = local.first(where: { $0.count == 4 && $0[0] != 127 }) else { return }
+        let text = ip.map(String.init).joined(separator: ".")
+        let problems = try withTree(["causeway.yaml": proxyYAML("  dns: { address: \"0.0.0.0:5353\", upstream: \"\(text):5353\" }\n")]) {
+            $0.problems()
+        }
+        #expect(problems == ["causeway.yaml:11:45: spec.dns.upstream: the upstream resolver \(text):5353 is an address of this host, where this DNS server listens on 0.0.0.0:5353 too: questions would be forwarded to itself"])
+    }
 
     @Test("refusals", arguments: cases)
     func refusals(_ errorCase: ErrorCase) throws { try check(errorCase) }

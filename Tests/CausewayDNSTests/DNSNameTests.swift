@@ -114,27 +114,76 @@ final class DNSNameTests: XCTestCase {
         expect(header + [1, 97, 0, 0xff, 0xff], at: 15, .pointerOutOfRange)
     }
 
-    func testChainOfBackwardPointersIsBoundedByNameLength() throws {
-        // Many one-byte labels, each followed by a pointer to the previous: a legal chain
-        // until the name passes 255 bytes.
+    /// A chain of `hops` backward pointers: "a" at 12, then `hops` times "a" + a pointer to
+    /// the previous part. Returns the message and where its last part starts.
+    private func chain(_ hops: Int) -> (message: [UInt8], top: Int) {
         var message = header + [1, 97, 0]
         var previous = 12
-        for _ in 0..<200 {
+        for _ in 0..<hops {
             let here = message.count
-            message += [1, 97, 0xc0, UInt8(previous)]
-            previous = here
-            if previous > 250 { break }
-        }
-        let (name, _) = try read(message, at: previous)
-        XCTAssertTrue(name.text.allSatisfy { $0 == 97 || $0 == 46 })
-        var long = header + [1, 97, 0]
-        previous = 12
-        while long.count < 16_000 {
-            let here = long.count
-            long += [1, 97, 0xc0 | UInt8(previous >> 8), UInt8(previous & 0xff)]
+            message += [1, 97, 0xc0 | UInt8(previous >> 8), UInt8(previous & 0xff)]
             previous = here
         }
-        expect(long, at: previous, .nameTooLong)
+        return (message, previous)
+    }
+
+    func testAtMost16PointersAreFollowed() throws {
+        let (fits, top) = chain(DNSName.maxPointers)
+        XCTAssertEqual(DNSName.maxPointers, 16)
+        let (name, next) = try read(fits, at: top)
+        XCTAssertEqual(name.text.count, 2 * 17 - 1)
+        XCTAssertEqual(next, fits.count)
+        let (over, overTop) = chain(DNSName.maxPointers + 1)
+        expect(over, at: overTop, .tooManyPointers)
+        // A chain of pointers to pointers, no labels: refused at the cap too.
+        var bare = header + [0]
+        for k in 0..<40 { bare += [0xc0, UInt8(12 + 2 * k - (k == 0 ? 0 : 1))] }
+        expect(bare, at: bare.count - 2, .tooManyPointers)
+        // A long chain costs the cap, not its length.
+        let (long, longTop) = chain(3_000)
+        expect(long, at: longTop, .tooManyPointers)
+    }
+
+    func testNameThroughPointersIsBoundedByNameLength() {
+        // Four labels of 63, each part after the first reached by a pointer: 257 bytes.
+        let label = [UInt8(63)] + [UInt8](repeating: 98, count: 63)
+        var message = header + label + [0]
+        var previous = 12
+        for _ in 0..<3 {
+            let here = message.count
+            message += label + [0xc0, UInt8(previous)]
+            previous = here
+        }
+        expect(message, at: previous, .nameTooLong)
+    }
+
+    /// Skips the name at `offset`.
+    private func skip(_ message: [UInt8], at offset: Int = 12) throws -> (next: Int, isRoot: Bool) {
+        try message.withUnsafeBytes { raw in
+            try Result { () throws(DNSDecodeError) in try DNSName.skip(raw, at: offset) }.get()
+        }
+    }
+
+    func testSkippingANameNeverFollowsItsPointer() throws {
+        // "www" + a pointer to a reserved label byte at 12: a pointer ends the name.
+        let message = header + [0x40, 0, 3] + Array("www".utf8) + [0xc0, 12]
+        XCTAssertEqual(try skip(message, at: 14).next, message.count)
+        XCTAssertFalse(try skip(message, at: 14).isRoot)
+        XCTAssertEqual(try skip(message, at: 18).next, message.count)
+        XCTAssertEqual(try skip(header + [0]).next, 13)
+        XCTAssertTrue(try skip(header + [0]).isRoot)
+        XCTAssertFalse(try skip(header + DNSTestMessages.name("a.b")).isRoot)
+        XCTAssertEqual(try skip(header + DNSTestMessages.name("a.b")).next, 17)
+        // What needs no following is still checked.
+        for (bad, error) in [(header + [0xc0, 12], DNSDecodeError.compressionLoop), (header + [0xc0, 20], .pointerOutOfRange),
+                             (header + [0xc0, 3], .pointerOutOfRange), (header + [0xc0], .truncated), (header + [3, 97], .truncated),
+                             (header + [0x80, 0], .badLabelType), (header, .truncated)] {
+            XCTAssertThrowsError(try skip(bad)) { XCTAssertEqual($0 as? DNSDecodeError, error, "\(bad)") }
+        }
+        let label = String(repeating: "c", count: 63)
+        XCTAssertThrowsError(try skip(header + DNSTestMessages.name([label, label, label, label].joined(separator: ".")))) {
+            XCTAssertEqual($0 as? DNSDecodeError, .nameTooLong)
+        }
     }
 
     func testIsWithin() {

@@ -109,13 +109,73 @@ final class DNSQueryTests: XCTestCase {
         expect(message, .compressionLoop)
     }
 
-    func testPointersInRecordsAreFollowed() throws {
-        // An OPT record owned by a pointer to "example.com" inside the question: the owner
-        // is read through the pointer, and it is not the root.
+    func testAnOPTRecordOwnedByAPointerIsNotTheRoot() {
+        // An OPT record owned by a pointer (here to "example.com" inside the question): the
+        // pointer is not followed, and only the root's one zero byte owns an OPT record.
         var message = DNSTestMessages.query("www.example.com")
         message[11] = 1
         message += [0xc0, 16] + DNSTestMessages.u16(DNSType.opt) + [4, 0, 0, 0, 0, 0, 0, 0]
-        expect(message, .badOPT)  // owner "example.com", read through the pointer: not root
+        expect(message, .badOPT)
+    }
+
+    func testRecordOwnerPointersAreNeverFollowed() throws {
+        // The first answer's RDATA holds a byte of the reserved label type 0x40; the second
+        // answer's owner points at it. Followed, the owner would be refused (badLabelType);
+        // walked over, the pointer ends the owner and the message decodes.
+        var message = DNSTestMessages.query("a.b")
+        message[7] = 2
+        let rdata = message.count + 2 + 10
+        message += [0xc0, 12] + DNSTestMessages.u16(99) + DNSTestMessages.u16(1) + [0, 0, 0, 0] + DNSTestMessages.u16(2) + [0x40, 0x41]
+        message += [0xc0, UInt8(rdata)] + DNSTestMessages.u16(1) + DNSTestMessages.u16(1) + [0, 0, 0, 0] + DNSTestMessages.u16(0)
+        var hops = 0
+        let query = try message.withUnsafeBytes { raw in
+            try Result { () throws(DNSDecodeError) in try DNSQuery.decode(raw, hops: &hops) }.get()
+        }
+        XCTAssertEqual(query.question.name.description, "a.b")
+        XCTAssertEqual(hops, 0)
+        // What can be checked without following still is: a pointer into the header, past the
+        // end, or not before the owner it ends.
+        for bad: (UInt8, DNSDecodeError) in [(4, .pointerOutOfRange), (0xff, .pointerOutOfRange), (UInt8(rdata + 2), .compressionLoop)] {
+            var m = message
+            m[rdata + 3] = bad.0
+            expect(m, bad.1)
+        }
+    }
+
+    /// The CPU attack on a resolver that follows every owner's pointers: in one 64 KiB TCP
+    /// message, a chain of 8,176 pointers each pointing at the one before (as long as 14-bit
+    /// offsets allow), then 4,096 records whose owners point at the chain's top: 33 million
+    /// jumps if followed. Decoding walks over them all without one jump, and reading the
+    /// chain's top as a name stops at `DNSName.maxPointers`.
+    func testAPointerChainUnderManyRecordsCostsNoJumps() throws {
+        var message: [UInt8] = []
+        DNSHeader(id: 1, flags: DNSHeader.recursionDesiredBit, questionCount: 1, answerCount: 1 + 4096).write(to: &message)
+        message += DNSTestMessages.name("a") + DNSTestMessages.u16(DNSType.a) + DNSTestMessages.u16(DNSClass.internet)
+        let chainStart = message.count + 2 + 10
+        let links = (0x4000 - chainStart) / 2
+        message += [0xc0, 12] + DNSTestMessages.u16(99) + DNSTestMessages.u16(1) + [0, 0, 0, 0] + DNSTestMessages.u16(UInt16(2 * links))
+        message += [0xc0, 12]
+        for k in 1..<links { message += [0xc0 | UInt8((chainStart + 2 * (k - 1)) >> 8), UInt8((chainStart + 2 * (k - 1)) & 0xff)] }
+        let top = chainStart + 2 * (links - 1)
+        XCTAssertLessThan(top, 0x4000)
+        for _ in 0..<4096 {
+            message += [0xc0 | UInt8(top >> 8), UInt8(top & 0xff)] + DNSTestMessages.u16(DNSType.a) + DNSTestMessages.u16(1) + [0, 0, 0, 0] + DNSTestMessages.u16(0)
+        }
+        XCTAssertEqual(message.count, 65_535)
+        var hops = 0
+        let query = try message.withUnsafeBytes { raw in
+            try Result { () throws(DNSDecodeError) in try DNSQuery.decode(raw, hops: &hops) }.get()
+        }
+        XCTAssertEqual(query.question.name.description, "a")
+        XCTAssertEqual(hops, 0)
+        // Read as a name, the chain is refused after the cap, not walked to its end.
+        var chainHops = 0
+        let chain = message.withUnsafeBytes { raw in
+            Result { () throws(DNSDecodeError) in try DNSName.read(raw, at: top, hops: &chainHops) }
+        }
+        guard case .failure(let error) = chain else { return XCTFail("the chain was read") }
+        XCTAssertEqual(error, .tooManyPointers)
+        XCTAssertEqual(chainHops, DNSName.maxPointers)
     }
 
     /// Random messages, and random corruptions of a valid query, never crash the decoder

@@ -273,6 +273,72 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try metric(s, outcome("upstream-timeout")), 40)
     }
 
+    /// 64 TCP connections (all the server takes) each trickling a byte of a query every 2 s:
+    /// bytes of an unfinished message do not make a connection active, and a message must be
+    /// finished within 10 s of its first byte, so every one is closed after 10 s (the sweep
+    /// runs each second) and a new client is served again.
+    func testTCPConnectionsTricklingBytesAreClosedAfterTheIdleTimeout() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["trickle", "--port", port, "--name", "webapp.production.svc.cluster.local",
+                                                     "--count", "64", "--interval", "2", "--duration", "16"], timeout: 60)
+        XCTAssertEqual(r.int("opened"), 64, r.text)
+        XCTAssertEqual(r.int("closed"), 64, r.text)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(r.double("first_closed_after")), 9.5, r.text)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(r.double("last_closed_after")), 13, r.text)
+        XCTAssertTrue(r.bool("fresh_answered"), r.text)
+        XCTAssertEqual(try metric(s, "causeway_dns_tcp_connections_rejected_total{cluster=\"test-cluster\"}"), 0)
+    }
+
+    /// A TCP client that asks and never reads fills its buffers and then 128 KiB of answers
+    /// waiting here; once it has read nothing for 10 s it is closed (answers waiting are not
+    /// activity), and its connection slot is free again.
+    func testATCPClientThatNeverReadsIsClosedAfterTheIdleTimeout() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["stalled", "--port", port, "--name", "webapp", "--count", "200000", "--duration", "14"],
+                                   timeout: 60)
+        XCTAssertGreaterThan(try XCTUnwrap(r.int("sent")), 3_000, r.text)
+        XCTAssertLessThan(try XCTUnwrap(r.int("answers_read")), try XCTUnwrap(r.int("sent")), r.text)
+        XCTAssertTrue(r.bool("closed_by_server"), r.text)
+        XCTAssertEqual(try Dig.ask(UInt16(port)!, "webapp", "A", ["+tcp"]).addresses, [Self.webappVIP])
+    }
+
+    /// Forwarded UDP questions leave from many source ports, not one (RFC 5452): each
+    /// socket carries at most 16 questions before a fresh one, from another random port,
+    /// takes its place; every question is still answered.
+    func testForwardedQuestionsLeaveFromRotatingSourcePorts() throws {
+        let upstream = try DNSUpstreamPeer()
+        defer { upstream.stop() }
+        let dir = try TempDir()
+        let s = try sidecar(dir, services: ["webapp": [TestEndpoint(port: 8080)]], upstream: upstream)
+        defer { s.stop() }
+        let port = String(try XCTUnwrap(s.dnsPort))
+        let r = try PythonPeer.run("dns_client.py", ["flood", "--port", port, "--name", "example.test", "--count", "400"])
+        XCTAssertEqual(r.int("received"), 400, r.text)
+        XCTAssertEqual(r.dict("rcodes") as? [String: Int], ["0": 400], r.text)
+        let ports = PythonPeer.lines(of: upstream.process).filter { $0.string("proto") == "udp" }.compactMap { $0.int("source_port") }
+        XCTAssertEqual(ports.count, 400)
+        var perPort: [Int: Int] = [:]
+        for p in ports { perPort[p, default: 0] += 1 }
+        // 16 questions a socket: at least 25 ports. (A port the kernel happens to give a later
+        // socket again would count twice: allow for it.)
+        XCTAssertGreaterThanOrEqual(perPort.count, 20, "\(perPort)")
+        XCTAssertLessThanOrEqual(perPort.values.max() ?? 0, 32, "\(perPort)")
+        // Consecutive questions do not all share one port.
+        XCTAssertGreaterThan(Set(ports.prefix(8)).count, 1, "\(ports.prefix(8))")
+        XCTAssertEqual(try metric(s, "causeway_dns_forwards_pending{cluster=\"test-cluster\"}"), 0)
+        XCTAssertEqual(try metric(s, "causeway_dns_upstream_replies_dropped_total{cluster=\"test-cluster\"}"), 0)
+    }
+
     func testAReloadMovesForwardingAndVirtualIPsToTheNewSettings() throws {
         let first = try DNSUpstreamPeer(), second = try DNSUpstreamPeer()
         defer { first.stop(); second.stop() }
@@ -294,5 +360,54 @@ final class DNSTests: XCTestCase {
         XCTAssertEqual(try Dig.ask(port, "example.test").addresses, ["192.0.2.10"])
         XCTAssertEqual(first.queries.count, 1)
         XCTAssertEqual(second.queries.map(\.name), ["example.test"])
+    }
+
+    /// On a non-loopback address (here the wildcard, in a "pod" namespace) the server answers
+    /// this host's own processes only: a question from another host of the pod network is
+    /// dropped (UDP) or its connection closed (TCP), never answered or forwarded. And a
+    /// reload whose resolv.conf names this server itself (a local address on its port) is
+    /// rejected: forwarding stays with the running upstream.
+    func testOnAWildcardAddressOnlyThisHostIsAnsweredAndNeverItselfUpstream() throws {
+        let lab = try NetnsLab()
+        defer { lab.teardown() }
+        let pod = try lab.namespace("pod"), outside = try lab.namespace("outside")
+        let link = try lab.link(pod, outside)
+        let (podIP, outsideIP) = (link.a, link.b)
+        let resolver = try outside.start("dns-upstream", "python3", ["-u", "-B", PythonPeer.script("dns_upstream.py"), "--bind", outsideIP, "--port", "53"])
+        _ = try PythonPeer.wait(for: resolver, timeout: 20) { $0.int("port") == 53 }
+        let dir = try TempDir()
+        try dir.write("resolv.conf", "nameserver \(outsideIP)\n")
+        let s = try CausewaySidecar(dir: dir, services: ["webapp": [TestEndpoint(port: 8080)]], workers: 1,
+                                    extraProxySpec: "  dns: { address: \"0.0.0.0:53\", upstream: resolv.conf }", namespace: "production", netns: pod)
+        defer { s.stop() }
+        try pod.waitListening(53, process: s.process)
+        func dig(_ ns: Netns, _ server: String, _ name: String, _ options: [String] = []) throws -> DigAnswer {
+            let r = try ns.run("dig", ["@\(server)", "-p", "53", name, "A", "+tries=1", "+time=2"] + options, timeout: 30)
+            return Dig.parse(r.stdoutText + r.stderr)
+        }
+        func forwarded() -> [String] { PythonPeer.lines(of: resolver).compactMap { $0.string("name") } }
+
+        // The pod itself, by loopback and by its interface's address: answered and forwarded.
+        XCTAssertEqual(try dig(pod, "127.0.0.1", "webapp.production.svc.cluster.local").addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "webapp.production.svc.cluster.local").addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "webapp", ["+tcp"]).addresses, [Self.webappVIP])
+        XCTAssertEqual(try dig(pod, podIP, "example.test").addresses, ["192.0.2.10"])
+        // Another host: no answer over UDP or TCP, and nothing forwarded for it.
+        let udp = try dig(outside, podIP, "webapp.production.svc.cluster.local")
+        XCTAssertNil(udp.status, udp.output)
+        XCTAssertNil(try dig(outside, podIP, "outside.example.test").status)
+        let tcp = try dig(outside, podIP, "webapp", ["+tcp"])
+        XCTAssertNil(tcp.status, tcp.output)
+        XCTAssertEqual(try metric(s, outcome("refused-source")), 3)
+        XCTAssertEqual(forwarded(), ["example.test"])
+
+        // resolv.conf now names this host (where the server listens on 0.0.0.0:53): the
+        // reload is refused, and forwarding stays with the resolver outside.
+        try dir.write("resolv.conf", "nameserver \(podIP)\n")
+        try dir.write("causeway.yaml", try String(contentsOfFile: s.configPath, encoding: .utf8) + "# reload\n")
+        XCTAssertTrue(eventually(20) { s.process.log.contains("reload rejected") }, s.process.log)
+        XCTAssertTrue(s.process.log.contains("the upstream resolver \(podIP):53 (the first nameserver of \(dir.path("resolv.conf"))) is an address of this host"), s.process.log)
+        XCTAssertEqual(try dig(pod, "127.0.0.1", "example.test").addresses, ["192.0.2.10"])
+        XCTAssertEqual(forwarded(), ["example.test", "example.test"])
     }
 }

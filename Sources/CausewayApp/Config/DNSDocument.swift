@@ -36,12 +36,23 @@ enum DNSDocument {
             if timeout == nil { ok = false }
         }
         let upstream = self.upstream(fields["upstream"], fields.field("upstream"), mark: fields.mark, file: file, reader: reader)
-        if let upstream, let address, upstream.address == address {
-            reader.report(fields["upstream"] ?? node, fields.field("upstream"),
-                          "the upstream resolver \(upstream.address) is this DNS server's own address: questions would be forwarded to itself")
+        if let (upstream, resolvConf) = upstream, let address,
+           DNSConfig.forwardsToItself(upstream: upstream.address, address: address) {
+            var message = "the upstream resolver \(upstream.address)"
+            if let resolvConf { message += " (the first nameserver of \(resolvConf))" }
+            message += upstream.address == address
+                ? " is this DNS server's own address"
+                : " is an address of this host, where this DNS server listens on \(address) too"
+            message += ": questions would be forwarded to itself"
+            if resolvConf != nil { message += "; set spec.dns.upstream to the address of a resolver that is not this server" }
+            if let value = fields["upstream"] {
+                reader.report(value, fields.field("upstream"), message)
+            } else {
+                reader.report(at: fields.mark, fields.field("upstream"), message)
+            }
             ok = false
         }
-        guard ok, let address, let virtualIPs, let upstream, let timeout else { return nil }
+        guard ok, let address, let virtualIPs, let upstream = upstream?.upstream, let timeout else { return nil }
         return DNSConfig(address: address, virtualIPs: virtualIPs, virtualIPv6s: virtualIPv6s, upstream: upstream,
                          upstreamTimeoutNanos: timeout)
     }
@@ -70,8 +81,10 @@ enum DNSDocument {
     private enum AddressFamilyName { case ipv4, ipv6 }
 
     /// `upstream`: an IP address (port 53) or `IP:PORT`, or else the path of a resolv.conf
-    /// file whose first nameserver is used. Absent: `/etc/resolv.conf`.
-    private static func upstream(_ node: Node?, _ path: FieldPath, mark: Mark?, file: ConfigFile, reader: NodeReader) -> DNSUpstream? {
+    /// file whose first nameserver is used. Absent: `/etc/resolv.conf`. With the upstream,
+    /// the resolv.conf as the messages name it (nil for an address).
+    private static func upstream(_ node: Node?, _ path: FieldPath, mark: Mark?, file: ConfigFile, reader: NodeReader)
+        -> (upstream: DNSUpstream, resolvConf: String?)? {
         var text = DNSConfig.defaultUpstreamFile
         if let node {
             guard let written = reader.string(node, path) else { return nil }
@@ -81,7 +94,7 @@ enum DNSDocument {
                     reader.report(node, path, "the upstream resolver needs a port other than 0")
                     return nil
                 }
-                return DNSUpstream(address: address, resolvConf: nil)
+                return (DNSUpstream(address: address, resolvConf: nil), nil)
             }
             if written.isEmpty || written.first?.isNumber == true && !written.contains("/") {
                 reader.report(node, path, "\"\(written)\" is neither an IP address (with an optional port) nor the path of a resolv.conf file")
@@ -91,7 +104,7 @@ enum DNSDocument {
         let target = file.resolve(text)
         switch ResolvConf.firstNameserver(path: target.absolute, display: target.display) {
         case .success(let address):
-            return DNSUpstream(address: address, resolvConf: target.absolute)
+            return (DNSUpstream(address: address, resolvConf: target.absolute), target.display)
         case .failure(let problem):
             let hint = node == nil ? " (spec.dns.upstream defaults to \(DNSConfig.defaultUpstreamFile); set it to a resolver's address)" : ""
             if let node { reader.report(node, path, problem.message + hint) } else { reader.report(at: mark, path, problem.message + hint) }

@@ -5,9 +5,14 @@ import CausewayProxy
 /// Forwards questions that are not about mesh names to the upstream resolver, and relays
 /// its answers.
 ///
-/// - **UDP** questions go out on one UDP socket connected to the upstream (the kernel
-///   drops datagrams from any other address), each with a fresh random id; a reply must
-///   carry a waiting id and the same question, else it is dropped and counted. An answer
+/// - **UDP** questions go out on UDP sockets connected to the upstream (the kernel drops
+///   datagrams from any other address), each with a fresh random id, on one of
+///   `activeSockets` sockets picked at random. Each socket has a source port the kernel
+///   picked at random and carries at most `questionsPerSocket` questions, then a fresh one
+///   takes its place (it closes once its last question is done), so a forged reply must
+///   guess the port as well as the id (RFC 5452 §9.2); at most `maxSockets` are open at
+///   once. A reply must come on the socket its question left by and carry a waiting id and
+///   the same question, else it is dropped and counted. An answer
 ///   with TC set is asked again over TCP, and the full answer relayed if it fits the
 ///   client's size, else the client gets the header and question with TC (it asks us over
 ///   TCP next). An answer larger than the client's size is cut the same way: never more
@@ -17,9 +22,48 @@ import CausewayProxy
 ///   once); each waits at most the configured timeout, then gets SERVFAIL.
 ///
 /// Loop-bound: runs on the DNS server's loop only.
-final class DNSForwarder: LoopHandler {
+final class DNSForwarder {
     /// Questions waiting for the upstream at once, at most.
     static let maxPending = 1024
+    /// UDP sockets questions are spread over (each one picked at random).
+    static let activeSockets = 4
+    /// Questions one UDP socket (one source port) carries before a fresh one replaces it.
+    static let questionsPerSocket = 16
+    /// UDP sockets open at once at most, those still waiting for the replies to their last
+    /// questions included; at this bound a socket is used past `questionsPerSocket` until
+    /// one closes.
+    static let maxSockets = 64
+
+    /// One UDP socket connected to the upstream, from a random source port.
+    final class UpstreamSocket: LoopHandler {
+        private unowned let forwarder: DNSForwarder
+        let fd: Int32
+        /// Questions sent on it so far.
+        var sent = 0
+        /// Its questions still waiting for a UDP reply.
+        var waiting = 0
+        /// Replaced: takes no more questions, closes when `waiting` is 0.
+        var retired = false
+        private(set) var isOpen = true
+
+        init(forwarder: DNSForwarder, fd: Int32) {
+            self.forwarder = forwarder
+            self.fd = fd
+        }
+
+        func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+            forwarder.readReplies(on: self)
+        }
+
+        func loopFlush() {}
+
+        func close(loop: EventLoop) {
+            guard isOpen else { return }
+            isOpen = false
+            loop.deregister(fd)
+            Syscall.close(fd)
+        }
+    }
 
     /// One forwarded question.
     private final class Pending {
@@ -32,12 +76,14 @@ final class DNSForwarder: LoopHandler {
         /// Distinguishes this question from a later one that reuses its upstream id.
         let serial: UInt64
         /// Where the question is.
-        var phase: Phase = .udp
+        var phase: Phase = .unsent
         var timer: TimerID?
 
         enum Phase {
-            /// Sent over UDP, waiting for the datagram.
-            case udp
+            /// Not sent yet.
+            case unsent
+            /// Sent over UDP on this socket, waiting for the datagram.
+            case udp(UpstreamSocket)
             /// Asked over TCP (the client came over TCP, or the UDP answer was truncated).
             case tcp(DNSUpstreamExchange)
         }
@@ -54,8 +100,12 @@ final class DNSForwarder: LoopHandler {
     private unowned let server: DNSState
     private var upstream: SocketAddress
     private var timeoutNanos: UInt64
-    /// The connected UDP socket; -1 when it could not be opened (questions then fail).
-    private var udpFD: Int32 = -1
+    /// The UDP sockets new questions go out on (opened as questions need them).
+    private var active: [UpstreamSocket] = []
+    /// Replaced sockets still waiting for replies, by identity.
+    private var retiring: [ObjectIdentifier: UpstreamSocket] = [:]
+    /// A failure to open a socket was logged (once until one opens again).
+    private var loggedOpenFailure = false
     private var pending: [UInt16: Pending] = [:]
     private var serial: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
@@ -64,19 +114,63 @@ final class DNSForwarder: LoopHandler {
         self.server = server
         self.upstream = upstream
         self.timeoutNanos = timeoutNanos
-        openSocket()
     }
 
     private var loop: EventLoop { server.loop }
 
-    private func openSocket() {
+    /// UDP sockets open now (active and retiring).
+    var openSockets: Int { active.count + retiring.count }
+
+    /// A socket for the next UDP question: a random one of the active set, filled up to
+    /// `activeSockets` first. Nil when none can be opened.
+    private func socketForQuestion() -> UpstreamSocket? {
+        while active.count < Self.activeSockets, openSockets < Self.maxSockets, let socket = openSocket() {
+            active.append(socket)
+        }
+        return active.randomElement(using: &random)
+    }
+
+    private func openSocket() -> UpstreamSocket? {
         do {
             let fd = try Datagrams.connect(to: upstream)
-            try loop.register(fd, handler: self, interest: .read)
-            udpFD = fd
+            let socket = UpstreamSocket(forwarder: self, fd: fd)
+            do {
+                try loop.register(fd, handler: socket, interest: .read)
+            } catch {
+                Syscall.close(fd)
+                throw error
+            }
+            loggedOpenFailure = false
+            return socket
         } catch {
-            udpFD = -1
-            server.log("dns: cannot open a UDP socket to the upstream resolver \(upstream): \(error)")
+            if !loggedOpenFailure {
+                loggedOpenFailure = true
+                server.log("dns: cannot open a UDP socket to the upstream resolver \(upstream): \(error)")
+            }
+            return nil
+        }
+    }
+
+    /// `socket` carried one more question: past `questionsPerSocket`, a fresh one takes its
+    /// place (unless `maxSockets` are open).
+    private func sentOne(on socket: UpstreamSocket) {
+        socket.sent += 1
+        guard !socket.retired, socket.sent >= Self.questionsPerSocket, openSockets < Self.maxSockets else { return }
+        socket.retired = true
+        active.removeAll { $0 === socket }
+        if socket.waiting == 0 {
+            socket.close(loop: loop)
+        } else {
+            retiring[ObjectIdentifier(socket)] = socket
+        }
+    }
+
+    /// A question of `socket` is done with UDP (answered, failed, or moved to TCP).
+    private func release(_ socket: UpstreamSocket) {
+        socket.waiting -= 1
+        if socket.retired, socket.waiting == 0 {
+            retiring[ObjectIdentifier(socket)] = nil
+            socket.close(loop: loop)
         }
     }
 
@@ -86,9 +180,8 @@ final class DNSForwarder: LoopHandler {
         self.timeoutNanos = timeoutNanos
         guard upstream.description != self.upstream.description else { return }
         for id in Array(pending.keys) { fail(id, .upstreamFailure) }
-        closeSocket()
+        closeSockets()
         self.upstream = upstream
-        openSocket()
     }
 
     /// Forwards `query` (its bytes `message`) from `client`. Exactly one answer goes back
@@ -114,7 +207,11 @@ final class DNSForwarder: LoopHandler {
         }
         server.stats.set(.pendingForwards, UInt64(pending.count))
         if client.isUDP {
-            let sent = udpFD >= 0 ? bytes.withUnsafeBytes { Datagrams.send(udpFD, $0, to: nil) } : .failed(0)
+            guard let socket = socketForQuestion() else { return fail(id, .upstreamFailure) }
+            entry.phase = .udp(socket)
+            socket.waiting += 1
+            let sent = bytes.withUnsafeBytes { Datagrams.send(socket.fd, $0, to: nil) }
+            sentOne(on: socket)
             if case .bytes = sent { return }
             fail(id, .upstreamFailure)
         } else {
@@ -123,6 +220,10 @@ final class DNSForwarder: LoopHandler {
     }
 
     private func askOverTCP(_ id: UInt16, _ entry: Pending, bytes: [UInt8]) {
+        if case .udp(let socket) = entry.phase {
+            entry.phase = .unsent
+            release(socket)
+        }
         do {
             let exchange = try DNSUpstreamExchange(forwarder: self, id: id, upstream: upstream, query: bytes, context: server.context)
             entry.phase = .tcp(exchange)
@@ -133,13 +234,17 @@ final class DNSForwarder: LoopHandler {
 
     // MARK: UDP replies
 
-    func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
+    /// Reads the datagrams waiting on `socket` (64 at most per readiness event).
+    func readReplies(on socket: UpstreamSocket) {
         let buffer = server.context.readBuffer
         for _ in 0..<64 {
-            guard udpFD >= 0, let received = Datagrams.receive(udpFD, into: buffer) else { return }
+            guard socket.isOpen, let received = Datagrams.receive(socket.fd, into: buffer) else { return }
             guard received.count > 0 else { continue }
             let reply = UnsafeRawBufferPointer(rebasing: buffer[0..<received.count])
-            guard !received.truncated, let id = DNSUpstreamReply.id(of: reply), let entry = pending[id], case .udp = entry.phase else {
+            // The reply must come on the socket (the source port) its question left by.
+            guard !received.truncated, let id = DNSUpstreamReply.id(of: reply), let entry = pending[id],
+                  case .udp(let sentOn) = entry.phase, sentOn === socket
+            else {
                 server.stats.count(.upstreamRepliesDropped)
                 continue
             }
@@ -160,8 +265,6 @@ final class DNSForwarder: LoopHandler {
             deliver(id, entry, reply: reply, flags: header.flags)
         }
     }
-
-    func loopFlush() {}
 
     // MARK: TCP replies
 
@@ -209,20 +312,25 @@ final class DNSForwarder: LoopHandler {
         pending[id] = nil
         if let timer = entry.timer { loop.cancel(timer) }
         entry.timer = nil
-        if case .tcp(let exchange) = entry.phase { exchange.close() }
+        switch entry.phase {
+        case .tcp(let exchange): exchange.close()
+        case .udp(let socket): release(socket)
+        case .unsent: break
+        }
+        entry.phase = .unsent
         server.stats.set(.pendingForwards, UInt64(pending.count))
     }
 
-    private func closeSocket() {
-        guard udpFD >= 0 else { return }
-        loop.deregister(udpFD)
-        Syscall.close(udpFD)
-        udpFD = -1
+    /// Closes every UDP socket (no question waits on them any more).
+    private func closeSockets() {
+        for socket in active + Array(retiring.values) { socket.close(loop: loop) }
+        active.removeAll()
+        retiring.removeAll()
     }
 
     /// Fails every waiting question and closes the sockets (the server stops).
     func close() {
         for id in Array(pending.keys) { fail(id, .upstreamFailure) }
-        closeSocket()
+        closeSockets()
     }
 }

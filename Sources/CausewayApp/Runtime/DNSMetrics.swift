@@ -21,6 +21,10 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     case noVirtualIP
     /// NOTIMP or BADVERS: an opcode other than QUERY, or an EDNS version other than 0.
     case unsupported
+    /// Dropped without an answer (a datagram) or closed at accept (a TCP connection): the
+    /// source is not an address of this host, and the server listens on a non-loopback
+    /// address (`DNSSourceFilter`).
+    case refusedSource
     /// UDP answers cut down to the header and question with TC set, because they did not
     /// fit the client's size.
     case truncated
@@ -34,7 +38,8 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     /// The Prometheus family.
     var name: String {
         switch self {
-        case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported:
+        case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported,
+             .refusedSource:
             "causeway_dns_queries_total"
         case .truncated: "causeway_dns_truncated_total"
         case .upstreamRepliesDropped: "causeway_dns_upstream_replies_dropped_total"
@@ -55,6 +60,7 @@ enum DNSMetric: Int, CaseIterable, Sendable {
         case .overload: "overload"
         case .noVirtualIP: "no-virtual-ip"
         case .unsupported: "unsupported"
+        case .refusedSource: "refused-source"
         case .truncated, .upstreamRepliesDropped, .tcpConnectionsRejected, .pendingForwards: nil
         }
     }
@@ -64,8 +70,9 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     /// Help text of the family.
     var help: String {
         switch self {
-        case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported:
-            "DNS queries by outcome: mesh (answered from the service table), nxdomain (unknown clusterset name), forwarded (answered upstream), malformed (dropped), upstream-timeout, upstream-failure and overload (SERVFAIL), no-virtual-ip (SERVFAIL, range full), unsupported (NOTIMP, BADVERS)."
+        case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported,
+             .refusedSource:
+            "DNS queries by outcome: mesh (answered from the service table), nxdomain (unknown clusterset name), forwarded (answered upstream), malformed (dropped), upstream-timeout, upstream-failure and overload (SERVFAIL), no-virtual-ip (SERVFAIL, range full), unsupported (NOTIMP, BADVERS), refused-source (dropped, or a TCP connection closed: not from this host while listening on a non-loopback address)."
         case .truncated: "DNS answers sent over UDP as header and question with TC set, because they exceeded the client's size."
         case .upstreamRepliesDropped: "Upstream DNS replies dropped: unknown id or a question other than the one forwarded."
         case .tcpConnectionsRejected: "DNS TCP connections closed at accept: the server was at its connection limit."

@@ -27,6 +27,8 @@ final class DNSState: AcceptTarget {
     private var logged: Set<String> = []
     /// Answers are built here (its storage is reused).
     private var scratch: [UInt8] = []
+    /// Who is answered (everyone on loopback, else this host's addresses only).
+    private var sources: DNSSourceFilter
 
     /// TCP connections served at once.
     static let maxConnections = 64
@@ -37,6 +39,7 @@ final class DNSState: AcceptTarget {
         self.config = config
         self.table = table
         self.stats = stats
+        sources = DNSSourceFilter(listeningOn: config.address, now: loop.now)
         answerer = Self.answerer(table: table, config: config)
         let upstream = SocketAddress(ip: config.upstream.address.host, port: config.upstream.address.port)!
         forwarder = DNSForwarder(server: self, upstream: upstream, timeoutNanos: config.upstreamTimeoutNanos)
@@ -117,6 +120,12 @@ final class DNSState: AcceptTarget {
 
     /// Answers, forwards or drops one message from `client`.
     func process(_ message: UnsafeRawBufferPointer, from client: DNSClient) {
+        // TCP clients were checked at accept; a datagram's source is checked here, before
+        // any work on what it holds.
+        if case .udp(let address) = client, !sources.admits(DNSSourceFilter.bytes(of: address), now: loop.now) {
+            stats.count(.refusedSource)
+            return
+        }
         // Only a well-formed message gets any answer: garbage, whatever its opcode, is dropped.
         let query: DNSQuery
         do {
@@ -187,6 +196,13 @@ final class DNSState: AcceptTarget {
     var connectionLimit: Int { Self.maxConnections }
 
     func accepted(fd: Int32, from acceptor: Acceptor) {
+        if sources.restricted {
+            guard let peer = DNSSourceFilter.peer(of: fd), sources.admits(peer, now: loop.now) else {
+                stats.count(.refusedSource)
+                Syscall.close(fd)
+                return
+            }
+        }
         let connection = DNSTCPConnection(server: self, fd: fd)
         do {
             try connection.start()
@@ -206,12 +222,13 @@ final class DNSState: AcceptTarget {
         connections[ObjectIdentifier(connection)] = nil
     }
 
-    /// Once a second: close idle TCP connections.
+    /// Once a second: close idle TCP connections, and those with a message unfinished for
+    /// too long (`DNSTCPConnection.isExpired`).
     private func scheduleSweep() {
         loop.schedule(after: 1_000_000_000) { [weak self] in
             guard let self, self.acceptor != nil else { return }
             let now = self.loop.now
-            for (_, c) in self.connections where c.isIdle(now: now) { c.close() }
+            for (_, c) in self.connections where c.isExpired(now: now) { c.close() }
             self.scheduleSweep()
         }
     }

@@ -8,7 +8,11 @@ import CausewayProxy
 ///
 /// Bounded: at most `maxInFlight` forwarded questions per connection and at most
 /// `maxQueuedOutput` bytes of answers the client has not read; past either, the connection
-/// stops reading until it drains. `DNSState` closes connections idle for `idleTimeoutNanos`.
+/// stops reading until it drains. `DNSState` closes a connection once `isExpired`: idle for
+/// `idleTimeoutNanos` since its last whole message or answer (bytes of an unfinished
+/// message do not count), with a message begun that long ago and still unfinished, or with
+/// answers the client has not read any of for that long, so a client trickling a byte now
+/// and then, or never reading, cannot hold one of the server's few connections.
 ///
 /// Loop-bound.
 final class DNSTCPConnection: LoopHandler {
@@ -33,8 +37,19 @@ final class DNSTCPConnection: LoopHandler {
     private var output = OutputQueue()
     /// Forwarded questions of this connection not answered yet.
     private(set) var inFlight = 0
-    /// Last time a message came in or an answer went out (monotonic ns).
+    /// Last time a whole message came in or an answer went out (monotonic ns). Bytes of an
+    /// unfinished message do not count.
     private(set) var lastActivity: UInt64
+    /// When the first byte of the unfinished message at the end of `input` came (monotonic
+    /// ns), or when reading resumed after a pause if later (the client could not finish it
+    /// while we did not read); nil when there is none (`input` empty, or a whole message
+    /// waiting for room).
+    private(set) var partialSince: UInt64?
+    /// Reading is paused (too busy, or a whole message waits).
+    private var readsPaused = false
+    /// Last time answers began to wait in `output` or some of them were written (monotonic
+    /// ns): a client that reads nothing for `idleTimeoutNanos` while answers wait is closed.
+    private var lastWritten: UInt64 = 0
 
     init(server: DNSState, fd: Int32) {
         self.server = server
@@ -48,9 +63,15 @@ final class DNSTCPConnection: LoopHandler {
 
     var isClosed: Bool { transport.isClosed }
 
-    /// Idle: nothing in flight, nothing to write, and no message for `idleTimeoutNanos`.
-    func isIdle(now: UInt64) -> Bool {
-        inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
+    /// To be closed: a message begun more than `idleTimeoutNanos` ago is still unfinished
+    /// (time while reading was paused, when the client could not finish it, not counted),
+    /// answers have waited that long without the client reading any, or the connection is
+    /// idle (nothing in flight, nothing to write, and no whole message
+    /// or answer for `idleTimeoutNanos`, whatever bytes of an unfinished one came since).
+    func isExpired(now: UInt64) -> Bool {
+        if let partialSince, !readsPaused, now &- partialSince > Self.idleTimeoutNanos { return true }
+        if !output.isEmpty, now &- lastWritten > Self.idleTimeoutNanos { return true }
+        return inFlight == 0 && output.isEmpty && now &- lastActivity > Self.idleTimeoutNanos
     }
 
     func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
@@ -77,7 +98,6 @@ final class DNSTCPConnection: LoopHandler {
     private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard case .open = lifecycle else { return false }
         input.append(contentsOf: bytes)
-        lastActivity = server.loop.now
         processBuffered()
         return !transport.isClosed && !isBusy
     }
@@ -100,9 +120,16 @@ final class DNSTCPConnection: LoopHandler {
             guard input.count - start - 2 >= length else { break }
             let message = Array(input[(start + 2)..<(start + 2 + length)])
             start += 2 + length
+            lastActivity = server.loop.now
             message.withUnsafeBytes { server.process($0, from: .tcp(self)) }
         }
         if start > 0 { input.removeFirst(start) }
+        if input.isEmpty || hasBufferedMessage {
+            partialSince = nil
+        } else if partialSince == nil || start > 0 {
+            // The unfinished message began with this read (or right after the one just taken).
+            partialSince = server.loop.now
+        }
         processing = false
         updateReading()
         closeIfDone()
@@ -123,6 +150,7 @@ final class DNSTCPConnection: LoopHandler {
     func send(_ message: [UInt8], wasForwarded: Bool) {
         if wasForwarded { inFlight -= 1 }
         guard !transport.isClosed else { return }
+        if output.isEmpty { lastWritten = server.loop.now }
         let prefix = [UInt8(message.count >> 8), UInt8(truncatingIfNeeded: message.count)]
         prefix.withUnsafeBytes { output.append($0) }
         message.withUnsafeBytes { output.append($0) }
@@ -134,7 +162,9 @@ final class DNSTCPConnection: LoopHandler {
     private func flush() {
         guard !transport.isClosed else { return }
         if !output.isEmpty {
-            switch transport.write(&output).0 {
+            let (result, sent) = transport.write(&output)
+            if sent > 0 { lastWritten = server.loop.now }
+            switch result {
             case .drained: transport.setWantsWrite(false)
             case .blocked: transport.setWantsWrite(true)
             case .failed: return close()
@@ -151,8 +181,11 @@ final class DNSTCPConnection: LoopHandler {
         guard !transport.isClosed else { return }
         if isBusy || hasBufferedMessage {
             transport.pauseReads(.outputBacklog)
+            readsPaused = true
         } else {
             transport.resumeReads(.outputBacklog)
+            if readsPaused, partialSince != nil { partialSince = server.loop.now }
+            readsPaused = false
         }
     }
 

@@ -11,7 +11,17 @@
   flood      sends --count queries for --name over UDP (at most 64 waiting at once),
              without EDNS unless --edns SIZE, and reads the answers. Prints {"sent",
              "received", "max_size", "max_query", "truncated", "rcodes": {code: n},
-             "answers_total"}."""
+             "answers_total"}.
+  trickle    opens --count TCP connections and on each sends a query for --name one byte
+             every --interval seconds (its length prefix first), never finishing it within
+             --duration seconds. Notes when the server closes each, then, with those it
+             did not close still open, asks --name over a fresh connection. Prints
+             {"opened", "closed": N closed by the server, "first_closed_after",
+             "last_closed_after": seconds, "fresh_answered": bool}.
+  stalled    opens one TCP connection with a small receive buffer, sends --count queries
+             for --name without reading any answer (until the server stops taking them),
+             waits --duration seconds, then reads. Prints {"sent", "answers_read",
+             "closed_by_server": bool (end of stream or reset after what was buffered)}."""
 import argparse
 import json
 import random
@@ -144,17 +154,120 @@ def pipeline(port, name, count):
     return {"sent": count, "answered": len(answers), "ids_match": sorted(w.header(a)[0] for a in answers) == ids, "rcodes": rcodes}
 
 
+def trickle(port, name, count, interval, duration):
+    body = w.query(name, qid=0x4242)
+    # One byte per interval: dozens of bytes are never finished within the duration.
+    msg = struct.pack(">H", len(body)) + body
+    start = time.monotonic()
+    conns = []
+    for _ in range(count):
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.setblocking(False)
+        conns.append({"sock": c, "sent": 0, "closed_at": None})
+    next_send = start
+    while time.monotonic() - start < duration:
+        now = time.monotonic()
+        if now >= next_send:
+            for c in conns:
+                if c["closed_at"] is None and c["sent"] < len(msg) - 1:
+                    try:
+                        c["sock"].send(msg[c["sent"]:c["sent"] + 1])
+                        c["sent"] += 1
+                    except OSError:
+                        c["closed_at"] = now - start
+            next_send += interval
+        for c in conns:
+            if c["closed_at"] is not None:
+                continue
+            try:
+                data = c["sock"].recv(65535)
+                if not data:
+                    c["closed_at"] = time.monotonic() - start
+            except BlockingIOError:
+                pass
+            except OSError:
+                c["closed_at"] = time.monotonic() - start
+        if all(c["closed_at"] is not None for c in conns):
+            break
+        time.sleep(0.05)
+    closed = [c["closed_at"] for c in conns if c["closed_at"] is not None]
+    # Asked while the trickling connections the server did not close are still open.
+    fresh = False
+    try:
+        t = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t.sendall(msg)
+        data = b""
+        while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
+            chunk = t.recv(65535)
+            if not chunk:
+                break
+            data += chunk
+        fresh = len(data) >= 14 and w.header(data[2:])[0] == 0x4242
+        t.close()
+    except OSError:
+        pass
+    for c in conns:
+        c["sock"].close()
+    return {"opened": len(conns), "closed": len(closed), "first_closed_after": min(closed) if closed else None,
+            "last_closed_after": max(closed) if closed else None, "fresh_answered": fresh}
+
+
+def stalled(port, name, count, duration):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    data = b"".join(struct.pack(">H", len(q)) + q for q in (w.query(name, qid=i & 0xFFFF) for i in range(count)))
+    sent, blocked_since = 0, None
+    start = time.monotonic()
+    while sent < len(data) and time.monotonic() - start < duration / 2:
+        try:
+            sent += s.send(data[sent:sent + 65536])
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            if time.monotonic() - blocked_since > 1.0:
+                break
+            time.sleep(0.01)
+    time.sleep(max(0.0, duration - (time.monotonic() - start)))
+    s.settimeout(2.0)
+    buf, closed = b"", False
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+    s.close()
+    answers = 0
+    while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+        buf = buf[2 + struct.unpack(">H", buf[:2])[0]:]
+        answers += 1
+    return {"sent": sent // (len(data) // count), "answers_read": answers, "closed_by_server": closed}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["malformed", "flood", "pipeline"])
+    p.add_argument("mode", choices=["malformed", "flood", "pipeline", "trickle", "stalled"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--name", default="webapp.production.svc.cluster.local")
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--edns", type=int, default=None)
     p.add_argument("--type", type=int, default=w.A)
+    p.add_argument("--interval", type=float, default=2.0)
+    p.add_argument("--duration", type=float, default=16.0)
     a = p.parse_args()
     if a.mode == "malformed":
         print(json.dumps(malformed(a.port)), flush=True)
+    elif a.mode == "stalled":
+        print(json.dumps(stalled(a.port, a.name, a.count, a.duration)), flush=True)
+    elif a.mode == "trickle":
+        print(json.dumps(trickle(a.port, a.name, a.count, a.interval, a.duration)), flush=True)
     elif a.mode == "pipeline":
         print(json.dumps(pipeline(a.port, a.name, a.count)), flush=True)
     else:

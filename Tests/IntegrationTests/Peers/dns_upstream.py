@@ -14,7 +14,7 @@ answers (addresses from 192.0.2.0/24, TEST-NET-1, are data only, nothing is sent
 - anything else         NXDOMAIN
 
 Prints {"port": N} once listening, then one JSON line per query received:
-{"proto": "udp"|"tcp", "name": ..., "type": N}. Runs until killed."""
+{"proto": "udp"|"tcp", "name": ..., "type": N, "source_port": N}. Runs until killed."""
 import argparse
 import json
 import selectors
@@ -37,10 +37,10 @@ def records_for(name, qtype):
     return None
 
 
-def replies(req, proto):
+def replies(req, proto, source_port):
     """The messages to send back for one query (possibly none)."""
     name, qtype, _, _ = w.question(req)
-    print(json.dumps({"proto": proto, "name": name, "type": qtype}), flush=True)
+    print(json.dumps({"proto": proto, "name": name, "type": qtype, "source_port": source_port}), flush=True)
     if name == "silent.example.test":
         return []
     recs = records_for(name, qtype)
@@ -74,19 +74,21 @@ def main():
     sel.register(udp, selectors.EVENT_READ, "udp")
     sel.register(tcp, selectors.EVENT_READ, "listen")
     buffers = {}
+    peers = {}
     print(json.dumps({"port": port}), flush=True)
     while True:
         for key, _ in sel.select():
             if key.data == "udp":
                 req, addr = udp.recvfrom(65535)
                 try:
-                    for msg in replies(req, "udp"):
+                    for msg in replies(req, "udp", addr[1]):
                         udp.sendto(msg, addr)
                 except (ValueError, IndexError, struct.error):
                     pass
             elif key.data == "listen":
-                conn, _ = tcp.accept()
+                conn, peer = tcp.accept()
                 buffers[conn] = b""
+                peers[conn] = peer[1]
                 sel.register(conn, selectors.EVENT_READ, "tcp")
             else:
                 conn = key.fileobj
@@ -95,13 +97,14 @@ def main():
                     sel.unregister(conn)
                     conn.close()
                     buffers.pop(conn, None)
+                    peers.pop(conn, None)
                     continue
                 buffers[conn] += data
                 buf = buffers[conn]
                 while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
                     n = struct.unpack(">H", buf[:2])[0]
                     req, buf = buf[2:2 + n], buf[2 + n:]
-                    for msg in replies(req, "tcp"):
+                    for msg in replies(req, "tcp", peers[conn]):
                         conn.sendall(struct.pack(">H", len(msg)) + msg)
                 buffers[conn] = buf
 
