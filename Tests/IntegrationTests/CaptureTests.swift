@@ -379,6 +379,20 @@ final class CaptureTests: XCTestCase {
         let log = t.sidecar.process.log
         XCTAssertTrue(log.contains("captured connection to \(t.remoteIP):2525 refused: the proxy's own connections carry no mark"), log)
         XCTAssertTrue(log.contains("its uid 0 is not in spec.capture.excludeUIDs"), log)
+
+        // DNS: the forwarder's unmarked question to the pod's resolver is redirected back to
+        // the sidecar's own DNS server, which recognises its own source port and drops it
+        // instead of forwarding it again (a loop until its pending table filled).
+        _ = try t.pod.run("dig", ["@\(t.remoteIP)", "outside.example.test", "A", "+tries=1", "+time=3"], timeout: 20)
+        let metrics = try t.sidecar.admin("/metrics")
+        let loops = metrics.split(separator: "\n").first { $0.contains("outcome=\"forwarding-loop\"") }
+            .flatMap { $0.split(separator: " ").last.flatMap { Int(Double($0) ?? 0) } } ?? 0
+        XCTAssertEqual(loops, 1, metrics)
+        // The client's question was forwarded once and timed out (nothing upstream answers
+        // it: its copy never left the pod); it did not come round again.
+        let timedOut = metrics.split(separator: "\n").first { $0.contains("outcome=\"upstream-timeout\"") }
+            .flatMap { $0.split(separator: " ").last.flatMap { Int(Double($0) ?? 0) } } ?? 0
+        XCTAssertEqual(timedOut, 1, metrics)
     }
 
     /// Unmarked, but with its uid excluded by the rules: the proxy's connections are not

@@ -38,6 +38,8 @@ final class DNSForwarder {
     final class UpstreamSocket: LoopHandler {
         private unowned let forwarder: DNSForwarder
         let fd: Int32
+        /// Its local (source) port.
+        let localPort: UInt16
         /// Questions sent on it so far.
         var sent = 0
         /// Its questions still waiting for a UDP reply.
@@ -49,6 +51,7 @@ final class DNSForwarder {
         init(forwarder: DNSForwarder, fd: Int32) {
             self.forwarder = forwarder
             self.fd = fd
+            localPort = SocketAddress.local(of: fd)?.port ?? 0
         }
 
         func loopEvent(readable: Bool, writable: Bool, hangup: Bool) {
@@ -104,6 +107,19 @@ final class DNSForwarder {
     private var active: [UpstreamSocket] = []
     /// Replaced sockets still waiting for replies, by identity.
     private var retiring: [ObjectIdentifier: UpstreamSocket] = [:]
+    /// Local ports of the open upstream sockets (with how many sockets hold each: v4 and v6
+    /// may share a number).
+    private var ownPorts: [UInt16: Int] = [:]
+
+    /// True when `port` is the source port of one of our own upstream sockets: a question
+    /// from there is one we forwarded, redirected back to us (capture without the mark).
+    func isOwnSourcePort(_ port: UInt16) -> Bool { port != 0 && ownPorts[port] != nil }
+
+    private func closeSocket(_ socket: UpstreamSocket) {
+        guard socket.isOpen else { return }
+        socket.close(loop: loop)
+        if let n = ownPorts[socket.localPort] { ownPorts[socket.localPort] = n > 1 ? n - 1 : nil }
+    }
     /// A failure to open a socket was logged (once until one opens again).
     private var loggedOpenFailure = false
     private var pending: [UInt16: Pending] = [:]
@@ -140,6 +156,7 @@ final class DNSForwarder {
                 Syscall.close(fd)
                 throw error
             }
+            ownPorts[socket.localPort, default: 0] += 1
             loggedOpenFailure = false
             return socket
         } catch {
@@ -159,7 +176,7 @@ final class DNSForwarder {
         socket.retired = true
         active.removeAll { $0 === socket }
         if socket.waiting == 0 {
-            socket.close(loop: loop)
+            closeSocket(socket)
         } else {
             retiring[ObjectIdentifier(socket)] = socket
         }
@@ -170,7 +187,7 @@ final class DNSForwarder {
         socket.waiting -= 1
         if socket.retired, socket.waiting == 0 {
             retiring[ObjectIdentifier(socket)] = nil
-            socket.close(loop: loop)
+            closeSocket(socket)
         }
     }
 
@@ -323,7 +340,7 @@ final class DNSForwarder {
 
     /// Closes every UDP socket (no question waits on them any more).
     private func closeSockets() {
-        for socket in active + Array(retiring.values) { socket.close(loop: loop) }
+        for socket in active + Array(retiring.values) { closeSocket(socket) }
         active.removeAll()
         retiring.removeAll()
     }

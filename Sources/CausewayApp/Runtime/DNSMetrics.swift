@@ -25,6 +25,10 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     /// source is not an address of this host, and the server listens on a non-loopback
     /// address (`DNSSourceFilter`).
     case refusedSource
+    /// Questions that arrived from one of the forwarder's own upstream sockets: a
+    /// forwarded question redirected back to this server (capture without the proxy's
+    /// mark), dropped instead of forwarded again.
+    case forwardingLoop
     /// UDP answers cut down to the header and question with TC set, because they did not
     /// fit the client's size.
     case truncated
@@ -39,7 +43,7 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     var name: String {
         switch self {
         case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported,
-             .refusedSource:
+             .refusedSource, .forwardingLoop:
             "causeway_dns_queries_total"
         case .truncated: "causeway_dns_truncated_total"
         case .upstreamRepliesDropped: "causeway_dns_upstream_replies_dropped_total"
@@ -61,6 +65,7 @@ enum DNSMetric: Int, CaseIterable, Sendable {
         case .noVirtualIP: "no-virtual-ip"
         case .unsupported: "unsupported"
         case .refusedSource: "refused-source"
+        case .forwardingLoop: "forwarding-loop"
         case .truncated, .upstreamRepliesDropped, .tcpConnectionsRejected, .pendingForwards: nil
         }
     }
@@ -71,8 +76,8 @@ enum DNSMetric: Int, CaseIterable, Sendable {
     var help: String {
         switch self {
         case .mesh, .nameError, .forwarded, .malformed, .upstreamTimeout, .upstreamFailure, .overload, .noVirtualIP, .unsupported,
-             .refusedSource:
-            "DNS queries by outcome: mesh (answered from the service table), nxdomain (unknown clusterset name), forwarded (answered upstream), malformed (dropped), upstream-timeout, upstream-failure and overload (SERVFAIL), no-virtual-ip (SERVFAIL, range full), unsupported (NOTIMP, BADVERS), refused-source (dropped, or a TCP connection closed: not from this host while listening on a non-loopback address)."
+             .refusedSource, .forwardingLoop:
+            "DNS queries by outcome: mesh (answered from the service table), nxdomain (unknown clusterset name), forwarded (answered upstream), malformed (dropped), upstream-timeout, upstream-failure and overload (SERVFAIL), no-virtual-ip (SERVFAIL, range full), unsupported (NOTIMP, BADVERS), refused-source (dropped, or a TCP connection closed: not from this host while listening on a non-loopback address), forwarding-loop (dropped: our own forwarded question redirected back to us)."
         case .truncated: "DNS answers sent over UDP as header and question with TC set, because they exceeded the client's size."
         case .upstreamRepliesDropped: "Upstream DNS replies dropped: unknown id or a question other than the one forwarded."
         case .tcpConnectionsRejected: "DNS TCP connections closed at accept: the server was at its connection limit."

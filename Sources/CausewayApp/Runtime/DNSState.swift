@@ -126,6 +126,12 @@ final class DNSState: AcceptTarget {
             stats.count(.refusedSource)
             return
         }
+        // Our own forwarded question, sent back to us by a redirect that did not skip the
+        // proxy's traffic: forwarding it again would loop until the pending table filled.
+        if case .udp(let address) = client, forwarder.isOwnSourcePort(address.port) {
+            stats.count(.forwardingLoop)
+            return
+        }
         // Only a well-formed message gets any answer: garbage, whatever its opcode, is dropped.
         let query: DNSQuery
         do {
