@@ -23,9 +23,17 @@ final class ProxyStream {
         case done
     }
 
-    // unowned(unsafe): a stream is dropped from every table (and detached from its upstream)
-    // when its downstream connection closes; safe `unowned` costs an atomic per access.
+    /// The client side. unowned(unsafe) (safe `unowned` costs an atomic per access), which
+    /// is sound only by this invariant: when the downstream stream closes
+    /// (`Relay.downstreamClosed`, also for every stream of a closing connection), the stream
+    /// is dropped from every table of its downstream and detached from its upstream
+    /// connection at once, whatever that connection's state (closing included), so no
+    /// upstream, timer or retry ever reports on it again; the connection may be freed right
+    /// after. `downstreamGone` marks such a stream, and `Relay` refuses it.
     unowned(unsafe) let downstream: any RelayDownstream
+    /// True once the downstream stream closed: nothing may touch this stream any more
+    /// (see `downstream`).
+    var downstreamGone = false
     let downstreamID: Int32
     var state: State = .routing
     /// The upstream connection and stream, once submitted.

@@ -67,6 +67,7 @@ enum Relay {
 
     /// The upstream session framed `count` request bytes: return them to the client.
     static func requestSent(_ s: ProxyStream, count: Int, now: UInt64) {
+        guard isLive(s) else { return }
         s.lastProgress = now
         // A retry's replayed bytes were credited with the first attempt.
         let skip = min(count, s.creditToSkip)
@@ -78,6 +79,7 @@ enum Relay {
 
     /// Response headers (or trailers, which have no `:status`) from the upstream.
     static func responseHead(_ s: ProxyStream, _ block: HeaderBlock, endStream: Bool, now: UInt64) {
+        guard isLive(s) else { return }
         s.lastProgress = now
         guard let status = block.status else {
             if s.state == .responding { responseEnd(s, trailers: block) }
@@ -97,7 +99,7 @@ enum Relay {
     /// Response body bytes from the upstream. Returns false when they were not queued for
     /// the client (the caller returns their stream credit at once).
     static func responseData(_ s: ProxyStream, _ bytes: UnsafeRawBufferPointer, now: UInt64) -> Bool {
-        guard s.state == .responding, let body = s.responseBody else { return false }
+        guard isLive(s), s.state == .responding, let body = s.responseBody else { return false }
         s.lastProgress = now
         if !s.downstream.sendResponseBody(bytes, on: body) {
             // The client's connection holds too much unread response: this stream goes.
@@ -111,6 +113,7 @@ enum Relay {
 
     /// The upstream ended its response.
     static func responseEnd(_ s: ProxyStream, trailers: HeaderBlock?) {
+        guard isLive(s) else { return }
         s.responseEnded = true
         if s.grpcPending {
             s.grpcPending = false
@@ -134,9 +137,12 @@ enum Relay {
     // MARK: Ends
 
     /// The client's stream closed: normally after the response, or early (cancel, error).
+    /// From here on the stream is gone for the upstream side: it is detached from its
+    /// upstream connection now, even from one that is closing (see `ProxyStream.downstream`).
     static func downstreamClosed(_ s: ProxyStream, errorCode: UInt32) {
         let unfinished = s.state != .done
         s.state = .done
+        s.downstreamGone = true
         if s.responseCreditConnection != nil, let body = s.responseBody {
             // Response bytes buffered for the client will never be framed; the upstream
             // stream is reset below, so only our accounting needs them back.
@@ -156,6 +162,7 @@ enum Relay {
     /// `connectionLost`: the whole connection went away (the endpoint died or dropped it),
     /// not a reset of this stream.
     static func upstreamClosed(_ s: ProxyStream, errorCode: UInt32, pool: UpstreamPool, connectionLost: Bool = false) {
+        guard isLive(s) else { return }
         s.upstream = nil
         // Request bytes buffered for the upstream will never be framed: return them.
         releaseQueuedRequest(s, from: nil)
@@ -187,6 +194,7 @@ enum Relay {
     /// The upstream connection failed before the stream got anywhere (connect, TLS), or
     /// none could be had (`connection` nil).
     static func upstreamFailed(_ s: ProxyStream, _ failure: ProxyFailure, connection: (any RelayUpstream)?, pool: UpstreamPool) {
+        guard isLive(s) else { return }
         releaseQueuedRequest(s, from: connection)
         s.upstream = nil
         let forwarder: Forwarder = s.downstream.worker.forwarder
@@ -215,6 +223,18 @@ enum Relay {
             s.downstream.reset(s, errorCode: H2ErrorCode.cancel)
             cancelUpstream(s, errorCode: H2ErrorCode.cancel)
         }
+    }
+
+    /// True unless the stream's downstream already closed. An upstream reporting on such a
+    /// stream breaks the invariant of `ProxyStream.downstream` (its connection may be
+    /// freed): a failed assertion in debug builds; in release builds the report is ignored.
+    @inline(__always)
+    static func isLive(_ s: ProxyStream) -> Bool {
+        guard !s.downstreamGone else {
+            assertionFailure("an upstream reported on a stream whose downstream is closed")
+            return false
+        }
+        return true
     }
 
     /// Resets the upstream stream (if any) and forgets it.

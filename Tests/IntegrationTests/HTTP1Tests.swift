@@ -130,6 +130,27 @@ final class HTTP1Tests: XCTestCase {
         }
     }
 
+    func testClientsAbandoningRequestsQueuedForABusyHTTPEndpointLeaveTheProxyServing() throws {
+        // One connection per endpoint: the first request goes on the wire (the endpoint takes
+        // 3 s to answer), the others queue behind it on the same connection.
+        let f = try HTTP1Fixture(extraProxySpec: "  upstream: { maxConnectionsPerEndpoint: 1 }")
+        defer { f.stop() }
+        // In one read the client abandons the request on the wire, which closes the upstream
+        // connection at the end of the pass, and then the queued ones: by resetting each
+        // stream, or by resetting its whole connection. The queued streams must be forgotten
+        // at once, not reported on when the upstream connection closes.
+        for mode in [["--reset", "all"], ["--reset", "first", "--abort"]] {
+            let r = try PythonPeer.run("h2_abandon.py", ["--port", String(f.sidecar.port), "--authority", "web1",
+                                                         "--path", "/slow?ms=3000", "--streams", "8", "--wait", "1"] + mode)
+            XCTAssertEqual(r.int("responses"), 0, "\(mode): \(r)")
+            let next = try f.curl(["-H", "host: web1", f.sidecar.url("/hello")])
+            XCTAssertEqual(next.stdoutText, "hello\n", "\(mode): " + next.stderr + f.sidecar.process.logTail(lines: 30))
+        }
+        XCTAssertTrue(f.sidecar.process.process.isRunning, f.sidecar.process.logTail(lines: 30))
+        // Only the request on the wire reached the endpoint each time; none was replayed.
+        XCTAssertEqual(f.web.requests.filter { $0.string("path") == "/slow?ms=3000" }.count, 2, "\(f.web.requests)")
+    }
+
     func testKeepAliveServesSeveralRequestsOnOneConnection() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }

@@ -70,7 +70,7 @@ extension HTTP1UpstreamConnection {
         guard transport.isConnected else { return }
         for _ in 0..<8 {
             frameRequest()
-            if isClosed { return loopFlush() }
+            if isClosing { return loopFlush() }
             let (result, sent) = transport.write(&output)
             worker.metrics.increment(.upstreamBytesSent, by: Int64(sent))
             switch result {
@@ -143,7 +143,7 @@ extension HTTP1UpstreamConnection {
             break
         }
         if framed > 0 { Relay.requestSent(stream, count: framed, now: context.loop.now) }
-        guard !isClosed, !queue.isEmpty, queue[0].stream === stream, body.ended, body.bufferedBytes == 0 else { return }
+        guard !isClosing, !queue.isEmpty, queue[0].stream === stream, body.ended, body.bufferedBytes == 0 else { return }
         switch queue[0].framing {
         case .chunked:
             scratch.removeAll(keepingCapacity: true)

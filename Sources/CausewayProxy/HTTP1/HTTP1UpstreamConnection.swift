@@ -100,13 +100,21 @@ final class HTTP1UpstreamConnection: LoopHandler {
     func start(connectTimeoutNanos: UInt64) throws(SystemError) {
         try transport.register(self)
         connectTimer = worker.loop.schedule(after: connectTimeoutNanos) { [self] in
-            guard !established, !isClosed else { return }
+            guard !established, !isClosing else { return }
             connectFailed(reason: "connect timed out")
         }
     }
 
-    /// True once closed, or about to be at the end of this pass.
-    var isClosed: Bool { state == .closed || closeReason != nil }
+    /// True once actually closed: every exchange was then ended and told (`close`).
+    ///
+    /// Not true while a close is only requested (`isClosing`): the exchanges are still in
+    /// `queue` then, and `Relay` must still reset and detach a stream whose client goes away
+    /// (`resetStream`, `detach`), or `close` would report on a stream whose downstream may
+    /// be freed by then (see `ProxyStream.downstream`).
+    var isClosed: Bool { state == .closed }
+    /// True once closed, or about to be at the end of this pass: nothing more is written or
+    /// read, and no request is taken.
+    var isClosing: Bool { state == .closed || closeReason != nil }
     /// True once connected.
     var isReady: Bool { established }
     /// Requests on this connection, on the wire or waiting.
@@ -126,7 +134,7 @@ final class HTTP1UpstreamConnection: LoopHandler {
                 }
                 connected()
             }
-            if !isClosed { loopFlush() }
+            if !isClosing { loopFlush() }
         }
         guard (readable || hangup) && state != .closed else { return }
         if transport.peerFinished {
