@@ -11,7 +11,13 @@ enum SniffedProtocol: Equatable, Sendable {
 }
 
 /// Classifies the start of a connection; pure, so it is tested without sockets.
-enum ProtocolClassifier {
+///
+/// Incremental: a connection's classifier is fed everything its client sent so far, each
+/// time with more bytes at the end, and resumes where the previous call stopped, so each
+/// byte is looked at a bounded number of times however the input is split (a client
+/// sending one byte per segment costs linear work, not a rescan of the buffer per read).
+/// The verdict depends only on the bytes, never on how they were split.
+struct ProtocolClassifier {
     /// What the bytes so far allow to say.
     enum Verdict: Equatable {
         /// Not enough bytes yet (a prefix of the preface, or of a request line).
@@ -22,7 +28,19 @@ enum ProtocolClassifier {
     /// Longest method token looked at before giving up on a request line.
     static let maxMethodLength = 32
 
-    /// Classifies `bytes`, everything the client sent so far:
+    /// Bytes compared or scanned over all calls so far: at most a few per input byte.
+    private(set) var bytesExamined = 0
+    /// Bytes known to match the HTTP/2 preface; -1 once they do not.
+    private var prefaceMatched = 0
+    /// Bytes of the method token seen so far; -1 once the token and its space were seen.
+    private var methodLength = 0
+    /// Where the search for the request line's LF resumes (valid once the method was seen).
+    private var lineScanned = 0
+
+    init() {}
+
+    /// Classifies `bytes`, everything the client sent so far (a previous call's bytes plus
+    /// what arrived since):
     /// - a prefix of the HTTP/2 preface → wait; the whole preface → `.http2`;
     /// - a method token, a space and a first line ending in ` HTTP/1.<digit>` → `.http1`
     ///   (a line still arriving waits, up to `lineLimit` bytes; past that it is HTTP/1 too,
@@ -30,25 +48,47 @@ enum ProtocolClassifier {
     /// - anything else → `.unknown`.
     /// The line end is found at LF: a request line ending in a bare LF is still HTTP/1, and
     /// its parser answers 400 rather than the client getting an HTTP/2 frame.
-    static func classify(_ bytes: UnsafeRawBufferPointer, lineLimit: Int) -> Verdict {
-        let preface = HTTP2Preface.bytes
-        let compared = min(bytes.count, preface.count)
-        var prefaceSoFar = true
-        for i in 0..<compared where bytes[i] != preface[i] {
-            prefaceSoFar = false
-            break
+    mutating func classify(_ bytes: UnsafeRawBufferPointer, lineLimit: Int) -> Verdict {
+        if prefaceMatched >= 0 {
+            let preface = HTTP2Preface.bytes
+            let compared = min(bytes.count, preface.count)
+            while prefaceMatched < compared {
+                bytesExamined += 1
+                if bytes[prefaceMatched] != preface[prefaceMatched] { break }
+                prefaceMatched += 1
+            }
+            if prefaceMatched == compared {
+                return bytes.count >= preface.count ? .decided(.http2) : .wait
+            }
+            prefaceMatched = -1
         }
-        if prefaceSoFar { return bytes.count >= preface.count ? .decided(.http2) : .wait }
 
-        var i = 0
-        while i < bytes.count, i < maxMethodLength, HTTP1Token.isTChar(bytes[i]) { i += 1 }
-        if i == bytes.count { return i < maxMethodLength ? .wait : .decided(.unknown) }
-        guard i > 0, bytes[i] == 0x20 else { return .decided(.unknown) }
-        var end = i
+        if methodLength >= 0 {
+            while methodLength < bytes.count, methodLength < Self.maxMethodLength, HTTP1Token.isTChar(bytes[methodLength]) {
+                bytesExamined += 1
+                methodLength += 1
+            }
+            if methodLength == bytes.count { return .wait }
+            bytesExamined += 1
+            guard methodLength > 0, bytes[methodLength] == 0x20 else { return .decided(.unknown) }
+            lineScanned = methodLength
+            methodLength = -1
+        }
+
+        var end = lineScanned
         while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+        bytesExamined += end - lineScanned
+        lineScanned = end
         guard end < bytes.count else { return bytes.count >= lineLimit ? .decided(.http1) : .wait }
         if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
-        return endsWithHTTP1Version(bytes, end: end) ? .decided(.http1) : .decided(.unknown)
+        bytesExamined += 10
+        return Self.endsWithHTTP1Version(bytes, end: end) ? .decided(.http1) : .decided(.unknown)
+    }
+
+    /// Classifies `bytes` from scratch (a fresh classifier).
+    static func classify(_ bytes: UnsafeRawBufferPointer, lineLimit: Int) -> Verdict {
+        var classifier = ProtocolClassifier()
+        return classifier.classify(bytes, lineLimit: lineLimit)
     }
 
     /// True when `bytes[..<end]` ends with ` HTTP/1.` and a digit.
@@ -106,6 +146,8 @@ final class ProtocolSniffer: LoopHandler {
     let captured: CapturedDestination?
     /// Fires `capture.sniffTimeout` after the accept (captured connections only).
     private var deadline: TimerID?
+    /// Where classifying the bytes read so far stopped (each read resumes from there).
+    private var classifier = ProtocolClassifier()
 
     init(worker: Worker, fd: Int32, listener: ListenerSpec, captured: CapturedDestination? = nil) {
         self.worker = worker
@@ -167,7 +209,7 @@ final class ProtocolSniffer: LoopHandler {
     /// Hands the connection over if `bytes` (everything read so far) decide it.
     private func decide(_ bytes: UnsafeRawBufferPointer) {
         let lineLimit = Int(worker.settings.downstreamHTTP2.maxHeaderListSize)
-        guard case .decided(let proto) = ProtocolClassifier.classify(bytes, lineLimit: lineLimit) else { return }
+        guard case .decided(let proto) = classifier.classify(bytes, lineLimit: lineLimit) else { return }
         if proto == .unknown && captured != nil { return fallBack(bytes, timedOut: false) }
         let initial = Array(bytes)
         let socket = fd
