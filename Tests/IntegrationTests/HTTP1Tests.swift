@@ -206,6 +206,46 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertTrue(refused.bool("closed"), "\(refused)")
     }
 
+    func testABodyStillArrivingAfterTheProxyAnsweredIsNotReadWithoutBound() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        // Answered at once (no route), with a body of 10^12 bytes, or chunked with a 1 TB
+        // chunk, still to come: the answer closes the connection, which closes after its
+        // linger however fast the client keeps sending.
+        let heads = ["POST /upload HTTP/1.1\\r\\nhost: nowhere\\r\\ncontent-length: 1000000000000\\r\\n\\r\\n",
+                     "POST /upload HTTP/1.1\\r\\nhost: nowhere\\r\\ntransfer-encoding: chunked\\r\\n\\r\\nffffffffff\\r\\n"]
+        for head in heads {
+            let r = try PythonPeer.run("h1_raw.py", ["--port", String(f.sidecar.port), "--send", head, "--flood", "20"], timeout: 60)
+            let text = r.string("response") ?? ""
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), text)
+            XCTAssertTrue(text.contains("x-causeway-reason: no-route\r\n"), text)
+            XCTAssertTrue(text.contains("connection: close\r\n"), text)
+            XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 ").count - 1, 1, text)
+            // The answer, the end of its output (EOF), then the socket closed (sending fails).
+            XCTAssertTrue(r.bool("closed"), "\(r)")
+            XCTAssertTrue(r.bool("reset"), "the proxy still reads the body after 20 s: \(r)")
+        }
+        // The endpoint answers before the body (and the proxy then drops what the client still
+        // sends): past a bounded amount the connection closes after the answer too.
+        let early = try PythonPeer.run("h1_raw.py", ["--port", String(f.sidecar.port), "--flood", "20", "--send",
+                                                     "POST /early HTTP/1.1\\r\\nhost: web1\\r\\ncontent-length: 1000000000000\\r\\n\\r\\n"],
+                                       timeout: 60)
+        XCTAssertTrue((early.string("response") ?? "").hasPrefix("HTTP/1.1 413 "), "\(early)")
+        XCTAssertTrue((early.string("response") ?? "").hasSuffix("\r\n\r\ntoo large\n"), "\(early)")
+        XCTAssertTrue(early.bool("reset"), "the proxy still reads the body after 20 s: \(early)")
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && f.metric("causeway_http1_downstream_connections_active") != 0 { usleep(100_000) }
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_active"), 0)
+        // A short rest is read and dropped, and the connection serves the next request.
+        let short = try f.raw(["POST /upload HTTP/1.1\\r\\nhost: nowhere\\r\\ncontent-length: 10\\r\\n\\r\\n0123456789"
+                               + "GET /a HTTP/1.1\\r\\nhost: web1\\r\\nconnection: close\\r\\n\\r\\n"])
+        let text = short.string("response") ?? ""
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), text)
+        XCTAssertFalse(text.components(separatedBy: "\r\n\r\n")[0].contains("connection: close"), text)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\nfirst\n"), text)
+        XCTAssertTrue(short.bool("closed"), "\(short)")
+    }
+
     func testChunkedTrailersTravelBothWays() throws {
         let f = try HTTP1Fixture(nghttpdArgs: ["-v"])
         defer { f.stop() }

@@ -107,6 +107,7 @@ extension HTTP1DownstreamConnection {
             // Owed first: the relay may credit these bytes back before it returns.
             requestBytesOwed += bytes.count
             Relay.requestData(stream, bytes, now: worker.loop.now)
+            if stream.state == .done && stream.upstream == nil { noteDroppedRequestBytes(bytes.count) }
         case .end(let trailers):
             exchange.requestEnded = true
             if let stream = exchange.stream { Relay.requestEnd(stream, trailers: trailers) }
@@ -125,9 +126,11 @@ extension HTTP1DownstreamConnection {
         default: hasBody = true
         }
         let stream = ProxyStream(downstream: self, downstreamID: lastStreamID, requestEnded: !hasBody, now: worker.loop.now)
+        var bodyLength: UInt64?
+        if case .contentLength(let n) = head.framing { bodyLength = n }
         exchange = Exchange(stream: stream, requestEnded: false,
                             isHEAD: head.headers.withValue(of: ":method") { Self.isHEAD($0) } ?? false,
-                            keepAlive: head.keepAlive, minorVersion: head.minorVersion,
+                            keepAlive: head.keepAlive, minorVersion: head.minorVersion, requestBodyLength: bodyLength,
                             expectsContinue: head.expectsContinue && hasBody)
         if listener.accessLog { stream.access = AccessLogFields(head: head.headers) }
         worker.forwarder.dispatch(stream, headers: head.headers)
@@ -139,6 +142,16 @@ extension HTTP1DownstreamConnection {
             exchange.continueSent = true
             scheduleFlush()
         }
+    }
+
+    /// Counts request body bytes nobody will forward (the stream is done); past
+    /// `maxDroppedRequestBytes` the connection closes after its response rather than read
+    /// the rest of the body.
+    func noteDroppedRequestBytes(_ count: Int) {
+        exchange.requestBytesDropped += count
+        guard exchange.keepAlive, exchange.requestBytesDropped > Self.maxDroppedRequestBytes else { return }
+        exchange.keepAlive = false
+        scheduleFlush()
     }
 
     static func isHEAD(_ method: UnsafeRawBufferPointer) -> Bool {

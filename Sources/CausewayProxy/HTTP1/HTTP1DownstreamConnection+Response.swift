@@ -99,10 +99,23 @@ extension HTTP1DownstreamConnection {
         stream.access?.status = failure.status
         stream.access?.reason = failure.reason
         // A request that did not arrive in time will not: its connection goes with the answer.
-        exchange.keepAlive = keepAliveAfterResponse && failure != .requestTimeout
+        // So does one whose body still to come is long or of unknown length: reading it only
+        // to drop it would cost without bound (`maxDroppedRequestBytes`).
+        exchange.keepAlive = keepAliveAfterResponse && failure != .requestTimeout && requestRestIsShort
         let text = failure.message + "\n"
         writeLocalResponse(status: failure.status, headers: failure.headers(bodyLength: text.utf8.count), message: failure.message)
-        // The request body, if still arriving, is dropped and its credit returned as it comes.
+        // The request body, if still arriving, is dropped and its credit returned as it comes
+        // (only its short rest, if the connection stays open).
+    }
+
+    /// True when the request body still to come is known and at most
+    /// `maxDroppedRequestBytes`: the connection may read and drop it and stay open.
+    var requestRestIsShort: Bool {
+        // No body, or all of it read (the parser reports a head before its end).
+        guard let stream = exchange.stream, !exchange.requestEnded, !stream.requestEnded else { return true }
+        guard let length = exchange.requestBodyLength else { return false }
+        let received = UInt64(stream.requestBytesReceived)
+        return received >= length || length - received <= UInt64(Self.maxDroppedRequestBytes)
     }
 
     /// Writes a whole proxy-made response: `headers` (with `x-causeway-reason`; the writer

@@ -57,6 +57,10 @@ final class HTTP1DownstreamConnection: LoopHandler {
         /// False once either side asked to close after this exchange.
         var keepAlive = true
         var minorVersion = 1
+        /// The request body's content-length (nil: no body, or chunked).
+        var requestBodyLength: UInt64?
+        /// Request body bytes read and dropped after the stream was done (nobody forwards them).
+        var requestBytesDropped = 0
         /// The client waits for `100 Continue` before sending its body.
         var expectsContinue = false
         var continueSent = false
@@ -67,6 +71,13 @@ final class HTTP1DownstreamConnection: LoopHandler {
     static let outputHighWater = H2Connection.outputHighWater
     /// How long a closing connection reads and drops what its client still sends.
     static let lingerNanos: UInt64 = 2_000_000_000
+    /// Request body bytes a connection reads and drops after its request was answered
+    /// without them (a proxy-made 404, 503..., or an upstream's early answer), to stay
+    /// reusable. A rest known to be longer, or of unknown length, closes the connection after
+    /// the response instead (`connection: close`, then lingering), and so does dropping more
+    /// than this: the request timeout no longer applies once the stream is done, and each
+    /// byte read counts as progress, so nothing else would bound it.
+    static let maxDroppedRequestBytes = 64 * 1024
     /// Bytes of pipelined input parsed per step, so a body in `pending` respects the
     /// request backlog bound as one read from the socket does.
     static let parseStep = 16 * 1024

@@ -2,11 +2,15 @@
 smuggling attempts, half heads, a client that never reads.
 
     h1_raw.py --port P --send TEXT [--send TEXT ...] [--upload N --upload-seconds S]
-              [--shut] [--timeout S] [--no-read S]
+              [--flood S] [--shut] [--timeout S] [--no-read S]
 
 Each --send is one write; TEXT takes Python escapes (\\r\\n, \\x00) and may repeat a part
 with {N*...} e.g. "x-big: {70000*a}\\r\\n". --upload then sends N body bytes: as many as the
 socket takes in --upload-seconds (reported as "uploaded_in_time"), then the rest, blocking.
+--flood S then sends body bytes ("x") as fast as the socket takes them, reading what comes
+back meanwhile (up to EOF: "closed"), until sending fails because the server closed the
+connection ("reset") or S seconds pass ("timed_out"); reported as "flood_sent" bytes (the
+read below is skipped).
 --shut half-closes after sending. Then the
 client reads until EOF or --timeout seconds of silence (default 5), or, with --no-read S,
 does not read at all for S seconds. Prints one JSON line:
@@ -17,6 +21,7 @@ does not read at all for S seconds. Prints one JSON line:
 import argparse
 import json
 import re
+import select
 import socket
 import time
 
@@ -28,6 +33,7 @@ ap.add_argument("--timeout", type=float, default=5.0)
 ap.add_argument("--no-read", type=float, default=0.0)
 ap.add_argument("--upload", type=int, default=0)
 ap.add_argument("--upload-seconds", type=float, default=2.0)
+ap.add_argument("--flood", type=float, default=0.0)
 args = ap.parse_args()
 
 
@@ -58,7 +64,32 @@ if args.shut:
     s.shutdown(socket.SHUT_WR)
 start = time.monotonic()
 result.update({"response": "", "closed": False, "reset": False, "timed_out": False})
-if args.no_read > 0:
+if args.flood > 0:
+    block = b"x" * 65536
+    data = b""
+    sent = 0
+    s.setblocking(False)
+    deadline = time.monotonic() + args.flood
+    result["timed_out"] = True
+    while time.monotonic() < deadline:
+        readable, writable, _ = select.select([] if result["closed"] else [s], [s], [], 0.1)
+        try:
+            if readable:
+                chunk = s.recv(65536)
+                if not chunk:
+                    result["closed"] = True
+                data += chunk
+            if writable:
+                sent += s.send(block)
+        except BlockingIOError:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            result["reset"] = True
+            result["timed_out"] = False
+            break
+    result["flood_sent"] = sent
+    result["response"] = data.decode("latin-1")
+elif args.no_read > 0:
     time.sleep(args.no_read)
 else:
     s.settimeout(args.timeout)

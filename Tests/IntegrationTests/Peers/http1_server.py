@@ -16,6 +16,8 @@ Prints one JSON line when listening ({"listening": PORT}) and one per request
                                response trailers
 - POST /stall?ms=N             reads nothing for N milliseconds, then the body; answers its
                                length
+- POST /early                  413 at once, before reading the body; then reads and drops
+                               the body until the client closes
 Every response carries `x-connection-id`: one number per TCP connection, so a test can see
 its proxy reuse connections.
 """
@@ -152,6 +154,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
+        if url.path == "/early":
+            self.record()
+            data = b"too large\n"
+            self.send_response(413)
+            self.common()
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            self.close_connection = True
+            while self.rfile.read1(65536):
+                pass
+            return
         if url.path == "/stall":
             time.sleep(int(urllib.parse.parse_qs(url.query).get("ms", ["1000"])[0]) / 1000.0)
             body, trailers, _ = self.read_body()
