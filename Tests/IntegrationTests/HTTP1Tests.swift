@@ -306,6 +306,31 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(f.metric("causeway_http1_parse_errors_total", labels: #",side="downstream",reason="content-length-and-chunked""#), 2)
     }
 
+    func testHTTP2HeadsNoRequestLineCanCarryNeverReachAnHTTPEndpoint() throws {
+        // A method or target an HTTP/1.1 request line cannot carry is refused before it could
+        // reach the endpoint: by nghttp2 (the stream is reset) or by routing. The HTTP/1.1
+        // upstream would answer 400 invalid-request without writing anything
+        // (`HTTP1Writer.appendRequestHead` refuses such heads and writes nothing).
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        let cases: [([String], String)] = [
+            (["--path", "/a\u{7F}b"], "rst"), (["--path", "/a\u{01}b"], "rst"), (["--path", "/a b"], "rst"),
+            (["--path", "/a\r\nx: y"], "rst"), (["--method", "GE(T"], "rst"), (["--authority", "user@web1"], "404"),
+        ]
+        for (args, expected) in cases {
+            let r = try PythonPeer.run("h2_client.py", ["--port", String(f.sidecar.port), "--authority", "web1", "--path", "/hello"] + args)
+            if expected == "rst" {
+                XCTAssertEqual(r.string("outcome"), "rst", "\(args): \(r)")
+            } else {
+                XCTAssertEqual(r.int("status"), Int(expected), "\(args): \(r)")
+            }
+        }
+        XCTAssertTrue(f.web.requests.isEmpty, "\(f.web.requests)")
+        let ok = try PythonPeer.run("h2_client.py", ["--port", String(f.sidecar.port), "--authority", "web1", "--path", "/hello"])
+        XCTAssertEqual(ok.int("status"), 200, "\(ok)")
+        XCTAssertEqual(f.web.requests.count, 1, "\(f.web.requests)")
+    }
+
     func testOversizedHeadsGet431() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }
