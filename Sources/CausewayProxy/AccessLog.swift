@@ -28,14 +28,17 @@ final class AccessLogFields {
         path = head.withValue(of: ":path") { Array($0) } ?? []
     }
 
-    /// The record for a stream that ended at `now` (monotonic ns).
-    func record(cluster: String, listener: String, peerIdentity: String?, startedAt: UInt64, now: UInt64) -> AccessLogRecord {
+    /// The record for a stream that ended at `now` (monotonic ns). `originalDestination`: the
+    /// connection's, rendered once per connection (nil when it was not captured).
+    func record(cluster: String, listener: String, peerIdentity: String?, originalDestination: String?,
+                startedAt: UInt64, now: UInt64) -> AccessLogRecord {
         var record = AccessLogRecord(
             timeUnixNanos: LogClock.realtimeNanos(), cluster: cluster, listener: listener, peerIdentity: peerIdentity,
             method: method, authority: authority, path: path, status: status, reason: reason,
             upstream: upstream?.description, requestBytes: requestBytes, responseBytes: responseBytes,
             durationNanos: now &- startedAt)
         record.upstreamCluster = upstreamCluster
+        record.originalDestination = originalDestination
         return record
     }
 }

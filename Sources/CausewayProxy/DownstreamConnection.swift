@@ -37,6 +37,10 @@ final class DownstreamConnection: H2Connection {
     private(set) var peerIdentity: String?
     /// `x-forwarded-client-cert` for this client's requests, built once per connection.
     private(set) var forwardedClientCert: [UInt8] = []
+    /// Where traffic capture found the connection headed, as the access log writes it;
+    /// rendered once per connection, and only when the listener logs requests (nil when not
+    /// captured).
+    let originalDestination: String?
     private var streams: [Int32: ProxyStream] = [:]
     private var preface = Preface.awaiting(matched: 0)
     private(set) var lifecycle = Lifecycle.open
@@ -65,9 +69,10 @@ final class DownstreamConnection: H2Connection {
     /// unowned(unsafe) because safe `unowned` costs an atomic on every access.
     unowned(unsafe) let worker: Worker
 
-    init(worker: Worker, fd: Int32, listener: ListenerSpec, tls: TLSConnection?) {
+    init(worker: Worker, fd: Int32, listener: ListenerSpec, tls: TLSConnection?, originalDestination: SocketAddress? = nil) {
         self.worker = worker
         self.listener = listener
+        self.originalDestination = listener.accessLog ? originalDestination?.description : nil
         self.acceptedAt = worker.loop.now
         self.idleSince = worker.loop.now
         super.init(context: worker.context, fd: fd, session: H2Session(role: .server, settings: worker.settings.downstreamHTTP2),
@@ -168,6 +173,7 @@ final class DownstreamConnection: H2Connection {
                     if let backend = stream.backend { backend.counters.durations.observe(nanos: now &- stream.startedAt) }
                     if let access = stream.access {
                         worker.logAccess(access.record(cluster: worker.settings.cluster, listener: listener.name, peerIdentity: peerIdentity,
+                                                       originalDestination: originalDestination,
                                                        startedAt: stream.startedAt, now: now))
                     }
                     // A young stream reset by the client, or by us for its behaviour (a

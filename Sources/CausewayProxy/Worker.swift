@@ -177,7 +177,7 @@ public final class Worker {
                          originalDestination: SocketAddress?) {
         switch proto {
         case .http1:
-            let connection = HTTP1DownstreamConnection(worker: self, fd: fd, listener: listener)
+            let connection = HTTP1DownstreamConnection(worker: self, fd: fd, listener: listener, originalDestination: originalDestination)
             do {
                 try connection.register()
             } catch {
@@ -187,7 +187,7 @@ public final class Worker {
             http1Downstreams[ObjectIdentifier(connection)] = connection
             connection.start(initial: initial)
         case .http2, .unknown:
-            let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: nil)
+            let connection = DownstreamConnection(worker: self, fd: fd, listener: listener, tls: nil, originalDestination: originalDestination)
             do {
                 try connection.register()
             } catch {

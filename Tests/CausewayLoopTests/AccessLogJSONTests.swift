@@ -46,6 +46,21 @@ final class AccessLogJSONTests: XCTestCase {
         XCTAssertTrue(String(decoding: line, as: UTF8.self).contains(#"\u2028\u0085"#))
     }
 
+    func testACapturedConnectionsOriginalDestinationIsRecorded() throws {
+        var record = AccessLogRecord(
+            timeUnixNanos: 0, cluster: "c", listener: "outbound", peerIdentity: nil,
+            method: "GET", authority: "web", path: "/", status: 200, reason: nil, upstream: "10.0.0.7:8080",
+            requestBytes: 0, responseBytes: 0, durationNanos: 0
+        )
+        record.originalDestination = "240.240.0.1:80"
+        let json = try parse(render(record))
+        XCTAssertEqual(json["original_destination"] as? String, "240.240.0.1:80")
+        record.originalDestination = "[fd00::1]:80"
+        XCTAssertEqual(try parse(render(record))["original_destination"] as? String, "[fd00::1]:80")
+        record.originalDestination = nil
+        XCTAssertTrue(try parse(render(record))["original_destination"] is NSNull)
+    }
+
     func testAbsentValuesAreNull() throws {
         let line = render(AccessLogRecord(
             timeUnixNanos: 0, cluster: "", listener: "l", peerIdentity: nil,
@@ -54,7 +69,7 @@ final class AccessLogJSONTests: XCTestCase {
         ))
         XCTAssertEqual(
             String(decoding: line, as: UTF8.self),
-            #"{"time":"1970-01-01T00:00:00.000Z","cluster":"","listener":"l","peer":null,"method":"POST","authority":"a","path":"/","status":0,"reason":null,"upstream":null,"upstream_cluster":null,"request_bytes":0,"response_bytes":0,"duration_us":0}"# + "\n"
+            #"{"time":"1970-01-01T00:00:00.000Z","cluster":"","listener":"l","peer":null,"original_destination":null,"method":"POST","authority":"a","path":"/","status":0,"reason":null,"upstream":null,"upstream_cluster":null,"request_bytes":0,"response_bytes":0,"duration_us":0}"# + "\n"
         )
     }
 

@@ -98,7 +98,8 @@ final class AccessLogFieldsTests: XCTestCase {
         fields.requestBytes = 10
         fields.responseBytes = 20
         fields.upstream = SocketAddress(ip: "10.0.0.7", port: 8443)
-        let r = fields.record(cluster: "c1", listener: "outbound", peerIdentity: nil, startedAt: 1_000, now: 6_000)
+        let r = fields.record(cluster: "c1", listener: "outbound", peerIdentity: nil, originalDestination: "240.240.0.9:80",
+                              startedAt: 1_000, now: 6_000)
         XCTAssertEqual(r.method, Array("POST".utf8))
         XCTAssertEqual(r.authority, Array("web:8080".utf8))
         XCTAssertEqual(r.path, Array("/a?b".utf8))
@@ -107,5 +108,8 @@ final class AccessLogFieldsTests: XCTestCase {
         XCTAssertEqual(r.durationNanos, 5_000)
         XCTAssertEqual(r.requestBytes, 10)
         XCTAssertEqual(r.responseBytes, 20)
+        XCTAssertEqual(r.originalDestination, "240.240.0.9:80")
+        XCTAssertNil(fields.record(cluster: "c1", listener: "outbound", peerIdentity: nil, originalDestination: nil,
+                                   startedAt: 1_000, now: 6_000).originalDestination)
     }
 }

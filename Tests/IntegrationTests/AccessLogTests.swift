@@ -41,6 +41,8 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(ok["cluster"] as? String, "test-cluster")
         XCTAssertEqual(ok["upstream"] as? String, "127.0.0.1:\(backend.port)")
         XCTAssertEqual(ok["upstream_cluster"] as? String, "test-cluster")
+        // Not captured: a client that called the listener itself.
+        XCTAssertTrue(ok["original_destination"] is NSNull, "\(ok)")
         XCTAssertEqual(ok["response_bytes"] as? Int, 6, "\(ok)")
         XCTAssertEqual(missing["status"] as? Int, 404)
         XCTAssertEqual(missing["reason"] as? String, "no-route")

@@ -35,8 +35,9 @@ final class CapturePod {
     ///   - wrapper: runs the sidecar (`CausewaySidecar`'s `wrapper`).
     ///   - ipv6: also give the veth pair IPv6 addresses (2001:2:0:<k>::1 and ::2, RFC 5180's
     ///     benchmarking range) and the sidecar a listener on [::1]:15006.
+    ///   - accessLog: whether the sidecar's listener writes an access log line per request.
     init(sidecar withSidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
-         wrapper: [String] = [], ipv6: Bool = false) throws {
+         wrapper: [String] = [], ipv6: Bool = false, accessLog: Bool = false) throws {
         dir = try TempDir()
         lab = try NetnsLab()
         do {
@@ -58,7 +59,8 @@ final class CapturePod {
                 "backend": [TestEndpoint(ip: remoteIP, port: 8080)],
                 "tlssvc": [TestEndpoint(ip: remoteIP, port: 9443)],
                 "bannersvc": [TestEndpoint(ip: remoteIP, port: 2526)],
-            ], extraProxySpec: Self.capture(captureFields, excludeUIDs: excludeUIDs) + "\n" + extraSpec, dns: "upstream: \"\(remoteIP):53\"", netns: pod,
+            ], extraProxySpec: Self.capture(captureFields, excludeUIDs: excludeUIDs) + "\n" + extraSpec, accessLog: accessLog,
+               dns: "upstream: \"\(remoteIP):53\"", netns: pod,
                extraListeners: ipv6 ? ["{ name: outbound6, role: sidecar, address: \"[::1]:15006\" }"] : [], wrapper: wrapper)
             try apply()
         } catch {
@@ -196,9 +198,9 @@ final class CaptureTests: XCTestCase {
     }
 
     private func makePod(sidecar: Bool = true, extraSpec: String = "", captureFields: String = "", excludeUIDs: String = "4242",
-                         wrapper: [String] = [], ipv6: Bool = false) throws -> CapturePod {
+                         wrapper: [String] = [], ipv6: Bool = false, accessLog: Bool = false) throws -> CapturePod {
         let pod = try CapturePod(sidecar: sidecar, extraSpec: extraSpec, captureFields: captureFields, excludeUIDs: excludeUIDs,
-                                 wrapper: wrapper, ipv6: ipv6)
+                                 wrapper: wrapper, ipv6: ipv6, accessLog: accessLog)
         fixture = pod
         return pod
     }
@@ -323,6 +325,38 @@ final class CaptureTests: XCTestCase {
         // An unknown Host at a mesh address is the proxy's answer, not a passthrough.
         let unknown = try t.curl(["-i", "-H", "Host: nowhere", "http://240.240.0.9/"])
         XCTAssertTrue(unknown.stdoutText.hasPrefix("HTTP/1.1 404"), unknown.stdoutText)
+    }
+
+    /// The access log says where each captured connection was headed, for HTTP/1.1 and
+    /// HTTP/2 clients alike, and nothing for a connection made to the listener itself.
+    func testAccessLogRecordsTheOriginalDestinationOfCapturedConnections() throws {
+        let t = try makePod(accessLog: true)
+        try t.backend()
+        let requests: [([String], String)] = [
+            (["http://\(t.remoteIP):8080/index.html"], "\(t.remoteIP):8080"),
+            (["http://240.240.0.9/index.html"], "240.240.0.9:80"),
+            (["--http2-prior-knowledge", "http://\(t.remoteIP):8080/index.html"], "\(t.remoteIP):8080"),
+            (["http://127.0.0.1:\(t.sidecar.port)/index.html"], ""),
+        ]
+        for (args, _) in requests {
+            let r = try t.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: backend"] + args)
+            XCTAssertEqual(r.stdoutText, "200", "\(args): " + r.stderr)
+        }
+        var lines: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            lines = t.sidecar.process.log.split(separator: "\n").compactMap { line in
+                guard line.hasPrefix("{") else { return nil }
+                return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            }
+            if lines.count >= requests.count { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(lines.count, requests.count, t.sidecar.process.log)
+        XCTAssertEqual(lines.map { $0["status"] as? Int }, Array(repeating: 200, count: lines.count), "\(lines)")
+        // Two workers: the lines may come in any order.
+        let recorded = lines.map { ($0["original_destination"] as? String) ?? ($0["original_destination"] is NSNull ? "" : "missing") }
+        XCTAssertEqual(recorded.sorted(), requests.map(\.1).sorted(), "\(lines)")
     }
 
     /// A virtual IP has nothing behind it: a connection to one that is not HTTP is closed

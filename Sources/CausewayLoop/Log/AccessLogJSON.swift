@@ -5,11 +5,12 @@
 /// The line (one object, keys always present, `null` for absent values):
 ///
 ///     {"time":"2026-11-22T10:15:00.123Z","cluster":"payments","listener":"inbound",
-///      "peer":"spiffe://mesh/ns/a/sa/b","method":"GET","authority":"payments:8443",
+///      "peer":"spiffe://mesh/ns/a/sa/b","original_destination":null,"method":"GET","authority":"payments:8443",
 ///      "path":"/v1/x","status":200,"reason":null,"upstream":"10.0.0.7:8443","upstream_cluster":"cluster2",
 ///      "request_bytes":0,"response_bytes":512,"duration_us":1834}
 ///
-/// followed by exactly one `\n`. Time is UTC with milliseconds; the duration is in whole
+/// followed by exactly one `\n`. `original_destination` is where a captured connection was
+/// headed (`10.96.0.10:80`, `[fd00::1]:80`), null for one traffic capture did not redirect. Time is UTC with milliseconds; the duration is in whole
 /// microseconds.
 public enum AccessLogJSON {
     /// Appends `record` as a JSON line (with its `\n`) to `line`.
@@ -22,6 +23,8 @@ public enum AccessLogJSON {
         appendString(record.listener, to: &line)
         line.append(contentsOf: #","peer":"#.utf8)
         appendString(record.peerIdentity, to: &line)
+        line.append(contentsOf: #","original_destination":"#.utf8)
+        appendString(record.originalDestination, to: &line)
         line.append(contentsOf: #","method":"#.utf8)
         appendString(record.method, to: &line)
         line.append(contentsOf: #","authority":"#.utf8)

@@ -12,6 +12,10 @@ public struct AccessLogRecord: Sendable {
     public var listener: String
     /// The downstream peer's verified identity (e.g. a SPIFFE ID), if it presented one.
     public var peerIdentity: String?
+    /// Where the client's connection was headed when traffic capture redirected it to the
+    /// listener (`SO_ORIGINAL_DST`, as `ip:port` or `[ipv6]:port`); nil when it was not
+    /// captured.
+    public var originalDestination: String?
     public var method: [UInt8]
     public var authority: [UInt8]
     public var path: [UInt8]

@@ -132,6 +132,7 @@ extension HTTP1DownstreamConnection {
         if let backend = stream.backend { backend.counters.durations.observe(nanos: now &- stream.startedAt) }
         if let access = stream.access {
             worker.logAccess(access.record(cluster: worker.settings.cluster, listener: listener.name, peerIdentity: nil,
+                                           originalDestination: originalDestination,
                                            startedAt: stream.startedAt, now: now))
         }
         if !keepAlive || (peerFinished && pendingCount == 0) { closeGracefully() }

@@ -93,6 +93,10 @@ final class HTTP1DownstreamConnection: LoopHandler {
     var role: TrafficRole { listener.role }
     /// Sidecar clients carry no verified identity.
     let forwardedClientCert: [UInt8] = []
+    /// Where traffic capture found the connection headed, as the access log writes it;
+    /// rendered once per connection, and only when the listener logs requests (nil when not
+    /// captured).
+    let originalDestination: String?
 
     var parser: HTTP1RequestParser
     var exchange = Exchange()
@@ -139,10 +143,11 @@ final class HTTP1DownstreamConnection: LoopHandler {
     /// Requests whose head was parsed on this connection.
     var requestsStarted = 0
 
-    init(worker: Worker, fd: Int32, listener: ListenerSpec) {
+    init(worker: Worker, fd: Int32, listener: ListenerSpec, originalDestination: SocketAddress? = nil) {
         self.worker = worker
         self.context = worker.context
         self.listener = listener
+        self.originalDestination = listener.accessLog ? originalDestination?.description : nil
         let settings = worker.settings.downstreamHTTP2
         parser = HTTP1RequestParser(limits: HTTP1Limits(
             maxHeaderBytes: Int(settings.maxHeaderListSize), maxHeaderCount: Int(settings.maxHeaderFields),
