@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# bench/h2c-single-hop.sh — Causeway vs nghttpx, single-hop h2c, one worker each.
+# bench/h2c-single-hop.sh — Causeway vs nghttpx, single hop, one worker each.
 #
 #   h2load ──h2c──▶ proxy (Causeway | nghttpx) ──h2c──▶ nghttpd (static file)
+#   with --h1 (bench/h1-single-hop.sh, issue 7):
+#   h2load --h1 ──HTTP/1.1 keep-alive──▶ proxy (Causeway sidecar | nghttpx plaintext
+#   frontend) ──h2c──▶ nghttpd
 #
 # Runs the systems alternately (A B A B …), reads each proxy's CPU time from /proc,
 # and prints req/s, failures, proxy CPU µs per request, medians and the ratio
@@ -11,7 +14,10 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-export BENCH_NAME=h2c-single-hop    # messages of lib/common.sh's say/die
+# The clients' protocol: h2c, or HTTP/1.1 with --h1 as the first argument.
+PROTO=h2c
+if [[ "${1:-}" == --h1 ]]; then PROTO=h1; shift; fi
+export BENCH_NAME=$PROTO-single-hop  # messages of lib/common.sh's say/die
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$BENCH_DIR/lib/common.sh"
 
@@ -21,7 +27,7 @@ ROUNDS=${ROUNDS:-3}
 REGIME=${REGIME:-saturated}          # saturated | single | rate
 REQUESTS=${REQUESTS:-}               # default depends on the regime
 CLIENTS=${CLIENTS:-}
-STREAMS=${STREAMS:-}
+STREAMS=${STREAMS:-}                 # with --h1: requests pipelined per connection (1: none)
 RPS=${RPS:-}                         # total target req/s (rate regime)
 WARMUP=${WARMUP:-}                   # warm-up requests per system (default depends on the regime)
 BODY_SIZE=${BODY_SIZE:-100}          # response body bytes
@@ -33,7 +39,7 @@ CONN_WINDOW=${CONN_WINDOW:-16777216}
 MAX_STREAMS=${MAX_STREAMS:-256}
 SYSTEMS=${SYSTEMS:-causeway,nghttpx} # any of causeway, nghttpx, direct (h2load → nghttpd, no proxy)
 PIN=${PIN:-0}                        # 1: proxy on CPU 1, h2load and nghttpd on CPU 0
-MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it
+MAX_CPU_RATIO=${MAX_CPU_RATIO:-}     # if set, exit 3 when Causeway/nghttpx CPU/req exceeds it (issue 7, --h1: 1.0)
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}      # seconds; an h2load run that takes longer is killed and fails
 CAUSEWAY_BIN=${CAUSEWAY_BIN:-}       # skip the build and use this binary
 CAUSEWAY_SCRATCH=${CAUSEWAY_SCRATCH:-} # --scratch-path for `swift build` (default: .build)
@@ -43,9 +49,13 @@ KEEP_TMP=${KEEP_TMP:-0}
 
 usage() {
   cat <<'EOF'
-Usage: bash bench/h2c-single-hop.sh [options]
+Usage: bash bench/h2c-single-hop.sh [--h1] [options]    (bench/h1-single-hop.sh = --h1)
 
 Topology: h2load -> proxy (one worker) -> nghttpd, all h2c on 127.0.0.1.
+--h1 (first argument): h2load --h1 (HTTP/1.1 keep-alive) -> proxy -> nghttpd (h2c).
+Causeway: a sidecar listener (HTTP/1.1 sniffed per connection); nghttpx: its plaintext
+frontend, which takes HTTP/1.1 too; the streams default to 1 (no pipelining), and -m is
+requests pipelined per connection.
 
   --regime R            saturated (default: -n 200000 -c 10 -m 10)
                         single    (one request in flight: -n 100000 -c 1 -m 1)
@@ -104,6 +114,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# HTTP/1.1 clients do not pipeline unless asked: one request in flight per connection.
+if [[ "$PROTO" == h1 ]]; then : "${STREAMS:=1}"; fi
 case "$REGIME" in
   saturated) : "${REQUESTS:=200000}" "${CLIENTS:=10}" "${STREAMS:=10}" "${WARMUP:=20000}" ;;
   single)    : "${REQUESTS:=100000}" "${CLIENTS:=1}" "${STREAMS:=1}" "${WARMUP:=5000}" ;;
@@ -139,7 +151,11 @@ CLK_TCK=$(getconf CLK_TCK)
 if has_sys causeway; then causeway_binary; fi
 
 # ---------------------------------------------------------------- workspace and cleanup
-workspace "" causeway-bench       # bench/results/<stamp>.txt and <stamp>/; TMP; cleanup on exit
+if [[ "$PROTO" == h1 ]]; then
+  workspace "h1-" causeway-bench-h1 # bench/results/h1-<stamp>.txt and <stamp>/; TMP; cleanup on exit
+else
+  workspace "" causeway-bench       # bench/results/<stamp>.txt and <stamp>/; TMP; cleanup on exit
+fi
 
 # ---------------------------------------------------------------- backend
 read -r BACKEND_PORT NGHTTPX_PORT CAUSEWAY_PORT ADMIN_PORT <<<"$(free_ports 4)"
@@ -196,7 +212,9 @@ fi
 
 # ---------------------------------------------------------------- load
 URL_FOR() { echo "http://127.0.0.1:${PORT[$1]}$URL_PATH"; }
-H2LOAD_ARGS=(-n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1)
+# With --h1, HTTP/1.1 for every h2load run, the smoke test and the warm-up included (lib/common.sh).
+if [[ "$PROTO" == h1 ]]; then H2LOAD_PROTO_ARGS=(--h1); fi
+H2LOAD_ARGS=("${H2LOAD_PROTO_ARGS[@]}" -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" -t 1)
 [[ "$REGIME" == rate ]] && H2LOAD_ARGS+=(--rps "$RPS_PER_CLIENT")
 H2LOAD_ARGS+=("--header=:authority: $AUTHORITY")
 H2LOAD_SHOWN="h2load $(show_cmd "${H2LOAD_ARGS[@]}")"
@@ -268,7 +286,14 @@ META="$TMP/meta.tsv"
   printf 'rps_per_client\t%s\n' "${RPS_PER_CLIENT:-}"
   printf 'h2load\t%s http://127.0.0.1:PORT%s\n' "$H2LOAD_SHOWN" "$URL_PATH"
   printf 'pin\t%s\n' "$( ((PIN)) && echo "proxy on CPU 1; h2load and nghttpd on CPU 0" || echo "no (scheduler places everything)")"
-  printf 'windows\tstream %s, connection %s, max concurrent streams %s (both proxies, both sides)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
+  if [[ "$PROTO" == h1 ]]; then
+    printf 'windows\tstream %s, connection %s, max concurrent streams %s (both proxies; HTTP/2 towards nghttpd)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
+    printf 'title\t%s\n' "Causeway HTTP/1.1 single-hop benchmark — bench/h1-single-hop.sh"
+    printf 'target\t%s\n' "1.0"
+    printf 'target_label\t%s\n' "issue 7 target"
+  else
+    printf 'windows\tstream %s, connection %s, max concurrent streams %s (both proxies, both sides)\n' "$STREAM_WINDOW" "$CONN_WINDOW" "$MAX_STREAMS"
+  fi
   for s in "${SYS[@]}"; do printf 'cmd_%s\t%s\n' "$s" "${CMD[$s]}"; done
 } >"$META"
 
