@@ -174,11 +174,17 @@ enum H2Callbacks {
 
     private static func markEnd(_ body: H2OutboundBody, session raw: OpaquePointer?, owner: H2Session, streamID: Int32, flags: UnsafeMutablePointer<UInt32>) {
         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-        guard let trailers = body.trailers, trailers.count > 0 else { return }
-        flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-        body.trailers = nil
-        owner.withNameValues(trailers) { nva, count in
-            _ = nghttp2_submit_trailer(raw, streamID, nva, count)
+        if let trailers = body.trailers, trailers.count > 0 {
+            flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+            body.trailers = nil
+            owner.withNameValues(trailers) { nva, count in
+                _ = nghttp2_submit_trailer(raw, streamID, nva, count)
+            }
+        }
+        // Queued behind this frame (and the trailers, same queue): it leaves after the end of
+        // the response. Only while the peer's half is open: a closed stream takes no frames.
+        if body.resetStreamAtEnd, nghttp2_session_get_stream_remote_close(raw, streamID) == 0 {
+            _ = nghttp2_submit_rst_stream(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, H2ErrorCode.noError)
         }
     }
 

@@ -16,6 +16,10 @@ public final class H2OutboundBody {
     var deferred = false
     /// The stream this body is attached to (0 before submission).
     public internal(set) var streamID: Int32 = 0
+    /// Server side: when the body's end is framed and the peer is still sending on the
+    /// stream, send RST_STREAM(NO_ERROR) after it — the response is complete and the rest of
+    /// the request is not wanted (RFC 9113 §8.1); the client keeps the response.
+    public var resetStreamAtEnd = false
 
     public init() {}
 

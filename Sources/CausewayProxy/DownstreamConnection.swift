@@ -288,10 +288,14 @@ final class DownstreamConnection: H2Connection {
         stream.access?.reason = failure.reason
         var text = failure.message + "\n"
         let body = H2OutboundBody()
+        // A body still arriving is not wanted: once the answer is out, the client is told to
+        // stop (RST_STREAM NO_ERROR) instead of uploading it all to be discarded.
+        body.resetStreamAtEnd = true
         text.withUTF8 { session.send(UnsafeRawBufferPointer($0), on: body) }
         session.finish(body)
         session.submitResponse(streamID: stream.downstreamID, failure.headers(bodyLength: body.bufferedBytes), body: body)
-        // The request body, if still arriving, is dropped and its credit returned as it comes.
+        // The request body, if still arriving, is dropped and its credit returned as it comes
+        // until the RST_STREAM goes out.
         scheduleFlush()
     }
 

@@ -16,6 +16,25 @@ final class FailureTests: XCTestCase {
         XCTAssertTrue(headers(of: r).contains("x-causeway-reason: no-route"), r.stdoutText)
     }
 
+    /// A request answered by the proxy while its body is still arriving: the client gets
+    /// the whole answer, then RST_STREAM(NO_ERROR) telling it to stop sending (RFC 9113
+    /// §8.1) instead of uploading a body nobody reads; the connection stays usable.
+    func testAnsweredRequestWithABodyStillArrivingIsToldToStop() throws {
+        let dir = try TempDir()
+        let sidecar = try CausewaySidecar(dir: dir, services: [:])
+        defer { sidecar.stop() }
+        let r = try PythonPeer.run("h2_client.py", ["--port", String(sidecar.port), "--method", "POST", "--authority", "nowhere.default",
+                                                    "--path", "/upload", "--body", "first part", "--no-end-stream", "--linger", "5"])
+        XCTAssertEqual(r.int("status"), 404, r.text)
+        XCTAssertEqual(r.string("outcome"), "response", r.text)
+        XCTAssertEqual(r.int("rst_after_response"), 0, "no RST_STREAM(NO_ERROR) after the answer: \(r.text)")
+        // A request that ended is answered without a reset.
+        let ended = try PythonPeer.run("h2_client.py", ["--port", String(sidecar.port), "--method", "POST", "--authority", "nowhere.default",
+                                                        "--path", "/upload", "--body", "whole", "--linger", "2"])
+        XCTAssertEqual(ended.int("status"), 404, ended.text)
+        XCTAssertNil(ended.int("rst_after_response"), ended.text)
+    }
+
     func testBackendDownIs503ConnectFailure() throws {
         let dir = try TempDir()
         let closedPort = Ports.free()

@@ -41,6 +41,9 @@ def main():
     p.add_argument("--trailer", action="append", default=[], help="NAME: VALUE, repeatable")
     p.add_argument("--no-end-stream", action="store_true", help="send HEADERS without END_STREAM, then nothing")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--linger", type=float, default=0.0,
+                   help="after the response ended, keep reading this long; a reset of the stream then is "
+                        "reported as rst_after_response (its code)")
     p.add_argument("--tls-ca")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
@@ -123,9 +126,15 @@ def main():
                 conn.acknowledge_received_data(e.flow_controlled_length, stream)
             elif isinstance(e, h2.events.StreamEnded) and e.stream_id == stream:
                 result["outcome"] = "response"
-                done = True
+                if a.linger > 0:
+                    deadline = min(deadline, time.monotonic() + a.linger)
+                else:
+                    done = True
             elif isinstance(e, h2.events.StreamReset) and e.stream_id == stream:
-                result.update(outcome="rst", rst_code=int(e.error_code))
+                if result["outcome"] == "response":
+                    result["rst_after_response"] = int(e.error_code)
+                else:
+                    result.update(outcome="rst", rst_code=int(e.error_code))
                 done = True
             elif isinstance(e, h2.events.ConnectionTerminated):
                 result.update(goaway_code=int(e.error_code), goaway_name=rawh2.ERROR_NAMES.get(int(e.error_code)))
