@@ -238,30 +238,9 @@ final class Forwarder {
         // A connection whose session refuses the stream (ids exhausted) leaves the pool and
         // the request tries a fresh one once.
         for _ in 0..<2 {
-            let acquired: UpstreamConnection?
-            do {
-                acquired = try pool.acquire(worker: worker, for: stream.backend)
-            } catch {
-                worker.metrics.increment(.upstreamConnectFailures)
-                worker.log("upstream \(pool.address): \(error)", limitedBy: "upstream-failure")
-                Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
-                return
-            }
-            guard let connection = acquired else {
-                // maxConnections reached with no connection open to this endpoint.
-                Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
-                return
-            }
-            // A request on a connection still connecting is pending (`http1MaxPendingRequests`).
-            let pending = !connection.isReady
-            if pending, let load = stream.backend?.load {
-                guard load.breaker.tryAcquire(.pending) else {
-                    worker.metrics.increment(.pendingOverflows)
-                    Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
-                    return
-                }
-                stream.pendingLoad = load
-            }
+            guard let connection = pooledConnection(for: stream, pool: pool, { () throws(SystemError) in
+                try pool.acquire(worker: worker, for: stream.backend)
+            }) else { return }
             if connection.submit(stream, headers: headers) {
                 attemptStarted(stream, pool: pool)
                 return
@@ -270,6 +249,37 @@ final class Forwarder {
             connection.stopAcceptingStreams()
         }
         Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
+    }
+
+    /// A connection for `stream`'s attempt from `acquire`, holding the `pending` breaker
+    /// unit while it is still connecting (`http1MaxPendingRequests`); nil when the stream was
+    /// answered instead (connect failure, a `maxConnections` or `pending` overflow). Both
+    /// protocols' forward stages start here.
+    func pooledConnection<C: PooledUpstreamConnection>(for stream: ProxyStream, pool: UpstreamPool,
+                                                       _ acquire: () throws(SystemError) -> C?) -> C? {
+        let acquired: C?
+        do {
+            acquired = try acquire()
+        } catch {
+            worker.metrics.increment(.upstreamConnectFailures)
+            worker.log("upstream \(pool.address): \(error)", limitedBy: "upstream-failure")
+            Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
+            return nil
+        }
+        guard let connection = acquired else {
+            // maxConnections reached with no connection open to this endpoint.
+            Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
+            return nil
+        }
+        if !connection.isReady, let load = stream.backend?.load {
+            guard load.breaker.tryAcquire(.pending) else {
+                worker.metrics.increment(.pendingOverflows)
+                Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
+                return nil
+            }
+            stream.pendingLoad = load
+        }
+        return connection
     }
 
     /// Opens a mirror subscription's stream to a linked gateway, on the pool requests to

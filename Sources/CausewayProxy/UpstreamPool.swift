@@ -77,6 +77,19 @@ final class UpstreamPool {
             tls = TLSConnection(context: context, expectedPeer: identity, sessionCache: worker.forwarder.tlsSessionCache,
                                 upstreamKey: address.description)
         }
+        let connection = try open(worker: worker, for: backend) { fd in
+            UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
+        }
+        connections.append(connection)
+        return connection
+    }
+
+    /// Connects a new socket to this endpoint and starts `make(fd)` on it with `backend`'s
+    /// connect and idle timeouts; the connection holds the `connections` breaker unit the
+    /// caller took (released here when the connect fails at once). Both protocols' pools
+    /// open connections this way.
+    func open<C: PooledUpstreamConnection>(worker: Worker, for backend: BackendState?,
+                                           _ make: (Int32) -> C) throws(SystemError) -> C {
         let fd: Int32
         do {
             fd = try Sockets.connect(to: address)
@@ -84,7 +97,7 @@ final class UpstreamPool {
             backend?.load.breaker.release(.connections)
             throw error
         }
-        let connection = UpstreamConnection(worker: worker, pool: self, fd: fd, tls: tls)
+        let connection = make(fd)
         connection.heldLoad = backend?.load
         connection.idleTimeoutNanos = backend?.destination?.idleTimeoutNanos
         do {
@@ -93,7 +106,6 @@ final class UpstreamPool {
             connection.close(reason: error.description)
             throw error
         }
-        connections.append(connection)
         return connection
     }
 
@@ -102,3 +114,19 @@ final class UpstreamPool {
         connections.removeAll { $0 === connection }
     }
 }
+
+/// What `UpstreamPool.open` needs of a pooled upstream connection, HTTP/2 or HTTP/1.1.
+protocol PooledUpstreamConnection: AnyObject {
+    /// The service whose `connections` breaker unit the connection holds until it closes.
+    var heldLoad: ServiceLoad? { get set }
+    /// The DestinationRule's idle timeout, if any (else the proxy's).
+    var idleTimeoutNanos: UInt64? { get set }
+    /// True once connected (and, for mTLS, handshaken): requests on it are not pending.
+    var isReady: Bool { get }
+    /// Starts connecting (non-blocking), failing after `connectTimeoutNanos`.
+    func start(connectTimeoutNanos: UInt64) throws(SystemError)
+    func close(reason: String)
+}
+
+extension UpstreamConnection: PooledUpstreamConnection {}
+extension HTTP1UpstreamConnection: PooledUpstreamConnection {}

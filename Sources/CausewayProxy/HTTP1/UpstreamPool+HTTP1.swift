@@ -21,21 +21,8 @@ extension UpstreamPool {
             worker.metrics.increment(.connectionOverflows)
             return least
         }
-        let fd: Int32
-        do {
-            fd = try Sockets.connect(to: address)
-        } catch {
-            backend?.load.breaker.release(.connections)
-            throw error
-        }
-        let connection = HTTP1UpstreamConnection(worker: worker, pool: self, fd: fd)
-        connection.heldLoad = backend?.load
-        connection.idleTimeoutNanos = backend?.destination?.idleTimeoutNanos
-        do {
-            try connection.start(connectTimeoutNanos: backend?.destination?.connectTimeoutNanos ?? worker.settings.connectTimeoutNanos)
-        } catch {
-            connection.close(reason: error.description)
-            throw error
+        let connection = try open(worker: worker, for: backend) { fd in
+            HTTP1UpstreamConnection(worker: worker, pool: self, fd: fd)
         }
         http1Connections.append(connection)
         return connection
@@ -51,29 +38,9 @@ extension Forwarder {
     /// forward over HTTP/1.1: the request goes on a pooled connection to `pool`'s endpoint
     /// (waiting for its connect, or for the request before it, as an HTTP/2 stream would).
     func forwardHTTP1(_ stream: ProxyStream, headers: HeaderBlock, pool: UpstreamPool) {
-        let acquired: HTTP1UpstreamConnection?
-        do {
-            acquired = try pool.acquireHTTP1(worker: worker, for: stream.backend)
-        } catch {
-            worker.metrics.increment(.upstreamConnectFailures)
-            worker.log("upstream \(pool.address): \(error)", limitedBy: "upstream-failure")
-            Relay.upstreamFailed(stream, .upstreamConnectFailure, connection: nil, pool: pool)
-            return
-        }
-        guard let connection = acquired else {
-            // maxConnections reached with no connection open to this endpoint.
-            Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
-            return
-        }
-        // A request on a connection still connecting is pending (`http1MaxPendingRequests`).
-        if !connection.isReady, let load = stream.backend?.load {
-            guard load.breaker.tryAcquire(.pending) else {
-                worker.metrics.increment(.pendingOverflows)
-                Relay.upstreamFailed(stream, .overflow, connection: nil, pool: pool)
-                return
-            }
-            stream.pendingLoad = load
-        }
+        guard let connection = pooledConnection(for: stream, pool: pool, { () throws(SystemError) in
+            try pool.acquireHTTP1(worker: worker, for: stream.backend)
+        }) else { return }
         connection.submit(stream, headers: headers)
         attemptStarted(stream, pool: pool)
     }
