@@ -161,6 +161,25 @@ final class HTTP1Tests: XCTestCase {
         XCTAssertEqual(f.metric("causeway_http1_requests_total"), 3)
     }
 
+    /// A client that half-closes right after its requests (`printf … | nc -N`) still gets
+    /// every answer, in order, then the connection closes; nothing is left open.
+    func testAClientThatHalfClosesAfterItsRequestsGetsEveryAnswer() throws {
+        let f = try HTTP1Fixture()
+        defer { f.stop() }
+        for host in ["backend", "web1"] {
+            let pipeline = ["/a", "/b", "/c"].map { "GET \($0) HTTP/1.1\\r\\nhost: \(host)\\r\\n\\r\\n" }.joined()
+            let r = try f.raw([pipeline], shut: true)
+            let text = r.string("response") ?? ""
+            XCTAssertTrue(r.bool("closed"), "\(r)")
+            let order = ["first\n", "second\n", "third\n"].map { text.range(of: $0)?.lowerBound }
+            XCTAssertTrue(order.allSatisfy { $0 != nil }, text)
+            XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), text)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && f.metric("causeway_http1_downstream_connections_active") != 0 { usleep(100_000) }
+        XCTAssertEqual(f.metric("causeway_http1_downstream_connections_active"), 0)
+    }
+
     func testPipelinedRequestsAreAnsweredInOrder() throws {
         let f = try HTTP1Fixture()
         defer { f.stop() }
